@@ -1,0 +1,358 @@
+//! The JSON API that curl users (and the original tutorial's commands) call.
+//!
+//! Handlers stay thin: parse the input into a domain type, ask a tier, and
+//! turn its answer into a response whose headers tell hit or miss and how
+//! long the server took.
+
+use std::time::{Duration, Instant};
+
+use rocket::data::{self, Data, FromData, ToByteUnit};
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use rocket::serde::json::{json, Json, Value};
+use rocket::{delete, get, post, routes, Route, State};
+use serde::Serialize;
+
+use crate::canonical::{CanonicalJson, FactorialInput};
+use crate::config::Config;
+use crate::disk::{DiskAnswer, DiskCache, DiskLookup, MissReason};
+use crate::errors::ApiError;
+use crate::history::{RequestHistory, Tier};
+use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        factorial,
+        post_data,
+        stats,
+        health,
+        clear_all,
+        clear_all_by_get,
+        clear_memory,
+        clear_disk
+    ]
+}
+
+/// `GET /factorial/<n>`: n! from the memory tier.
+#[get("/factorial/<n>")]
+async fn factorial(
+    n: &str,
+    config: &State<Config>,
+    memory: &State<FactorialCache>,
+    history: &State<RequestHistory>,
+) -> Result<CachedJson, ApiError> {
+    let started = Instant::now();
+    let input = FactorialInput::parse(n, config.max_factorial).map_err(|refused| {
+        ApiError::new(Status::BadRequest, refused.message(n)).accepting(refused.accepted())
+    })?;
+    let answer = memory.factorial(input.get()).await;
+    let elapsed = started.elapsed();
+    history.record(
+        Tier::Memory,
+        answer.lookup.is_hit(),
+        elapsed,
+        format!("{}!", input.get()),
+    );
+    Ok(CachedJson::factorial(&answer, elapsed))
+}
+
+/// `POST /data`: a JSON body answered from the disk tier.
+#[post("/data", data = "<body>")]
+async fn post_data(
+    body: Result<JsonBody, ApiError>,
+    disk: &State<DiskCache>,
+    history: &State<RequestHistory>,
+) -> Result<CachedJson, ApiError> {
+    let started = Instant::now();
+    let body = body?;
+    let answer = disk.get_or_compute(&body.0).await;
+    let elapsed = started.elapsed();
+    history.record(
+        Tier::Disk,
+        answer.lookup.is_hit(),
+        elapsed,
+        answer.key[..12].to_owned(),
+    );
+    Ok(CachedJson::data(answer, elapsed))
+}
+
+/// `GET /stats`: both tiers' counters.
+#[get("/stats")]
+fn stats(memory: &State<FactorialCache>, disk: &State<DiskCache>) -> Json<Value> {
+    Json(json!({ "memory": memory.stats(), "disk": disk.stats() }))
+}
+
+/// `GET /health`: answers as cheaply as the framework allows; the yardstick
+/// for what a cache hit should cost.
+#[get("/health")]
+fn health() -> &'static str {
+    "ok"
+}
+
+/// `POST /clear-cache`: empties both tiers (the original tutorial's command,
+/// made a POST).
+#[post("/clear-cache")]
+async fn clear_all(
+    memory: &State<FactorialCache>,
+    disk: &State<DiskCache>,
+    history: &State<RequestHistory>,
+) -> Json<Value> {
+    let memory_removed = memory.clear();
+    let disk_removed = disk.clear().await;
+    history.clear();
+    Json(json!({
+        "message": "Cache cleared",
+        "memory_entries_removed": memory_removed,
+        "disk_entries_removed": disk_removed,
+    }))
+}
+
+/// `GET /clear-cache` changes nothing: browsers, link previews and crawlers
+/// fetch GET links on their own, so a GET that deleted data would empty the
+/// cache whenever someone pasted the link into a chat.
+#[get("/clear-cache")]
+fn clear_all_by_get() -> ApiError {
+    ApiError::new(
+        Status::MethodNotAllowed,
+        "clearing changes the cache, so it is a POST: GET requests must be safe to repeat and prefetch",
+    )
+    .accepting("POST /clear-cache (for example: curl -X POST http://127.0.0.1:8000/clear-cache)")
+    .allowing("POST")
+}
+
+/// `DELETE /cache/memory`: empties the memory tier only.
+#[delete("/cache/memory")]
+fn clear_memory(memory: &State<FactorialCache>) -> Json<Value> {
+    let removed = memory.clear();
+    Json(json!({ "message": "Memory cache cleared", "entries_removed": removed }))
+}
+
+/// `DELETE /cache/disk`: empties the disk tier only.
+#[delete("/cache/disk")]
+async fn clear_disk(disk: &State<DiskCache>) -> Json<Value> {
+    let removed = disk.clear().await;
+    Json(json!({ "message": "Disk cache cleared", "entries_removed": removed }))
+}
+
+/// A request body that is valid JSON, in canonical form.
+pub struct JsonBody(pub CanonicalJson);
+
+#[rocket::async_trait]
+impl<'r> FromData<'r> for JsonBody {
+    type Error = ApiError;
+
+    async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let refuse = |error: ApiError| data::Outcome::Error((error.status, error));
+
+        let is_json = request.content_type().is_some_and(|content_type| {
+            content_type.is_json()
+                || (content_type.top() == "application"
+                    && content_type.sub().as_str().ends_with("+json"))
+        });
+        if !is_json {
+            return refuse(
+                ApiError::new(
+                    Status::UnsupportedMediaType,
+                    "the body must be sent as JSON (Content-Type: application/json)",
+                )
+                .accepting("curl -H 'Content-Type: application/json' -d '{\"a\": 1}' .../data"),
+            );
+        }
+
+        let limit = request.limits().get("json").unwrap_or(1.mebibytes());
+        let bytes = match data.open(limit).into_bytes().await {
+            Ok(bytes) if bytes.is_complete() => bytes.into_inner(),
+            Ok(_) => {
+                return refuse(
+                    ApiError::new(Status::PayloadTooLarge, "the request body is too large")
+                        .accepting(format!("a JSON body of at most {limit}")),
+                )
+            }
+            Err(error) => {
+                return refuse(ApiError::new(
+                    Status::BadRequest,
+                    format!("the request body could not be read: {error}"),
+                ))
+            }
+        };
+
+        match CanonicalJson::parse(&bytes) {
+            Ok(canonical) => data::Outcome::Success(JsonBody(canonical)),
+            Err(refused) => refuse(
+                ApiError::new(Status::BadRequest, refused.to_string())
+                    .accepting("any JSON value, for example {\"user\": 42}"),
+            ),
+        }
+    }
+}
+
+/// A cached answer with the headers that show what the cache did.
+pub struct CachedJson {
+    body: Vec<u8>,
+    hit: bool,
+    /// One line for people: what the cache did (`X-Cache-Detail`).
+    detail: String,
+    server_timing: String,
+    key: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FactorialBody<'a> {
+    number: u64,
+    /// A string, so no JSON client (JavaScript included) rounds it.
+    factorial: &'a str,
+    digits: usize,
+    cache: &'static str,
+    steps_computed: u64,
+    /// The cached k! this answer was built from (n itself on a hit).
+    reused_from: Option<u64>,
+    /// True when this request waited for another one computing the same n.
+    coalesced: bool,
+    elapsed_ms: f64,
+}
+
+impl CachedJson {
+    fn factorial(answer: &FactorialAnswer, elapsed: Duration) -> Self {
+        let n = answer.step.n();
+        let decimal = answer.step.decimal();
+        let lookup = answer.lookup;
+        let work = lookup.computation();
+        let body = FactorialBody {
+            number: n,
+            factorial: decimal,
+            digits: decimal.len(),
+            cache: if lookup.is_hit() { "hit" } else { "miss" },
+            steps_computed: lookup.steps_computed_here(),
+            reused_from: match work {
+                None => Some(n),
+                Some(work) => work.reused_from,
+            },
+            coalesced: matches!(lookup, MemoryLookup::Joined(_)),
+            elapsed_ms: (millis(elapsed) * 1000.0).round() / 1000.0,
+        };
+        let mut bytes = Vec::with_capacity(decimal.len() + 192);
+        serde_json::to_writer(&mut bytes, &body).expect("a factorial body always serializes");
+
+        let detail = match lookup {
+            MemoryLookup::Hit => format!("{n}! was in memory"),
+            MemoryLookup::Computed(work) => match work.reused_from {
+                Some(k) => format!("computed {} steps on top of {k}!", work.steps_computed),
+                None => format!("computed {} steps from 0! = 1", work.steps_computed),
+            },
+            MemoryLookup::Joined(_) => {
+                format!("waited for another request that was computing {n}!")
+            }
+        };
+        let mut timing = vec![timing_entry("cache", memory_desc(&lookup), None)];
+        if let Some(work) = work {
+            timing.push(timing_entry(
+                "wait",
+                "simulated cost",
+                Some(work.simulated_delay),
+            ));
+            timing.push(timing_entry(
+                "compute",
+                "multiplying",
+                Some(work.compute_time),
+            ));
+        }
+        timing.push(format!("total;dur={:.3}", millis(elapsed)));
+        Self {
+            body: bytes,
+            hit: lookup.is_hit(),
+            detail,
+            server_timing: timing.join(", "),
+            key: None,
+        }
+    }
+
+    fn data(answer: DiskAnswer, elapsed: Duration) -> Self {
+        let (desc, detail) = match answer.lookup {
+            DiskLookup::Hit => ("disk hit", "read from disk and verified".to_owned()),
+            DiskLookup::Computed { reason, stored } => (
+                "disk miss",
+                format!(
+                    "{}; computed{}",
+                    miss_reason_text(reason),
+                    if stored {
+                        " and stored"
+                    } else {
+                        ", but the disk refused to store it"
+                    }
+                ),
+            ),
+            DiskLookup::Joined { reason } => (
+                "disk miss",
+                format!(
+                    "{}; waited for another request doing the same work",
+                    miss_reason_text(reason)
+                ),
+            ),
+        };
+        let mut timing = vec![timing_entry("cache", desc, None)];
+        if !answer.lookup.is_hit() {
+            timing.push(timing_entry(
+                "wait",
+                "simulated cost",
+                Some(answer.simulated_delay),
+            ));
+        }
+        timing.push(format!("total;dur={:.3}", millis(elapsed)));
+        Self {
+            body: answer.body.to_vec(),
+            hit: answer.lookup.is_hit(),
+            detail,
+            server_timing: timing.join(", "),
+            key: Some(answer.key),
+        }
+    }
+}
+
+impl<'r> Responder<'r, 'static> for CachedJson {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = Response::build();
+        response
+            .header(ContentType::JSON)
+            .header(Header::new(
+                "X-Cache",
+                if self.hit { "HIT" } else { "MISS" },
+            ))
+            .header(Header::new("X-Cache-Detail", self.detail))
+            .header(Header::new("Server-Timing", self.server_timing))
+            // The lesson is this app's cache: the browser's own must not answer for it.
+            .header(Header::new("Cache-Control", "no-store"));
+        if let Some(key) = self.key {
+            response.header(Header::new("X-Cache-Key", key));
+        }
+        response
+            .sized_body(self.body.len(), std::io::Cursor::new(self.body))
+            .ok()
+    }
+}
+
+fn memory_desc(lookup: &MemoryLookup) -> &'static str {
+    match lookup {
+        MemoryLookup::Hit => "memory hit",
+        MemoryLookup::Computed(_) | MemoryLookup::Joined(_) => "memory miss",
+    }
+}
+
+fn miss_reason_text(reason: MissReason) -> &'static str {
+    match reason {
+        MissReason::Absent => "not stored yet",
+        MissReason::Expired => "stored but expired",
+        MissReason::Unreadable => "stored but failed its integrity check",
+    }
+}
+
+fn timing_entry(name: &str, desc: &str, duration: Option<Duration>) -> String {
+    match duration {
+        Some(duration) => format!("{name};desc=\"{desc}\";dur={:.3}", millis(duration)),
+        None => format!("{name};desc=\"{desc}\""),
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,170 @@
+//! The app's own settings, read from `Rocket.toml` and `ROCKET_*` variables.
+//!
+//! Every key has a default here, so the binary runs the same with or without
+//! a `Rocket.toml` beside it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The largest `max_factorial` we accept. 100000! has 456,574 digits and takes
+/// about a second to compute: far enough to explore, short of a hang.
+pub const MAX_FACTORIAL_CEILING: u64 = 100_000;
+
+/// Settings for both cache tiers. Field names are the keys in `Rocket.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// How many factorial steps the memory tier holds before evicting the
+    /// least recently used one.
+    pub memory_capacity: usize,
+    /// The largest n that `/factorial/<n>` accepts.
+    pub max_factorial: u64,
+    /// Simulated cost of computing one factorial step, so a miss is visibly slow.
+    pub factorial_delay_ms: u64,
+    /// Upper bound on the simulated cost of one request, so a cold 10000! still
+    /// answers in about two seconds.
+    pub factorial_delay_max_ms: u64,
+    /// Where the disk tier keeps its files (relative to the working directory).
+    pub cache_dir: PathBuf,
+    /// How long a disk entry is served before it counts as expired.
+    pub disk_ttl_secs: u64,
+    /// Simulated cost of the work that a `/data` miss has to do.
+    pub data_delay_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            memory_capacity: 100,
+            max_factorial: 10_000,
+            factorial_delay_ms: 10,
+            factorial_delay_max_ms: 2_000,
+            cache_dir: PathBuf::from("cache_dir"),
+            disk_ttl_secs: 3_600,
+            data_delay_ms: 500,
+        }
+    }
+}
+
+/// Why a configuration was refused at start-up. Each reads as one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the settings from a figment (Rocket's, in the app) and checks them.
+    pub fn from_figment(figment: &rocket::figment::Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment
+            .extract()
+            .map_err(|error| ConfigError(one_line(&error.to_string())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses settings the app cannot honour, before it serves anything.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.memory_capacity == 0 {
+            return Err(ConfigError(
+                "memory_capacity must be at least 1 (an empty cache can hold nothing)".into(),
+            ));
+        }
+        if self.max_factorial > MAX_FACTORIAL_CEILING {
+            return Err(ConfigError(format!(
+                "max_factorial must be at most {MAX_FACTORIAL_CEILING}, got {}",
+                self.max_factorial
+            )));
+        }
+        if self.disk_ttl_secs == 0 {
+            return Err(ConfigError(
+                "disk_ttl_secs must be at least 1 (entries would expire as they are written)"
+                    .into(),
+            ));
+        }
+        ensure_writable_dir(&self.cache_dir)
+    }
+
+    pub fn factorial_delay_per_step(&self) -> Duration {
+        Duration::from_millis(self.factorial_delay_ms)
+    }
+
+    pub fn factorial_delay_max(&self) -> Duration {
+        Duration::from_millis(self.factorial_delay_max_ms)
+    }
+
+    pub fn disk_ttl(&self) -> Duration {
+        Duration::from_secs(self.disk_ttl_secs)
+    }
+
+    pub fn data_delay(&self) -> Duration {
+        Duration::from_millis(self.data_delay_ms)
+    }
+}
+
+/// Creates `dir` if needed and proves we can write in it, so a bad
+/// `cache_dir` stops start-up instead of failing every later write.
+fn ensure_writable_dir(dir: &Path) -> Result<(), ConfigError> {
+    let refuse = |error: std::io::Error| {
+        ConfigError(format!(
+            "cache_dir {} is not a writable directory: {error}",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(refuse)?;
+    let probe = dir.join(".cachelab-write-probe");
+    std::fs::write(&probe, b"ok").map_err(refuse)?;
+    std::fs::remove_file(&probe).map_err(refuse)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid_in(dir: &Path) -> Config {
+        Config {
+            cache_dir: dir.to_path_buf(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert_eq!(valid_in(dir.path()).validate(), Ok(()));
+    }
+
+    #[test]
+    fn zero_capacity_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            memory_capacity: 0,
+            ..valid_in(dir.path())
+        };
+        let error = config.validate().expect_err("capacity 0 must be refused");
+        assert!(error.to_string().contains("memory_capacity"));
+    }
+
+    #[test]
+    fn cache_dir_under_a_file_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, b"x").expect("write file");
+        let error = valid_in(&file.join("cache"))
+            .validate()
+            .expect_err("a directory inside a file cannot exist");
+        assert!(error.to_string().contains("cache_dir"));
+        assert!(!error.to_string().contains('\n'));
+    }
+}

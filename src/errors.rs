@@ -1,0 +1,105 @@
+//! Every refusal the API makes, as one JSON shape: `{"error", "accepted"?, "status"}`.
+
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use rocket::{catch, catchers, Catcher};
+use serde::Serialize;
+
+/// A 4xx (or, for a bug, 5xx) answer with a message a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: Status,
+    /// What went wrong.
+    pub error: String,
+    /// What would have been accepted, when that helps.
+    pub accepted: Option<String>,
+    pub allow: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: Status, error: impl Into<String>) -> Self {
+        Self {
+            status,
+            error: error.into(),
+            accepted: None,
+            allow: None,
+        }
+    }
+
+    pub fn accepting(mut self, accepted: impl Into<String>) -> Self {
+        self.accepted = Some(accepted.into());
+        self
+    }
+
+    /// For 405 answers: the methods the resource does take.
+    pub fn allowing(mut self, methods: &'static str) -> Self {
+        self.allow = Some(methods);
+        self
+    }
+
+    pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            accepted: Option<&'a str>,
+            status: u16,
+        }
+        let body = Body {
+            error: &self.error,
+            accepted: self.accepted.as_deref(),
+            status: self.status.code,
+        };
+        serde_json::to_string(&body).expect("an error body always serializes")
+    }
+}
+
+impl<'r> Responder<'r, 'static> for ApiError {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let body = self.to_json();
+        let mut response = Response::build();
+        response
+            .status(self.status)
+            .header(ContentType::JSON)
+            .sized_body(body.len(), std::io::Cursor::new(body));
+        if let Some(methods) = self.allow {
+            response.header(Header::new("Allow", methods));
+        }
+        response.ok()
+    }
+}
+
+/// Rocket's own refusals (no route, body too large, a guard failing) in the
+/// same JSON shape as ours.
+pub fn catchers() -> Vec<Catcher> {
+    catchers![not_found, payload_too_large, any_other]
+}
+
+#[catch(404)]
+fn not_found(request: &Request<'_>) -> ApiError {
+    ApiError::new(
+        Status::NotFound,
+        format!(
+            "nothing here: {} {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+    .accepting("GET /factorial/<n>, POST /data, GET /stats, GET /health, POST /clear-cache")
+}
+
+#[catch(413)]
+fn payload_too_large(request: &Request<'_>) -> ApiError {
+    let limit = request.limits().get("json").map(|limit| limit.to_string());
+    ApiError::new(Status::PayloadTooLarge, "the request body is too large").accepting(format!(
+        "a body of at most {}",
+        limit.unwrap_or_else(|| "1MiB".into())
+    ))
+}
+
+#[catch(default)]
+fn any_other(status: Status, _request: &Request<'_>) -> ApiError {
+    let reason = status.reason().unwrap_or("request refused");
+    ApiError::new(status, reason.to_lowercase())
+}

@@ -1,0 +1,349 @@
+//! The memory tier: memoized factorials in a bounded LRU cache.
+//!
+//! n! is built as n × (n−1)!, and every step k! is stored, so a request reuses
+//! the largest k! already in memory and multiplies only the missing steps.
+//! The loop is iterative: there is no recursion depth to run out of.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use cached::stores::LruCache;
+use cached::{Cached, CachedIter, CachedPeek};
+use num_bigint::BigUint;
+
+use crate::single_flight::{Flight, SingleFlight};
+
+/// One memoized step: the exact value of `n!`, and its decimal text once
+/// somebody has asked for it.
+pub struct FactorialStep {
+    n: u64,
+    value: BigUint,
+    decimal: OnceLock<Box<str>>,
+}
+
+impl FactorialStep {
+    fn new(n: u64, value: BigUint) -> Self {
+        Self {
+            n,
+            value,
+            decimal: OnceLock::new(),
+        }
+    }
+
+    pub fn n(&self) -> u64 {
+        self.n
+    }
+
+    /// The decimal digits of n!. Rendering a 35,000-digit number costs
+    /// milliseconds, so it happens once per step and is kept.
+    pub fn decimal(&self) -> &str {
+        self.decimal
+            .get_or_init(|| self.value.to_string().into_boxed_str())
+    }
+
+    fn is_rendered(&self) -> bool {
+        self.decimal.get().is_some()
+    }
+}
+
+/// What the memory tier did to answer one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryLookup {
+    /// n! was already in memory.
+    Hit,
+    /// n! was missing and this request computed it.
+    Computed(Computation),
+    /// n! was missing and another request was already computing it: this one
+    /// waited for that work instead of repeating it.
+    Joined(Computation),
+}
+
+impl MemoryLookup {
+    pub fn is_hit(&self) -> bool {
+        matches!(self, MemoryLookup::Hit)
+    }
+
+    /// The computation behind a miss (`None` for a hit).
+    pub fn computation(&self) -> Option<&Computation> {
+        match self {
+            MemoryLookup::Hit => None,
+            MemoryLookup::Computed(work) | MemoryLookup::Joined(work) => Some(work),
+        }
+    }
+
+    /// Steps this very request multiplied (a joined request did none itself).
+    pub fn steps_computed_here(&self) -> u64 {
+        match self {
+            MemoryLookup::Computed(work) => work.steps_computed,
+            MemoryLookup::Hit | MemoryLookup::Joined(_) => 0,
+        }
+    }
+}
+
+/// The work one miss did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Computation {
+    /// The largest k whose k! was reused from memory, if any was.
+    pub reused_from: Option<u64>,
+    /// How many multiplications were done (n − k).
+    pub steps_computed: u64,
+    /// The simulated cost waited for those steps.
+    pub simulated_delay: Duration,
+    /// Real time spent multiplying and rendering.
+    pub compute_time: Duration,
+}
+
+/// The answer for one `n`.
+pub struct FactorialAnswer {
+    pub step: Arc<FactorialStep>,
+    pub lookup: MemoryLookup,
+}
+
+/// Counters for `/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryStats {
+    pub entries: usize,
+    pub capacity: usize,
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    /// Factorial steps actually multiplied since start-up.
+    pub computed: u64,
+    /// Values being computed right now.
+    pub in_flight: usize,
+}
+
+/// One entry of the memory tier as shown to a learner.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryEntry {
+    pub n: u64,
+    /// Whether the decimal text is kept too (only for values someone asked for).
+    pub rendered: bool,
+}
+
+type StepStore = Arc<Mutex<LruCache<u64, Arc<FactorialStep>>>>;
+
+/// Memoized factorials behind an LRU bound.
+pub struct FactorialCache {
+    steps: StepStore,
+    flights: SingleFlight<u64, (Arc<FactorialStep>, Computation)>,
+    delay_per_step: Duration,
+    delay_max: Duration,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    computed: Arc<AtomicU64>,
+}
+
+impl FactorialCache {
+    /// `capacity` must be at least 1 (the config checks it).
+    pub fn new(capacity: usize, delay_per_step: Duration, delay_max: Duration) -> Self {
+        Self {
+            steps: Arc::new(Mutex::new(LruCache::new(capacity))),
+            flights: SingleFlight::default(),
+            delay_per_step,
+            delay_max,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            computed: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Returns n!, from memory when it is there, computing the missing steps
+    /// when it is not. Concurrent misses for the same n share one computation.
+    pub async fn factorial(&self, n: u64) -> FactorialAnswer {
+        // Bound first, so the guard is dropped before any await below.
+        let cached = self.lock().cache_get(&n).cloned();
+        if let Some(step) = cached {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            if !step.is_rendered() {
+                render_off_the_worker(&step).await;
+            }
+            return FactorialAnswer {
+                step,
+                lookup: MemoryLookup::Hit,
+            };
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let ((step, work), flight) = self.flights.run(n, || self.compute(n)).await;
+        let lookup = match flight {
+            Flight::Led => MemoryLookup::Computed(work),
+            Flight::Joined => MemoryLookup::Joined(work),
+        };
+        FactorialAnswer { step, lookup }
+    }
+
+    /// Multiplies from the largest cached k! ≤ n up to n!, storing each step.
+    async fn compute(&self, n: u64) -> (Arc<FactorialStep>, Computation) {
+        let base = self.largest_cached_at_most(n);
+        let reused_from = base.as_ref().map(|step| step.n);
+        let steps_to_compute = n - reused_from.unwrap_or(0);
+
+        let simulated_delay = self.simulated_delay(steps_to_compute);
+        tokio::time::sleep(simulated_delay).await;
+
+        let started = Instant::now();
+        let steps = Arc::clone(&self.steps);
+        let computed = Arc::clone(&self.computed);
+        // Big multiplications and the final rendering are CPU work: keep them
+        // off the async workers so other requests are not held up meanwhile.
+        let step = tokio::task::spawn_blocking(move || {
+            let step = multiply_up_to(n, base, &steps, &computed);
+            step.decimal();
+            step
+        })
+        .await
+        .expect("factorial computation does not panic");
+
+        let work = Computation {
+            reused_from,
+            steps_computed: steps_to_compute,
+            simulated_delay,
+            compute_time: started.elapsed(),
+        };
+        (step, work)
+    }
+
+    fn simulated_delay(&self, steps: u64) -> Duration {
+        let steps = u32::try_from(steps).unwrap_or(u32::MAX);
+        self.delay_per_step
+            .checked_mul(steps)
+            .unwrap_or(self.delay_max)
+            .min(self.delay_max)
+    }
+
+    /// Looks without touching recency: a search must not make entries look used.
+    fn largest_cached_at_most(&self, n: u64) -> Option<Arc<FactorialStep>> {
+        let steps = self.lock();
+        let k = steps.keys().copied().filter(|k| *k <= n).max()?;
+        steps.cache_peek(&k).cloned()
+    }
+
+    /// Empties the tier and returns how many entries it held.
+    pub fn clear(&self) -> usize {
+        let mut steps = self.lock();
+        let removed = steps.cache_size();
+        steps.cache_clear();
+        removed
+    }
+
+    pub fn stats(&self) -> MemoryStats {
+        let steps = self.lock();
+        MemoryStats {
+            entries: steps.cache_size(),
+            capacity: steps.capacity(),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: steps.cache_evictions().unwrap_or(0),
+            computed: self.computed.load(Ordering::Relaxed),
+            in_flight: self.flights.in_flight_count(),
+        }
+    }
+
+    /// The entries from most to least recently used: the last one is the next
+    /// to be evicted.
+    pub fn entries(&self) -> Vec<MemoryEntry> {
+        self.lock()
+            .iter()
+            .map(|(n, step)| MemoryEntry {
+                n: *n,
+                rendered: step.is_rendered(),
+            })
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LruCache<u64, Arc<FactorialStep>>> {
+        self.steps.lock().expect("memory tier lock poisoned")
+    }
+}
+
+fn multiply_up_to(
+    n: u64,
+    base: Option<Arc<FactorialStep>>,
+    steps: &StepStore,
+    computed: &AtomicU64,
+) -> Arc<FactorialStep> {
+    let (mut k, mut value) = match base {
+        Some(step) if step.n == n => return step,
+        Some(step) => (step.n, step.value.clone()),
+        // 0! = 1, the empty product: the starting point, not a step.
+        None => (0, BigUint::from(1u8)),
+    };
+    let mut latest = Arc::new(FactorialStep::new(k, value.clone()));
+    if k == n {
+        steps
+            .lock()
+            .expect("memory tier lock poisoned")
+            .cache_set(k, Arc::clone(&latest));
+    }
+    while k < n {
+        k += 1;
+        value *= k;
+        computed.fetch_add(1, Ordering::Relaxed);
+        latest = Arc::new(FactorialStep::new(k, value.clone()));
+        // One short lock per step, never across an await: hits keep flowing.
+        steps
+            .lock()
+            .expect("memory tier lock poisoned")
+            .cache_set(k, Arc::clone(&latest));
+    }
+    latest
+}
+
+async fn render_off_the_worker(step: &Arc<FactorialStep>) {
+    let step = Arc::clone(step);
+    tokio::task::spawn_blocking(move || {
+        step.decimal();
+    })
+    .await
+    .expect("rendering a decimal does not panic");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(capacity: usize) -> FactorialCache {
+        FactorialCache::new(capacity, Duration::ZERO, Duration::ZERO)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn small_factorials_are_exact() {
+        let cache = cache(100);
+        for (n, expected) in [(0, "1"), (1, "1"), (5, "120"), (20, "2432902008176640000")] {
+            assert_eq!(cache.factorial(n).await.step.decimal(), expected);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_larger_n_reuses_the_largest_smaller_step() {
+        let cache = cache(100);
+        cache.factorial(10).await;
+        let answer = cache.factorial(15).await;
+        let work = answer
+            .lookup
+            .computation()
+            .copied()
+            .expect("15! was a miss");
+        assert_eq!(work.reused_from, Some(10));
+        assert_eq!(work.steps_computed, 5);
+        assert_eq!(cache.stats().computed, 15);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn capacity_bounds_the_steps_kept() {
+        let cache = cache(3);
+        cache.factorial(10).await;
+        let kept: Vec<u64> = cache.entries().iter().map(|entry| entry.n).collect();
+        assert_eq!(kept, vec![10, 9, 8]);
+        assert_eq!(cache.stats().evictions, 7);
+    }
+
+    #[test]
+    fn simulated_delay_is_capped() {
+        let cache = FactorialCache::new(1, Duration::from_millis(10), Duration::from_secs(2));
+        assert_eq!(cache.simulated_delay(20), Duration::from_millis(200));
+        assert_eq!(cache.simulated_delay(10_000), Duration::from_secs(2));
+        assert_eq!(cache.simulated_delay(u64::MAX), Duration::from_secs(2));
+    }
+}
