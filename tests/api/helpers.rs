@@ -1,0 +1,155 @@
+//! A fresh app per test: its own temporary cache_dir and no simulated delays,
+//! so tests are fast, isolated and can run in parallel.
+
+use std::path::{Path, PathBuf};
+
+use rocket::figment::providers::Serialized;
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Status};
+use rocket::local::blocking::{Client, LocalResponse};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub client: Client,
+    pub dir: TempDir,
+}
+
+/// The shipped settings with a test's own cache_dir and no delays.
+pub fn test_settings(cache_dir: &Path) -> Figment {
+    cachelab::figment()
+        .merge(Serialized::global("cache_dir", cache_dir))
+        .merge(Serialized::global("factorial_delay_ms", 0))
+        .merge(Serialized::global("data_delay_ms", 0))
+        .merge(Serialized::global("log_level", "off"))
+}
+
+/// What a client saw: status, headers and the body parsed as JSON.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: Status,
+    headers: Vec<(String, String)>,
+    pub body: String,
+    pub json: Value,
+}
+
+impl Answer {
+    pub fn from(response: LocalResponse<'_>) -> Self {
+        let status = response.status();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|header| (header.name().as_str().to_ascii_lowercase(), header.value().to_owned()))
+            .collect();
+        let body = response.into_string().unwrap_or_default();
+        let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+        Self { status, headers, body, json }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// `HIT` or `MISS`.
+    pub fn x_cache(&self) -> &str {
+        self.header("X-Cache").expect("a cached answer carries X-Cache")
+    }
+}
+
+impl TestApp {
+    pub fn new() -> Self {
+        Self::with(|settings| settings)
+    }
+
+    /// An app whose settings are adjusted by `adjust` (e.g. a tiny TTL).
+    pub fn with(adjust: impl FnOnce(Figment) -> Figment) -> Self {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        let client = client_for(adjust(test_settings(&cache_dir_in(&dir))));
+        Self { client, dir }
+    }
+
+    /// A second, independent app on the same cache_dir: what a restart looks like.
+    pub fn restart(self) -> Self {
+        let TestApp { client, dir } = self;
+        drop(client);
+        let client = client_for(test_settings(&cache_dir_in(&dir)));
+        Self { client, dir }
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        cache_dir_in(&self.dir)
+    }
+
+    pub fn get(&self, uri: &str) -> Answer {
+        Answer::from(self.client.get(uri.to_owned()).dispatch())
+    }
+
+    pub fn post_json(&self, uri: &str, body: &str) -> Answer {
+        Answer::from(
+            self.client
+                .post(uri.to_owned())
+                .header(ContentType::JSON)
+                .body(body)
+                .dispatch(),
+        )
+    }
+
+    pub fn post(&self, uri: &str) -> Answer {
+        Answer::from(self.client.post(uri.to_owned()).dispatch())
+    }
+
+    pub fn delete(&self, uri: &str) -> Answer {
+        Answer::from(self.client.delete(uri.to_owned()).dispatch())
+    }
+
+    pub fn stats(&self) -> Value {
+        self.get("/stats").json
+    }
+
+    /// The server still answers, and answers correctly.
+    pub fn assert_healthy(&self) {
+        let health = self.get("/health");
+        assert_eq!(health.status, Status::Ok);
+        assert_eq!(self.get("/factorial/5").json["factorial"], "120");
+    }
+}
+
+pub fn client_for(settings: Figment) -> Client {
+    let rocket = cachelab::rocket_from(settings).expect("test settings are valid");
+    Client::tracked(rocket).expect("a valid rocket instance")
+}
+
+fn cache_dir_in(dir: &TempDir) -> PathBuf {
+    dir.path().join("cache")
+}
+
+/// Every file under the cache's content directory.
+pub fn content_files(cache_dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![cache_dir.join("content-v2")];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
+}
+
+pub fn setting(key: &str, value: impl serde::Serialize) -> Serialized<impl serde::Serialize> {
+    Serialized::global(key, value)
+}

@@ -1,0 +1,113 @@
+//! The memory tier as curl sees it: `GET /factorial/<n>`.
+
+use num_bigint::BigUint;
+use rocket::http::{ContentType, Status};
+use rocket::local::asynchronous::Client;
+
+use crate::helpers::{setting, test_settings, TestApp};
+
+fn factorial_by_hand(n: u32) -> String {
+    (1..=n).fold(BigUint::from(1u8), |product, k| product * k).to_string()
+}
+
+#[test]
+fn answers_are_exact_decimal_strings_including_zero() {
+    let app = TestApp::new();
+    for n in [0u32, 1, 2, 20, 21, 100, 1000] {
+        let answer = app.get(&format!("/factorial/{n}"));
+        assert_eq!(answer.status, Status::Ok, "n = {n}");
+        assert_eq!(answer.json["number"], n);
+        let expected = factorial_by_hand(n);
+        assert_eq!(answer.json["factorial"], expected.as_str(), "n = {n}");
+        assert_eq!(answer.json["digits"], expected.len());
+    }
+}
+
+#[test]
+fn the_largest_allowed_n_is_exact() {
+    let app = TestApp::new();
+    let answer = app.get("/factorial/10000");
+    assert_eq!(answer.status, Status::Ok);
+    let digits = answer.json["factorial"].as_str().expect("a string");
+    assert_eq!(digits.len(), 35_660);
+    assert!(digits.starts_with("28462596809170545189"));
+    assert!(digits.ends_with(&"0".repeat(2499)), "10000! ends in 2499 zeros");
+}
+
+#[test]
+fn a_repeat_is_a_hit_with_the_same_value() {
+    let app = TestApp::new();
+    let first = app.get("/factorial/20");
+    let second = app.get("/factorial/20");
+    assert_eq!(first.x_cache(), "MISS");
+    assert_eq!(second.x_cache(), "HIT");
+    assert_eq!(first.json["factorial"], second.json["factorial"]);
+    assert_eq!(first.json["cache"], "miss");
+    assert_eq!(second.json["cache"], "hit");
+    assert_eq!(second.json["steps_computed"], 0);
+    assert_eq!(second.header("Content-Type"), Some(ContentType::JSON.to_string().as_str()));
+
+    let timing = second.header("Server-Timing").expect("Server-Timing header");
+    assert!(timing.starts_with("cache;desc=\"memory hit\""), "{timing}");
+    assert!(timing.contains("total;dur="), "{timing}");
+    let stats = app.stats();
+    assert_eq!(stats["memory"]["hits"], 1);
+    assert_eq!(stats["memory"]["misses"], 1);
+}
+
+#[test]
+fn a_larger_n_computes_only_the_missing_steps() {
+    let app = TestApp::new();
+    app.get("/factorial/10");
+    let answer = app.get("/factorial/15");
+    assert_eq!(answer.x_cache(), "MISS");
+    assert_eq!(answer.json["steps_computed"], 5);
+    assert_eq!(answer.json["reused_from"], 10);
+    assert_eq!(app.stats()["memory"]["computed"], 15);
+
+    // Every step was stored, so a smaller n is now a hit.
+    assert_eq!(app.get("/factorial/12").x_cache(), "HIT");
+}
+
+#[test]
+fn the_least_recently_used_step_is_evicted_past_capacity() {
+    let app = TestApp::with(|settings| settings.merge(setting("memory_capacity", 3)));
+    app.get("/factorial/3"); // stores 1!, 2!, 3!
+    app.get("/factorial/1"); // 1! is now the most recently used
+    app.get("/factorial/4"); // stores 4!, evicting 2!, the least recently used
+
+    let stats = app.stats();
+    assert_eq!(stats["memory"]["entries"], 3);
+    assert_eq!(stats["memory"]["capacity"], 3);
+    assert_eq!(stats["memory"]["evictions"], 1);
+    assert_eq!(app.get("/factorial/1").x_cache(), "HIT");
+    assert_eq!(app.get("/factorial/2").x_cache(), "MISS");
+}
+
+/// 24 simultaneous cold requests for 150! must do the work of one: 150 steps.
+#[rocket::async_test]
+async fn concurrent_cold_requests_compute_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A small per-step delay keeps the first computation running while the
+    // other 23 requests arrive.
+    let settings = test_settings(dir.path()).merge(setting("factorial_delay_ms", 2));
+    let rocket = cachelab::rocket_from(settings).expect("valid settings");
+    let client = Client::tracked(rocket).await.expect("valid rocket");
+
+    let requests = (0..24).map(|_| client.get("/factorial/150").dispatch());
+    let responses = rocket::futures::future::join_all(requests).await;
+    let mut coalesced = 0;
+    for response in responses {
+        assert_eq!(response.status(), Status::Ok);
+        let body: serde_json::Value =
+            serde_json::from_str(&response.into_string().await.expect("a body")).expect("JSON");
+        assert_eq!(body["factorial"], factorial_by_hand(150).as_str());
+        coalesced += usize::from(body["coalesced"] == true);
+    }
+    assert_eq!(coalesced, 23, "all but one request waited for the first");
+
+    let stats: serde_json::Value = client.get("/stats").dispatch().await.into_json().await.expect("stats");
+    assert_eq!(stats["memory"]["computed"], 150);
+    assert_eq!(stats["memory"]["misses"], 24);
+    assert_eq!(stats["memory"]["in_flight"], 0);
+}
