@@ -43,7 +43,10 @@ fn get_clear_cache_explains_and_changes_nothing() {
     let answer = app.get("/clear-cache");
     assert_eq!(answer.status, Status::MethodNotAllowed);
     assert_eq!(answer.header("Allow"), Some("POST"));
-    assert!(answer.json["error"].as_str().unwrap_or_default().contains("POST"));
+    assert!(answer.json["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("POST"));
 
     assert_eq!(app.get("/factorial/10").x_cache(), "HIT");
     assert_eq!(app.post_json("/data", r#"{"keep":"me"}"#).x_cache(), "HIT");
@@ -69,10 +72,19 @@ fn stats_and_health_answer() {
     let app = TestApp::new();
     assert_eq!(app.get("/health").status, Status::Ok);
     let stats = app.stats();
-    for key in ["entries", "capacity", "hits", "misses", "evictions", "computed"] {
+    for key in [
+        "entries",
+        "capacity",
+        "hits",
+        "misses",
+        "evictions",
+        "computed",
+    ] {
         assert!(stats["memory"][key].is_number(), "memory.{key}");
     }
-    for key in ["entries", "bytes", "hits", "misses", "expired", "computed", "errors"] {
+    for key in [
+        "entries", "bytes", "hits", "misses", "expired", "computed", "errors",
+    ] {
         assert!(stats["disk"][key].is_number(), "disk.{key}");
     }
 }

@@ -10,7 +10,11 @@ fn the_shipped_defaults_serve_127_0_0_1_on_port_8000() {
     assert_eq!(rocket_config.address.to_string(), "127.0.0.1");
     assert_eq!(rocket_config.port, 8000);
     let config: cachelab::Config = cachelab::figment().extract().expect("app config");
-    assert_eq!(config, cachelab::Config::default(), "Rocket.toml and the code agree");
+    assert_eq!(
+        config,
+        cachelab::Config::default(),
+        "Rocket.toml and the code agree"
+    );
 }
 
 fn refusal(settings: Figment) -> String {

@@ -13,11 +13,17 @@ fn a_body_is_answered_and_then_served_from_disk() {
     let first = app.post_json("/data", r#"{"user": 42, "tags": ["a", "b"]}"#);
     assert_eq!(first.status, Status::Ok);
     assert_eq!(first.x_cache(), "MISS");
-    assert_eq!(first.json, serde_json::json!({"user": 42, "tags": ["a", "b"]}));
+    assert_eq!(
+        first.json,
+        serde_json::json!({"user": 42, "tags": ["a", "b"]})
+    );
 
     let canonical = r#"{"tags":["a","b"],"user":42}"#;
     assert_eq!(first.body, canonical);
-    assert_eq!(first.header("X-Cache-Key"), Some(sha256_hex(canonical).as_str()));
+    assert_eq!(
+        first.header("X-Cache-Key"),
+        Some(sha256_hex(canonical).as_str())
+    );
 
     let second = app.post_json("/data", r#"{"user": 42, "tags": ["a", "b"]}"#);
     assert_eq!(second.x_cache(), "HIT");
@@ -93,7 +99,10 @@ fn a_corrupted_entry_is_never_served_and_is_rewritten() {
     assert_eq!(answer.status, Status::Ok);
     assert_eq!(answer.x_cache(), "MISS");
     assert_eq!(answer.body, r#"{"account":"alice","balance":100}"#);
-    assert!(answer.header("X-Cache-Detail").unwrap_or("").contains("integrity"));
+    assert!(answer
+        .header("X-Cache-Detail")
+        .unwrap_or("")
+        .contains("integrity"));
     assert_eq!(app.stats()["disk"]["errors"], 1);
 
     // Recomputed and rewritten: intact again.
@@ -120,15 +129,24 @@ fn a_truncated_or_deleted_entry_becomes_a_miss() {
 fn an_entry_older_than_the_ttl_is_a_miss() {
     let app = TestApp::with(|settings| settings.merge(setting("disk_ttl_secs", 1)));
     app.post_json("/data", r#"{"fresh":false}"#);
-    assert_eq!(app.post_json("/data", r#"{"fresh":false}"#).x_cache(), "HIT");
+    assert_eq!(
+        app.post_json("/data", r#"{"fresh":false}"#).x_cache(),
+        "HIT"
+    );
 
     std::thread::sleep(Duration::from_millis(1100));
     let expired = app.post_json("/data", r#"{"fresh":false}"#);
     assert_eq!(expired.x_cache(), "MISS");
-    assert!(expired.header("X-Cache-Detail").unwrap_or("").contains("expired"));
+    assert!(expired
+        .header("X-Cache-Detail")
+        .unwrap_or("")
+        .contains("expired"));
     assert_eq!(app.stats()["disk"]["expired"], 1);
     // Rewritten with a new time: fresh again.
-    assert_eq!(app.post_json("/data", r#"{"fresh":false}"#).x_cache(), "HIT");
+    assert_eq!(
+        app.post_json("/data", r#"{"fresh":false}"#).x_cache(),
+        "HIT"
+    );
 }
 
 #[rocket::async_test]
@@ -147,9 +165,18 @@ async fn concurrent_cold_posts_compute_once() {
     });
     for response in rocket::futures::future::join_all(requests).await {
         assert_eq!(response.status(), Status::Ok);
-        assert_eq!(response.into_string().await.as_deref(), Some(r#"{"stampede":true}"#));
+        assert_eq!(
+            response.into_string().await.as_deref(),
+            Some(r#"{"stampede":true}"#)
+        );
     }
-    let stats: serde_json::Value = client.get("/stats").dispatch().await.into_json().await.expect("stats");
+    let stats: serde_json::Value = client
+        .get("/stats")
+        .dispatch()
+        .await
+        .into_json()
+        .await
+        .expect("stats");
     assert_eq!(stats["disk"]["computed"], 1);
     assert_eq!(stats["disk"]["misses"], 24);
     assert_eq!(stats["disk"]["entries"], 1);

@@ -39,11 +39,21 @@ impl Answer {
         let headers = response
             .headers()
             .iter()
-            .map(|header| (header.name().as_str().to_ascii_lowercase(), header.value().to_owned()))
+            .map(|header| {
+                (
+                    header.name().as_str().to_ascii_lowercase(),
+                    header.value().to_owned(),
+                )
+            })
             .collect();
         let body = response.into_string().unwrap_or_default();
         let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-        Self { status, headers, body, json }
+        Self {
+            status,
+            headers,
+            body,
+            json,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -56,7 +66,8 @@ impl Answer {
 
     /// `HIT` or `MISS`.
     pub fn x_cache(&self) -> &str {
-        self.header("X-Cache").expect("a cached answer carries X-Cache")
+        self.header("X-Cache")
+            .expect("a cached answer carries X-Cache")
     }
 }
 
@@ -132,7 +143,9 @@ pub fn content_files(cache_dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![cache_dir.join("content-v2")];
     while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {

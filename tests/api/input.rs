@@ -28,6 +28,15 @@ fn bad_factorial_arguments_are_refused_with_the_limit_named() {
     app.assert_healthy();
 }
 
+/// A refused body: its name, content type, bytes, expected status and a phrase of the message.
+type BadBody = (
+    &'static str,
+    Option<ContentType>,
+    Vec<u8>,
+    Status,
+    &'static str,
+);
+
 fn post_raw(app: &TestApp, content_type: Option<ContentType>, body: Vec<u8>) -> Answer {
     let mut request = app.client.post("/data").body(body);
     if let Some(content_type) = content_type {
@@ -42,16 +51,70 @@ fn bad_bodies_are_refused_with_a_reason() {
     let json = Some(ContentType::JSON);
     let too_large = format!("[\"{}\"]", "x".repeat(1024 * 1024 + 1));
     let too_deep = "[".repeat(100_000) + &"]".repeat(100_000);
-    let cases: Vec<(&str, Option<ContentType>, Vec<u8>, Status, &str)> = vec![
-        ("broken JSON", json.clone(), b"{\"a\":".to_vec(), Status::BadRequest, "not valid JSON"),
-        ("trailing text", json.clone(), b"{} {}".to_vec(), Status::BadRequest, "not valid JSON"),
-        ("empty body", json.clone(), Vec::new(), Status::BadRequest, "empty"),
-        ("invalid UTF-8", json.clone(), vec![b'"', 0xff, 0xfe, b'"'], Status::BadRequest, "not valid JSON"),
-        ("plain text", Some(ContentType::Plain), b"{}".to_vec(), Status::UnsupportedMediaType, "Content-Type"),
-        ("form", Some(ContentType::Form), b"a=1".to_vec(), Status::UnsupportedMediaType, "Content-Type"),
-        ("no content type", None, b"{}".to_vec(), Status::UnsupportedMediaType, "Content-Type"),
-        ("over 1 MiB", json.clone(), too_large.into_bytes(), Status::PayloadTooLarge, "too large"),
-        ("absurd nesting", json.clone(), too_deep.into_bytes(), Status::BadRequest, "nests deeper"),
+    let cases: Vec<BadBody> = vec![
+        (
+            "broken JSON",
+            json.clone(),
+            b"{\"a\":".to_vec(),
+            Status::BadRequest,
+            "not valid JSON",
+        ),
+        (
+            "trailing text",
+            json.clone(),
+            b"{} {}".to_vec(),
+            Status::BadRequest,
+            "not valid JSON",
+        ),
+        (
+            "empty body",
+            json.clone(),
+            Vec::new(),
+            Status::BadRequest,
+            "empty",
+        ),
+        (
+            "invalid UTF-8",
+            json.clone(),
+            vec![b'"', 0xff, 0xfe, b'"'],
+            Status::BadRequest,
+            "not valid JSON",
+        ),
+        (
+            "plain text",
+            Some(ContentType::Plain),
+            b"{}".to_vec(),
+            Status::UnsupportedMediaType,
+            "Content-Type",
+        ),
+        (
+            "form",
+            Some(ContentType::Form),
+            b"a=1".to_vec(),
+            Status::UnsupportedMediaType,
+            "Content-Type",
+        ),
+        (
+            "no content type",
+            None,
+            b"{}".to_vec(),
+            Status::UnsupportedMediaType,
+            "Content-Type",
+        ),
+        (
+            "over 1 MiB",
+            json.clone(),
+            too_large.into_bytes(),
+            Status::PayloadTooLarge,
+            "too large",
+        ),
+        (
+            "absurd nesting",
+            json.clone(),
+            too_deep.into_bytes(),
+            Status::BadRequest,
+            "nests deeper",
+        ),
     ];
     for (name, content_type, body, status, says) in cases {
         let answer = post_raw(&app, content_type, body);
@@ -60,7 +123,11 @@ fn bad_bodies_are_refused_with_a_reason() {
         let error = answer.json["error"].as_str().unwrap_or_default();
         assert!(error.contains(says), "{name}: {error}");
     }
-    assert_eq!(app.stats()["disk"]["entries"], 0, "nothing refused was stored");
+    assert_eq!(
+        app.stats()["disk"]["entries"],
+        0,
+        "nothing refused was stored"
+    );
     app.assert_healthy();
 }
 
@@ -78,7 +145,13 @@ fn unknown_routes_answer_404_in_json() {
     for uri in ["/nope", "/factorial", "/factorial/1/2", "/data/extra"] {
         let answer = app.get(uri);
         assert_eq!(answer.status, Status::NotFound, "{uri}");
-        assert!(answer.json["error"].as_str().unwrap_or_default().contains(uri), "{uri}");
+        assert!(
+            answer.json["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(uri),
+            "{uri}"
+        );
     }
     let answer = Answer::from(
         app.client

@@ -7,7 +7,9 @@ use rocket::local::asynchronous::Client;
 use crate::helpers::{setting, test_settings, TestApp};
 
 fn factorial_by_hand(n: u32) -> String {
-    (1..=n).fold(BigUint::from(1u8), |product, k| product * k).to_string()
+    (1..=n)
+        .fold(BigUint::from(1u8), |product, k| product * k)
+        .to_string()
 }
 
 #[test]
@@ -31,7 +33,10 @@ fn the_largest_allowed_n_is_exact() {
     let digits = answer.json["factorial"].as_str().expect("a string");
     assert_eq!(digits.len(), 35_660);
     assert!(digits.starts_with("28462596809170545189"));
-    assert!(digits.ends_with(&"0".repeat(2499)), "10000! ends in 2499 zeros");
+    assert!(
+        digits.ends_with(&"0".repeat(2499)),
+        "10000! ends in 2499 zeros"
+    );
 }
 
 #[test]
@@ -45,9 +50,14 @@ fn a_repeat_is_a_hit_with_the_same_value() {
     assert_eq!(first.json["cache"], "miss");
     assert_eq!(second.json["cache"], "hit");
     assert_eq!(second.json["steps_computed"], 0);
-    assert_eq!(second.header("Content-Type"), Some(ContentType::JSON.to_string().as_str()));
+    assert_eq!(
+        second.header("Content-Type"),
+        Some(ContentType::JSON.to_string().as_str())
+    );
 
-    let timing = second.header("Server-Timing").expect("Server-Timing header");
+    let timing = second
+        .header("Server-Timing")
+        .expect("Server-Timing header");
     assert!(timing.starts_with("cache;desc=\"memory hit\""), "{timing}");
     assert!(timing.contains("total;dur="), "{timing}");
     let stats = app.stats();
@@ -106,7 +116,13 @@ async fn concurrent_cold_requests_compute_once() {
     }
     assert_eq!(coalesced, 23, "all but one request waited for the first");
 
-    let stats: serde_json::Value = client.get("/stats").dispatch().await.into_json().await.expect("stats");
+    let stats: serde_json::Value = client
+        .get("/stats")
+        .dispatch()
+        .await
+        .into_json()
+        .await
+        .expect("stats");
     assert_eq!(stats["memory"]["computed"], 150);
     assert_eq!(stats["memory"]["misses"], 24);
     assert_eq!(stats["memory"]["in_flight"], 0);
