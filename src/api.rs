@@ -4,7 +4,7 @@
 //! turn its answer into a response whose headers tell hit or miss and how
 //! long the server took.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rocket::data::{self, Data, FromData, ToByteUnit};
 use rocket::http::{ContentType, Header, Status};
@@ -15,11 +15,10 @@ use rocket::{delete, get, post, routes, Route, State};
 use serde::Serialize;
 
 use crate::canonical::{CanonicalJson, FactorialInput};
-use crate::config::Config;
-use crate::disk::{DiskAnswer, DiskCache, DiskLookup, MissReason};
+use crate::disk::{DiskAnswer, DiskLookup, MissReason};
 use crate::errors::ApiError;
-use crate::history::{RequestHistory, Tier};
-use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
+use crate::lab::{Lab, Timed};
+use crate::memory::{FactorialAnswer, MemoryLookup};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -36,51 +35,26 @@ pub fn routes() -> Vec<Route> {
 
 /// `GET /factorial/<n>`: n! from the memory tier.
 #[get("/factorial/<n>")]
-async fn factorial(
-    n: &str,
-    config: &State<Config>,
-    memory: &State<FactorialCache>,
-    history: &State<RequestHistory>,
-) -> Result<CachedJson, ApiError> {
-    let started = Instant::now();
-    let input = FactorialInput::parse(n, config.max_factorial).map_err(|refused| {
+async fn factorial(n: &str, lab: &State<Lab>) -> Result<CachedJson, ApiError> {
+    let input = FactorialInput::parse(n, lab.config().max_factorial).map_err(|refused| {
         ApiError::new(Status::BadRequest, refused.message(n)).accepting(refused.accepted())
     })?;
-    let answer = memory.factorial(input.get()).await;
-    let elapsed = started.elapsed();
-    history.record(
-        Tier::Memory,
-        answer.lookup.is_hit(),
-        elapsed,
-        format!("{}!", input.get()),
-    );
-    Ok(CachedJson::factorial(&answer, elapsed))
+    Ok(CachedJson::factorial(&lab.factorial(input).await))
 }
 
 /// `POST /data`: a JSON body answered from the disk tier.
 #[post("/data", data = "<body>")]
 async fn post_data(
     body: Result<JsonBody, ApiError>,
-    disk: &State<DiskCache>,
-    history: &State<RequestHistory>,
+    lab: &State<Lab>,
 ) -> Result<CachedJson, ApiError> {
-    let started = Instant::now();
-    let body = body?;
-    let answer = disk.get_or_compute(&body.0).await;
-    let elapsed = started.elapsed();
-    history.record(
-        Tier::Disk,
-        answer.lookup.is_hit(),
-        elapsed,
-        answer.key[..12].to_owned(),
-    );
-    Ok(CachedJson::data(answer, elapsed))
+    Ok(CachedJson::data(lab.data(&body?.0).await))
 }
 
 /// `GET /stats`: both tiers' counters.
 #[get("/stats")]
-fn stats(memory: &State<FactorialCache>, disk: &State<DiskCache>) -> Json<Value> {
-    Json(json!({ "memory": memory.stats(), "disk": disk.stats() }))
+fn stats(lab: &State<Lab>) -> Json<Value> {
+    Json(json!({ "memory": lab.memory().stats(), "disk": lab.disk().stats() }))
 }
 
 /// `GET /health`: answers as cheaply as the framework allows; the yardstick
@@ -93,18 +67,12 @@ fn health() -> &'static str {
 /// `POST /clear-cache`: empties both tiers (the original tutorial's command,
 /// made a POST).
 #[post("/clear-cache")]
-async fn clear_all(
-    memory: &State<FactorialCache>,
-    disk: &State<DiskCache>,
-    history: &State<RequestHistory>,
-) -> Json<Value> {
-    let memory_removed = memory.clear();
-    let disk_removed = disk.clear().await;
-    history.clear();
+async fn clear_all(lab: &State<Lab>) -> Json<Value> {
+    let cleared = lab.clear_all().await;
     Json(json!({
         "message": "Cache cleared",
-        "memory_entries_removed": memory_removed,
-        "disk_entries_removed": disk_removed,
+        "memory_entries_removed": cleared.memory_entries_removed,
+        "disk_entries_removed": cleared.disk_entries_removed,
     }))
 }
 
@@ -123,15 +91,15 @@ fn clear_all_by_get() -> ApiError {
 
 /// `DELETE /cache/memory`: empties the memory tier only.
 #[delete("/cache/memory")]
-fn clear_memory(memory: &State<FactorialCache>) -> Json<Value> {
-    let removed = memory.clear();
+fn clear_memory(lab: &State<Lab>) -> Json<Value> {
+    let removed = lab.clear_memory();
     Json(json!({ "message": "Memory cache cleared", "entries_removed": removed }))
 }
 
 /// `DELETE /cache/disk`: empties the disk tier only.
 #[delete("/cache/disk")]
-async fn clear_disk(disk: &State<DiskCache>) -> Json<Value> {
-    let removed = disk.clear().await;
+async fn clear_disk(lab: &State<Lab>) -> Json<Value> {
+    let removed = lab.clear_disk().await;
     Json(json!({ "message": "Disk cache cleared", "entries_removed": removed }))
 }
 
@@ -213,7 +181,8 @@ struct FactorialBody<'a> {
 }
 
 impl CachedJson {
-    fn factorial(answer: &FactorialAnswer, elapsed: Duration) -> Self {
+    fn factorial(timed: &Timed<FactorialAnswer>) -> Self {
+        let (answer, elapsed) = (&timed.answer, timed.elapsed);
         let n = answer.step.n();
         let decimal = answer.step.decimal();
         let lookup = answer.lookup;
@@ -267,7 +236,8 @@ impl CachedJson {
         }
     }
 
-    fn data(answer: DiskAnswer, elapsed: Duration) -> Self {
+    fn data(timed: Timed<DiskAnswer>) -> Self {
+        let Timed { answer, elapsed } = timed;
         let (desc, detail) = match answer.lookup {
             DiskLookup::Hit => ("disk hit", "read from disk and verified".to_owned()),
             DiskLookup::Computed { reason, stored } => (

@@ -10,6 +10,7 @@ pub mod config;
 pub mod disk;
 pub mod errors;
 pub mod history;
+pub mod lab;
 pub mod memory;
 pub mod single_flight;
 
@@ -19,17 +20,12 @@ use rocket::{Build, Rocket};
 
 pub use config::{Config, ConfigError};
 
-use disk::DiskCache;
-use history::RequestHistory;
-use memory::FactorialCache;
+use lab::Lab;
 
 /// The settings shipped inside the binary, so it runs the same from any
 /// directory; a `Rocket.toml` in the working directory and `ROCKET_*`
 /// variables override them.
 const EMBEDDED_SETTINGS: &str = include_str!("../Rocket.toml");
-
-/// How many recent requests the timing chart remembers.
-const HISTORY_CAPACITY: usize = 200;
 
 /// Rocket's usual configuration sources, with our embedded settings beneath them.
 pub fn figment() -> Figment {
@@ -52,17 +48,8 @@ pub fn rocket() -> Result<Rocket<Build>, ConfigError> {
 /// (capacity 0, a `cache_dir` it cannot write) before anything is served.
 pub fn rocket_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
     let config = Config::from_figment(&figment)?;
-    let memory = FactorialCache::new(
-        config.memory_capacity,
-        config.factorial_delay_per_step(),
-        config.factorial_delay_max(),
-    );
-    let disk = DiskCache::open(&config.cache_dir, config.disk_ttl(), config.data_delay());
     Ok(rocket::custom(figment)
-        .manage(memory)
-        .manage(disk)
-        .manage(RequestHistory::new(HISTORY_CAPACITY))
-        .manage(config)
+        .manage(Lab::new(config))
         .mount("/", api::routes())
         .register("/", errors::catchers()))
 }
