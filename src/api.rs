@@ -79,7 +79,8 @@ async fn clear_all(lab: &State<Lab>) -> Json<Value> {
 /// `GET /clear-cache` changes nothing: browsers, link previews and crawlers
 /// fetch GET links on their own, so a GET that deleted data would empty the
 /// cache whenever someone pasted the link into a chat.
-#[get("/clear-cache")]
+/// Browsers asking for HTML are answered by a page instead (see `pages`).
+#[get("/clear-cache", format = "json")]
 fn clear_all_by_get() -> ApiError {
     ApiError::new(
         Status::MethodNotAllowed,

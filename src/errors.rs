@@ -1,9 +1,11 @@
-//! Every refusal the API makes, as one JSON shape: `{"error", "accepted"?, "status"}`.
+//! Every refusal the app makes: one JSON shape for API clients
+//! (`{"error", "accepted"?, "status"}`) and a page in the site's layout for browsers.
 
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::{catch, catchers, Catcher};
+use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 
 /// A 4xx (or, for a bug, 5xx) answer with a message a person can act on.
@@ -70,36 +72,91 @@ impl<'r> Responder<'r, 'static> for ApiError {
     }
 }
 
+/// Whether the client asked for a web page (a browser) rather than data.
+fn wants_html(request: &Request<'_>) -> bool {
+    request
+        .accept()
+        .is_some_and(|accept| accept.preferred().media_type().is_html())
+}
+
+/// A refusal in the form the client asked for: a page in the site's layout
+/// for browsers, the JSON shape for everyone else.
+pub enum Refusal {
+    Page(Status, Template),
+    Json(ApiError),
+}
+
+impl<'r> Responder<'r, 'static> for Refusal {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        match self {
+            Refusal::Page(status, page) => (status, page).respond_to(request),
+            Refusal::Json(error) => error.respond_to(request),
+        }
+    }
+}
+
+fn refuse(request: &Request<'_>, error: ApiError) -> Refusal {
+    if !wants_html(request) {
+        return Refusal::Json(error);
+    }
+    let context = context! {
+        title: format!("{} {}", error.status.code, error.status.reason().unwrap_or("Error")),
+        active: "",
+        code: error.status.code,
+        reason: error.status.reason().unwrap_or("Error"),
+        message: &error.error,
+        accepted: &error.accepted,
+    };
+    Refusal::Page(error.status, Template::render("error", context))
+}
+
 /// Rocket's own refusals (no route, body too large, a guard failing) in the
-/// same JSON shape as ours.
+/// same shapes as ours.
 pub fn catchers() -> Vec<Catcher> {
-    catchers![not_found, payload_too_large, any_other]
+    catchers![not_found, unprocessable, payload_too_large, any_other]
 }
 
 #[catch(404)]
-fn not_found(request: &Request<'_>) -> ApiError {
-    ApiError::new(
+fn not_found(request: &Request<'_>) -> Refusal {
+    let error = ApiError::new(
         Status::NotFound,
         format!(
             "nothing here: {} {}",
             request.method(),
             request.uri().path()
         ),
-    )
-    .accepting("GET /factorial/<n>, POST /data, GET /stats, GET /health, POST /clear-cache")
+    );
+    let error = if wants_html(request) {
+        error.accepting("the pages listed in the menu above")
+    } else {
+        error
+            .accepting("GET /factorial/<n>, POST /data, GET /stats, GET /health, POST /clear-cache")
+    };
+    refuse(request, error)
+}
+
+#[catch(422)]
+fn unprocessable(request: &Request<'_>) -> Refusal {
+    let error = ApiError::new(
+        Status::UnprocessableEntity,
+        "the request was understood, but its content could not be used",
+    );
+    refuse(request, error)
 }
 
 #[catch(413)]
-fn payload_too_large(request: &Request<'_>) -> ApiError {
+fn payload_too_large(request: &Request<'_>) -> Refusal {
     let limit = request.limits().get("json").map(|limit| limit.to_string());
-    ApiError::new(Status::PayloadTooLarge, "the request body is too large").accepting(format!(
-        "a body of at most {}",
-        limit.unwrap_or_else(|| "1MiB".into())
-    ))
+    let error =
+        ApiError::new(Status::PayloadTooLarge, "the request body is too large").accepting(format!(
+            "a body of at most {}",
+            limit.unwrap_or_else(|| "1MiB".into())
+        ));
+    refuse(request, error)
 }
 
 #[catch(default)]
-fn any_other(status: Status, _request: &Request<'_>) -> ApiError {
+fn any_other(status: Status, request: &Request<'_>) -> Refusal {
     let reason = status.reason().unwrap_or("request refused");
-    ApiError::new(status, reason.to_lowercase())
+    refuse(request, ApiError::new(status, reason.to_lowercase()))
 }

@@ -6,17 +6,22 @@
 
 pub mod api;
 pub mod canonical;
+pub mod chart;
 pub mod config;
 pub mod disk;
 pub mod errors;
 pub mod history;
 pub mod lab;
 pub mod memory;
+pub mod pages;
 pub mod single_flight;
+pub mod view;
 
-use rocket::figment::providers::{Env, Format, Toml};
+use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use rocket::figment::{Figment, Profile};
+use rocket::fs::{relative, FileServer};
 use rocket::{Build, Rocket};
+use rocket_dyn_templates::Template;
 
 pub use config::{Config, ConfigError};
 
@@ -30,6 +35,8 @@ const EMBEDDED_SETTINGS: &str = include_str!("../Rocket.toml");
 /// Rocket's usual configuration sources, with our embedded settings beneath them.
 pub fn figment() -> Figment {
     Figment::from(rocket::Config::default())
+        // Found wherever the binary is started from.
+        .merge(Serialized::default("template_dir", relative!("templates")))
         .merge(Toml::string(EMBEDDED_SETTINGS).nested())
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
@@ -50,6 +57,9 @@ pub fn rocket_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
     let config = Config::from_figment(&figment)?;
     Ok(rocket::custom(figment)
         .manage(Lab::new(config))
+        .attach(Template::fairing())
         .mount("/", api::routes())
+        .mount("/", pages::routes())
+        .mount("/static", FileServer::from(relative!("static")))
         .register("/", errors::catchers()))
 }

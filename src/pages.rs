@@ -1,0 +1,482 @@
+//! The browser side: pages that explain caching and let a learner run each
+//! experiment. Forms are plain HTML and work without JavaScript.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::{Header, Status};
+use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, Responder, Route, State};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+
+use crate::canonical::{CanonicalJson, FactorialInput};
+use crate::chart::TimingChart;
+use crate::disk::{DiskLookup, DiskStats};
+use crate::lab::Lab;
+use crate::memory::{MemoryLookup, MemoryStats};
+use crate::view::{clock_utc, human_duration_ms, ratio_percent, server_ms};
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        overview,
+        memory_page,
+        memory_clear,
+        disk_page,
+        disk_submit,
+        disk_clear,
+        dashboard,
+        dashboard_clear,
+        timing_page,
+        clear_cache_page
+    ]
+}
+
+/// The parts every page shares: its title, which nav entry is current, and
+/// a one-time message left by the previous request.
+#[derive(Serialize)]
+struct Page<T: Serialize> {
+    title: &'static str,
+    active: &'static str,
+    flash: Option<FlashView>,
+    #[serde(flatten)]
+    content: T,
+}
+
+#[derive(Serialize)]
+struct FlashView {
+    kind: String,
+    message: String,
+}
+
+fn render<T: Serialize>(
+    template: &'static str,
+    title: &'static str,
+    flash: Option<FlashMessage<'_>>,
+    content: T,
+) -> Template {
+    let flash = flash.map(|flash| FlashView {
+        kind: flash.kind().to_owned(),
+        message: flash.message().to_owned(),
+    });
+    Template::render(
+        template,
+        Page {
+            title,
+            active: template,
+            flash,
+            content,
+        },
+    )
+}
+
+/// `http://host:port` as the browser reached us, so copy-paste commands work
+/// for whoever reads the page (on a workshop network too).
+pub struct BaseUrl(pub String);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for BaseUrl {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let host = match request.host() {
+            Some(host) => host.to_string(),
+            None => {
+                let config = request.rocket().config();
+                format!("{}:{}", config.address, config.port)
+            }
+        };
+        Outcome::Success(BaseUrl(format!("http://{host}")))
+    }
+}
+
+#[derive(Serialize)]
+struct Settings {
+    memory_capacity: usize,
+    max_factorial: u64,
+    factorial_delay_ms: u64,
+    factorial_delay_max_ms: u64,
+    disk_ttl: String,
+    disk_ttl_secs: u64,
+    data_delay_ms: u64,
+    cache_dir: String,
+}
+
+fn settings(lab: &Lab) -> Settings {
+    let config = lab.config();
+    Settings {
+        memory_capacity: config.memory_capacity,
+        max_factorial: config.max_factorial,
+        factorial_delay_ms: config.factorial_delay_ms,
+        factorial_delay_max_ms: config.factorial_delay_max_ms,
+        disk_ttl: human_duration_ms(config.disk_ttl_secs.saturating_mul(1000)),
+        disk_ttl_secs: config.disk_ttl_secs,
+        data_delay_ms: config.data_delay_ms,
+        cache_dir: config.cache_dir.display().to_string(),
+    }
+}
+
+#[get("/")]
+fn overview(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Template {
+    render(
+        "overview",
+        "Memory and disk caching, hands on",
+        flash,
+        settings(lab),
+    )
+}
+
+#[derive(Serialize)]
+struct MemoryResult {
+    n: u64,
+    factorial: String,
+    digits: usize,
+    hit: bool,
+    detail: String,
+    steps_computed: u64,
+    reused_from: Option<u64>,
+    coalesced: bool,
+    server_ms: String,
+}
+
+#[derive(Serialize)]
+struct MemoryPage {
+    settings: Settings,
+    n_input: String,
+    error: Option<String>,
+    accepted: Option<String>,
+    result: Option<MemoryResult>,
+    entries: Vec<crate::memory::MemoryEntry>,
+    stats: MemoryStats,
+}
+
+/// `GET /memory?n=20`: the form, and n! when one was asked for.
+#[get("/memory?<n>")]
+async fn memory_page(
+    n: Option<&str>,
+    lab: &State<Lab>,
+    flash: Option<FlashMessage<'_>>,
+) -> (Status, Template) {
+    let n_input = n.unwrap_or("").trim().to_owned();
+    let mut status = Status::Ok;
+    let (mut error, mut accepted, mut result) = (None, None, None);
+    if !n_input.is_empty() {
+        match FactorialInput::parse(&n_input, lab.config().max_factorial) {
+            Ok(input) => {
+                let timed = lab.factorial(input).await;
+                let answer = &timed.answer;
+                let decimal = answer.step.decimal();
+                result = Some(MemoryResult {
+                    n: input.get(),
+                    factorial: decimal.to_owned(),
+                    digits: decimal.len(),
+                    hit: answer.lookup.is_hit(),
+                    detail: memory_detail(&answer.lookup, input.get()),
+                    steps_computed: answer.lookup.steps_computed_here(),
+                    reused_from: match answer.lookup.computation() {
+                        None => Some(input.get()),
+                        Some(work) => work.reused_from,
+                    },
+                    coalesced: matches!(answer.lookup, MemoryLookup::Joined(_)),
+                    server_ms: server_ms(timed.elapsed),
+                });
+            }
+            Err(refused) => {
+                status = Status::UnprocessableEntity;
+                error = Some(refused.message(&n_input));
+                accepted = Some(refused.accepted());
+            }
+        }
+    }
+    let content = MemoryPage {
+        settings: settings(lab),
+        n_input,
+        error,
+        accepted,
+        result,
+        entries: lab.memory().entries(),
+        stats: lab.memory().stats(),
+    };
+    (
+        status,
+        render("memory", "Memory cache: factorials", flash, content),
+    )
+}
+
+fn memory_detail(lookup: &MemoryLookup, n: u64) -> String {
+    match lookup {
+        MemoryLookup::Hit => format!("{n}! was already in memory: nothing was computed."),
+        MemoryLookup::Computed(work) => match work.reused_from {
+            Some(k) => format!(
+                "{k}! was in memory, so only {} multiplications were needed to reach {n}!.",
+                work.steps_computed
+            ),
+            None => format!(
+                "Nothing smaller was in memory, so all {} multiplications were done.",
+                work.steps_computed
+            ),
+        },
+        MemoryLookup::Joined(_) => format!(
+            "Another request was already computing {n}!; this one waited for its answer instead of repeating the work."
+        ),
+    }
+}
+
+#[post("/memory/clear")]
+fn memory_clear(lab: &State<Lab>) -> Flash<Redirect> {
+    let removed = lab.clear_memory();
+    Flash::success(
+        Redirect::to("/memory"),
+        format!("Memory cache cleared: {removed} entries removed."),
+    )
+}
+
+#[derive(FromForm)]
+struct DiskForm {
+    body: String,
+}
+
+#[derive(Serialize)]
+struct DiskResult {
+    canonical: String,
+    key: String,
+    hit: bool,
+    detail: String,
+    stored: bool,
+    written_at: Option<String>,
+    expires_at: Option<String>,
+    expires_in: Option<String>,
+    server_ms: String,
+}
+
+#[derive(Serialize)]
+struct DiskEntryView {
+    key: String,
+    size: usize,
+    age: String,
+    time_left: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DiskPage {
+    settings: Settings,
+    body_input: String,
+    error: Option<String>,
+    result: Option<DiskResult>,
+    entries: Vec<DiskEntryView>,
+    stats: DiskStats,
+}
+
+const EXAMPLE_BODY: &str = "{\n  \"user\": 42,\n  \"query\": \"caching\"\n}";
+
+fn disk_page_content(
+    lab: &Lab,
+    body_input: String,
+    error: Option<String>,
+    result: Option<DiskResult>,
+) -> DiskPage {
+    let now = crate::disk::now_ms();
+    let entries = lab
+        .disk()
+        .entries()
+        .into_iter()
+        .map(|entry| DiskEntryView {
+            age: human_duration_ms(now.saturating_sub(entry.written_at_ms)),
+            time_left: (entry.expires_at_ms > now)
+                .then(|| human_duration_ms(entry.expires_at_ms - now)),
+            key: entry.key,
+            size: entry.size,
+        })
+        .collect();
+    DiskPage {
+        settings: settings(lab),
+        body_input,
+        error,
+        result,
+        entries,
+        stats: lab.disk().stats(),
+    }
+}
+
+/// `GET /disk`: the form, with an example body.
+#[get("/disk")]
+fn disk_page(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Template {
+    let content = disk_page_content(lab, EXAMPLE_BODY.to_owned(), None, None);
+    render("disk", "Disk cache: JSON bodies", flash, content)
+}
+
+/// `POST /disk`: runs the body through the disk tier and shows what happened.
+#[post("/disk", data = "<form>")]
+async fn disk_submit(form: Form<DiskForm>, lab: &State<Lab>) -> (Status, Template) {
+    let body_input = form.into_inner().body;
+    let canonical = match CanonicalJson::parse(body_input.as_bytes()) {
+        Ok(canonical) => canonical,
+        Err(refused) => {
+            let content = disk_page_content(lab, body_input, Some(refused.to_string()), None);
+            return (
+                Status::UnprocessableEntity,
+                render("disk", "Disk cache: JSON bodies", None, content),
+            );
+        }
+    };
+    let timed = lab.data(&canonical).await;
+    let answer = &timed.answer;
+    let now = crate::disk::now_ms();
+    let (detail, stored) = match answer.lookup {
+        DiskLookup::Hit => (
+            "Read from disk; its bytes matched their hash.".to_owned(),
+            true,
+        ),
+        DiskLookup::Computed { reason, stored } => (
+            format!(
+                "{} The work was done{}.",
+                miss_sentence(reason),
+                if stored {
+                    " and the answer stored"
+                } else {
+                    ", but the disk refused to store the answer"
+                }
+            ),
+            stored,
+        ),
+        DiskLookup::Joined { reason } => (
+            format!(
+                "{} Another request was already doing the same work; this one waited for it.",
+                miss_sentence(reason)
+            ),
+            answer.written_at_ms.is_some(),
+        ),
+    };
+    let result = DiskResult {
+        canonical: canonical.text().to_owned(),
+        key: answer.key.clone(),
+        hit: answer.lookup.is_hit(),
+        detail,
+        stored,
+        written_at: answer.written_at_ms.map(clock_utc),
+        expires_at: answer.expires_at_ms().map(clock_utc),
+        expires_in: answer
+            .expires_at_ms()
+            .map(|expires| human_duration_ms(expires.saturating_sub(now))),
+        server_ms: server_ms(timed.elapsed),
+    };
+    let content = disk_page_content(lab, body_input, None, Some(result));
+    (
+        Status::Ok,
+        render("disk", "Disk cache: JSON bodies", None, content),
+    )
+}
+
+fn miss_sentence(reason: crate::disk::MissReason) -> &'static str {
+    use crate::disk::MissReason;
+    match reason {
+        MissReason::Absent => "Nothing was stored under this key yet.",
+        MissReason::Expired => "An entry was stored, but it was older than the TTL.",
+        MissReason::Unreadable => {
+            "An entry was stored, but its bytes no longer matched their hash, so it was not used."
+        }
+    }
+}
+
+#[post("/disk/clear")]
+async fn disk_clear(lab: &State<Lab>) -> Flash<Redirect> {
+    let removed = lab.clear_disk().await;
+    Flash::success(
+        Redirect::to("/disk"),
+        format!("Disk cache cleared: {removed} entries removed."),
+    )
+}
+
+#[derive(Serialize)]
+struct TierCounters {
+    hits: u64,
+    misses: u64,
+    hit_ratio: String,
+}
+
+#[derive(Serialize)]
+struct DashboardPage {
+    memory: MemoryStats,
+    disk: DiskStats,
+    memory_ratio: TierCounters,
+    disk_ratio: TierCounters,
+    chart: TimingChart,
+}
+
+fn counters(hits: u64, misses: u64) -> TierCounters {
+    TierCounters {
+        hits,
+        misses,
+        hit_ratio: ratio_percent(hits, misses),
+    }
+}
+
+/// `GET /dashboard`: both tiers' counters and a chart of recent timings.
+#[get("/dashboard")]
+fn dashboard(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Template {
+    let memory = lab.memory().stats();
+    let disk = lab.disk().stats();
+    let content = DashboardPage {
+        memory_ratio: counters(memory.hits, memory.misses),
+        disk_ratio: counters(disk.hits, disk.misses),
+        memory,
+        disk,
+        chart: TimingChart::from_records(&lab.history().recent()),
+    };
+    render(
+        "dashboard",
+        "Dashboard: counters and timings",
+        flash,
+        content,
+    )
+}
+
+#[post("/dashboard/clear")]
+async fn dashboard_clear(lab: &State<Lab>) -> Flash<Redirect> {
+    let cleared = lab.clear_all().await;
+    Flash::success(
+        Redirect::to("/dashboard"),
+        format!(
+            "Both tiers cleared: {} memory entries and {} disk entries removed.",
+            cleared.memory_entries_removed, cleared.disk_entries_removed
+        ),
+    )
+}
+
+#[derive(Serialize)]
+struct TimingPage {
+    base_url: String,
+}
+
+/// `GET /timing`: reading `X-Cache` and `Server-Timing` in devtools and curl.
+#[get("/timing")]
+fn timing_page(base_url: BaseUrl, flash: Option<FlashMessage<'_>>) -> Template {
+    render(
+        "timing",
+        "Reading cache timings over HTTP",
+        flash,
+        TimingPage {
+            base_url: base_url.0,
+        },
+    )
+}
+
+/// `GET /clear-cache` from a browser: explains why clearing is a POST and
+/// offers the button that does it. curl and other API clients get the JSON
+/// 405 from the API route, which ranks first.
+#[get("/clear-cache", rank = 2)]
+fn clear_cache_page(flash: Option<FlashMessage<'_>>) -> MethodNotAllowedPage {
+    MethodNotAllowedPage {
+        page: render("clear_cache", "Clearing is a POST", flash, NoContent {}),
+        allow: Header::new("Allow", "POST"),
+    }
+}
+
+#[derive(Responder)]
+#[response(status = 405)]
+struct MethodNotAllowedPage {
+    page: Template,
+    allow: Header<'static>,
+}
+
+#[derive(Serialize)]
+struct NoContent {}

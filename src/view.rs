@@ -1,0 +1,71 @@
+//! Small formatting helpers for what pages show: durations, clock times and
+//! ratios, written the way a person reads them.
+
+use std::time::Duration;
+
+/// Server time in milliseconds with enough precision to tell a 0.01 ms hit
+/// from a 200 ms miss.
+pub fn server_ms(elapsed: Duration) -> String {
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    if ms < 1.0 {
+        format!("{ms:.3} ms")
+    } else if ms < 100.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+/// `42 s`, `3 min 5 s`, `2 h 0 min`: a span of time at a glance.
+pub fn human_duration_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    match secs {
+        0 => format!("{ms} ms"),
+        1..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// The time of day of a unix time in milliseconds, in UTC: `14:03:27 UTC`.
+pub fn clock_utc(unix_ms: u64) -> String {
+    let secs_of_day = (unix_ms / 1000) % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        secs_of_day / 3600,
+        (secs_of_day % 3600) / 60,
+        secs_of_day % 60
+    )
+}
+
+/// Hits as a share of all lookups, or a dash before the first lookup.
+pub fn ratio_percent(hits: u64, misses: u64) -> String {
+    let total = hits + misses;
+    if total == 0 {
+        "–".to_owned()
+    } else {
+        format!("{:.0}%", hits as f64 * 100.0 / total as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration_ms(250), "250 ms");
+        assert_eq!(human_duration_ms(42_000), "42 s");
+        assert_eq!(human_duration_ms(185_000), "3 min 5 s");
+        assert_eq!(human_duration_ms(7_200_000), "2 h 0 min");
+        assert_eq!(server_ms(Duration::from_micros(12)), "0.012 ms");
+        assert_eq!(server_ms(Duration::from_millis(201)), "201 ms");
+    }
+
+    #[test]
+    fn clock_and_ratio() {
+        assert_eq!(clock_utc(1_700_000_000_000), "22:13:20 UTC");
+        assert_eq!(ratio_percent(0, 0), "–");
+        assert_eq!(ratio_percent(3, 1), "75%");
+    }
+}

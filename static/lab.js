@@ -1,0 +1,56 @@
+// Optional extras for cachelab's pages. Every page works without this file;
+// it adds a browser-measured round trip and live updating of the dashboard.
+"use strict";
+
+// Times one request from the browser with performance.now() and shows it
+// beside the time the server reported for the same request.
+function timeRoundTrip(button) {
+  const output = document.getElementById("roundtrip");
+  const url = button.dataset.roundtrip;
+  const started = performance.now();
+  fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
+    .then((response) => response.json().then((body) => ({ response, body })))
+    .then(({ response, body }) => {
+      const roundTrip = performance.now() - started;
+      const verdict = response.headers.get("X-Cache") || "?";
+      output.textContent =
+        `${verdict}: round trip ${roundTrip.toFixed(2)} ms in this browser, ` +
+        `of which ${Number(body.elapsed_ms).toFixed(3)} ms inside the server.`;
+    })
+    .catch((error) => {
+      output.textContent = `The request failed: ${error.message}`;
+    });
+}
+
+// Replaces the dashboard's live section with a fresh copy of the page's.
+function refreshSection(selector) {
+  fetch(window.location.pathname, { headers: { Accept: "text/html" }, cache: "no-store" })
+    .then((response) => response.text())
+    .then((html) => {
+      const fresh = new DOMParser().parseFromString(html, "text/html").querySelector(selector);
+      const current = document.querySelector(selector);
+      if (fresh && current) {
+        current.replaceWith(fresh);
+      }
+    })
+    .catch(() => {});
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-roundtrip]").forEach((button) => {
+    button.addEventListener("click", () => timeRoundTrip(button));
+  });
+
+  const toggle = document.getElementById("auto-refresh");
+  if (toggle) {
+    let timer = null;
+    const apply = () => {
+      clearInterval(timer);
+      timer = toggle.checked ? setInterval(() => refreshSection(toggle.dataset.refresh), 2000) : null;
+      sessionStorage.setItem("cachelab-auto-refresh", toggle.checked ? "on" : "off");
+    };
+    toggle.checked = sessionStorage.getItem("cachelab-auto-refresh") === "on";
+    toggle.addEventListener("change", apply);
+    apply();
+  }
+});
