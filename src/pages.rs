@@ -78,13 +78,16 @@ impl<'r> FromRequest<'r> for BaseUrl {
     type Error = std::convert::Infallible;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let host = match request.host() {
-            Some(host) => host.to_string(),
-            None => {
+        let host = request
+            .host()
+            .map(|host| host.to_string())
+            // Requests that did not come through the network (tests) carry
+            // the header but no parsed host.
+            .or_else(|| request.headers().get_one("Host").map(str::to_owned))
+            .unwrap_or_else(|| {
                 let config = request.rocket().config();
                 format!("{}:{}", config.address, config.port)
-            }
-        };
+            });
         Outcome::Success(BaseUrl(format!("http://{host}")))
     }
 }

@@ -1,0 +1,363 @@
+//! The HTML pages, driven through Rocket's local client as a browser would:
+//! status, what the learner reads, escaping, flash messages and error pages.
+
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+use rocket::http::{Accept, ContentType, Header, Status};
+
+use helpers::{sha256_hex, Answer, TestApp};
+
+/// A GET as a browser sends it: asking for HTML.
+fn browse(app: &TestApp, uri: &str) -> Answer {
+    Answer::from(
+        app.client
+            .get(uri.to_owned())
+            .header(Accept::HTML)
+            .dispatch(),
+    )
+}
+
+fn submit_form(app: &TestApp, uri: &str, form: &str) -> Answer {
+    Answer::from(
+        app.client
+            .post(uri.to_owned())
+            .header(ContentType::Form)
+            .header(Accept::HTML)
+            .body(form.to_owned())
+            .dispatch(),
+    )
+}
+
+fn disk_form(json: &str) -> String {
+    format!("body={}", urlencode(json))
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+/// The text of the first `class="badge …"` on the page: HIT or MISS.
+fn badge(page: &str) -> &str {
+    let start = page.find("class=\"badge").expect("a HIT/MISS badge");
+    let text = &page[start..];
+    let open = text.find('>').expect("badge opens") + 1;
+    let close = text.find("</span>").expect("badge closes");
+    &text[open..close]
+}
+
+#[test]
+fn every_page_renders_in_the_shared_layout() {
+    let app = TestApp::new();
+    for (uri, heading) in [
+        ("/", "Caching, watched up close"),
+        ("/memory", "Memory cache: factorials"),
+        ("/disk", "Disk cache: JSON bodies"),
+        ("/dashboard", "Dashboard"),
+        ("/timing", "Reading cache timings over HTTP"),
+    ] {
+        let page = browse(&app, uri);
+        assert_eq!(page.status, Status::Ok, "{uri}");
+        assert_eq!(
+            page.header("Content-Type"),
+            Some("text/html; charset=utf-8"),
+            "{uri}"
+        );
+        assert!(page.body.contains(&format!("<h1>{heading}</h1>")), "{uri}");
+        assert!(
+            page.body.contains("<nav aria-label=\"Main\">"),
+            "{uri}: shared nav"
+        );
+        assert!(
+            page.body.contains("aria-current=\"page\""),
+            "{uri}: current page marked"
+        );
+        assert!(page.body.contains("/static/style.css"), "{uri}: stylesheet");
+    }
+}
+
+#[test]
+fn the_overview_links_to_every_experiment() {
+    let app = TestApp::new();
+    let page = browse(&app, "/").body;
+    for link in [
+        "href=\"/memory\"",
+        "href=\"/disk\"",
+        "href=\"/dashboard\"",
+        "href=\"/timing\"",
+    ] {
+        assert!(page.contains(link), "{link}");
+    }
+    assert!(page.contains("Memory cache</th>") && page.contains("Disk cache</th>"));
+}
+
+#[test]
+fn every_linked_asset_exists() {
+    let app = TestApp::new();
+    let page = browse(&app, "/").body;
+    for asset in ["/static/style.css", "/static/lab.js", "/static/favicon.svg"] {
+        assert!(page.contains(asset), "{asset} is linked");
+        let answer = app.get(asset);
+        assert_eq!(answer.status, Status::Ok, "{asset}");
+        assert!(!answer.body.is_empty(), "{asset}");
+    }
+}
+
+#[test]
+fn the_memory_form_shows_a_miss_then_a_hit_and_the_cache_contents() {
+    let app = TestApp::new();
+    let first = browse(&app, "/memory?n=20");
+    assert_eq!(first.status, Status::Ok);
+    assert_eq!(badge(&first.body), "MISS");
+    assert!(first.body.contains("2432902008176640000"));
+    assert!(
+        first.body.contains("value=\"20\""),
+        "the learner's n stays in the form"
+    );
+
+    let second = browse(&app, "/memory?n=20");
+    assert_eq!(badge(&second.body), "HIT");
+    assert!(second.body.contains("20 of 100 places used"));
+    assert!(second.body.contains("<li>20!</li>"));
+
+    let larger = browse(&app, "/memory?n=25");
+    assert_eq!(badge(&larger.body), "MISS");
+    assert!(
+        larger.body.contains("only 5 multiplications"),
+        "{}",
+        larger.body
+    );
+}
+
+#[test]
+fn the_memory_page_lists_entries_most_recent_first_and_marks_the_next_eviction() {
+    let app = TestApp::with(|settings| settings.merge(helpers::setting("memory_capacity", 3)));
+    browse(&app, "/memory?n=3");
+    let page = browse(&app, "/memory?n=1").body;
+    let order: Vec<usize> = ["<li>1!</li>", "<li>3!</li>", "2!</li>"]
+        .iter()
+        .map(|chip| page.find(chip).unwrap_or_else(|| panic!("{chip} listed")))
+        .collect();
+    assert!(
+        order[0] < order[1] && order[1] < order[2],
+        "most recent first"
+    );
+    assert!(page.contains("class=\"next-out\" title=\"next to be evicted\">2!</li>"));
+}
+
+#[test]
+fn a_bad_n_is_explained_next_to_the_form_with_the_text_kept() {
+    let app = TestApp::new();
+    for (raw, says) in [
+        ("abc", "not a whole number"),
+        ("-1", "negative"),
+        ("10001", "larger than"),
+    ] {
+        let page = browse(&app, &format!("/memory?n={raw}"));
+        assert_eq!(page.status, Status::UnprocessableEntity, "{raw}");
+        assert!(
+            page.body.contains("class=\"error\" role=\"alert\""),
+            "{raw}"
+        );
+        assert!(page.body.contains(says), "{raw}");
+        assert!(
+            page.body.contains(&format!("value=\"{raw}\"")),
+            "{raw} kept"
+        );
+        assert!(
+            page.body.contains("0 to 10000"),
+            "{raw}: the limit is named"
+        );
+    }
+}
+
+#[test]
+fn the_disk_form_shows_canonical_form_key_and_expiry() {
+    let app = TestApp::new();
+    let page = browse(&app, "/disk").body;
+    assert!(
+        page.contains("&quot;user&quot;: 42"),
+        "an example body is offered"
+    );
+
+    let first = submit_form(
+        &app,
+        "/disk",
+        &disk_form("{ \"b\": 1, \"a\": [true, null] }"),
+    );
+    assert_eq!(first.status, Status::Ok);
+    assert_eq!(badge(&first.body), "MISS");
+    let canonical = r#"{"a":[true,null],"b":1}"#;
+    assert!(first
+        .body
+        .contains("{&quot;a&quot;:[true,null],&quot;b&quot;:1}"));
+    assert!(first.body.contains(&sha256_hex(canonical)));
+    assert!(first.body.contains("Expires at"));
+    assert!(
+        first.body.contains("(in 1 h 0 min)"),
+        "default TTL shown as time left"
+    );
+
+    let second = submit_form(&app, "/disk", &disk_form(r#"{"a":[true,null],"b":1}"#));
+    assert_eq!(badge(&second.body), "HIT");
+    assert!(second.body.contains("1 entries, 23 bytes"));
+}
+
+#[test]
+fn invalid_json_is_explained_next_to_the_form_with_the_text_kept() {
+    let app = TestApp::new();
+    let page = submit_form(&app, "/disk", &disk_form("{\"a\": oops}"));
+    assert_eq!(page.status, Status::UnprocessableEntity);
+    assert!(page.body.contains("id=\"body-error\""));
+    assert!(page.body.contains("not valid JSON"));
+    assert!(
+        page.body.contains("{&quot;a&quot;: oops}</textarea>"),
+        "text kept"
+    );
+    assert_eq!(app.stats()["disk"]["entries"], 0);
+}
+
+#[test]
+fn learner_input_is_escaped_everywhere_it_is_shown() {
+    let app = TestApp::new();
+    let payload = "<script>alert(1)</script>";
+    let json = format!("{{\"x\":\"{payload}\"}}");
+    let page = submit_form(&app, "/disk", &disk_form(&json)).body;
+    assert!(!page.contains(payload), "raw script tag in disk page");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"));
+
+    let broken = submit_form(&app, "/disk", &disk_form(&format!("{payload} not json"))).body;
+    assert!(!broken.contains(payload), "raw script tag in disk error");
+
+    let memory = browse(
+        &app,
+        &format!("/memory?n={}", urlencode("\"><script>alert(1)</script>")),
+    )
+    .body;
+    assert!(!memory.contains(payload), "raw script tag in memory page");
+    assert!(memory.contains("value=\"&quot;&gt;&lt;script&gt;"));
+
+    let missing = browse(&app, "/%3Cscript%3Ealert(1)%3C%2Fscript%3E").body;
+    assert!(!missing.contains(payload), "raw script tag in 404 page");
+}
+
+#[test]
+fn clearing_from_a_page_posts_redirects_and_flashes_once() {
+    let app = TestApp::new();
+    browse(&app, "/memory?n=10");
+    let response = app
+        .client
+        .post("/memory/clear")
+        .header(Accept::HTML)
+        .dispatch();
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(response.headers().get_one("Location"), Some("/memory"));
+    drop(response);
+
+    let page = browse(&app, "/memory").body;
+    assert!(page.contains("Memory cache cleared: 10 entries removed."));
+    assert!(page.contains("0 of 100 places used"));
+    let again = browse(&app, "/memory").body;
+    assert!(
+        !again.contains("Memory cache cleared"),
+        "a flash shows once"
+    );
+
+    submit_form(&app, "/disk", &disk_form("{}"));
+    let response = app.client.post("/disk/clear").dispatch();
+    assert_eq!(response.headers().get_one("Location"), Some("/disk"));
+    drop(response);
+    assert!(browse(&app, "/disk")
+        .body
+        .contains("Disk cache cleared: 1 entries removed."));
+
+    browse(&app, "/memory?n=3");
+    let response = app.client.post("/dashboard/clear").dispatch();
+    assert_eq!(response.headers().get_one("Location"), Some("/dashboard"));
+    drop(response);
+    assert!(browse(&app, "/dashboard")
+        .body
+        .contains("Both tiers cleared: 3 memory entries"));
+}
+
+#[test]
+fn a_browser_opening_clear_cache_gets_an_explanation_and_a_button() {
+    let app = TestApp::new();
+    browse(&app, "/memory?n=10");
+    let page = browse(&app, "/clear-cache");
+    assert_eq!(page.status, Status::MethodNotAllowed);
+    assert_eq!(page.header("Allow"), Some("POST"));
+    assert!(page
+        .body
+        .contains("<form method=\"post\" action=\"/dashboard/clear\">"));
+    assert_eq!(app.stats()["memory"]["entries"], 10, "nothing was cleared");
+
+    let api = app.get("/clear-cache");
+    assert_eq!(api.status, Status::MethodNotAllowed);
+    assert_eq!(api.header("Content-Type"), Some("application/json"));
+}
+
+#[test]
+fn browsers_get_error_pages_and_api_clients_get_json() {
+    let app = TestApp::new();
+    let page = browse(&app, "/no-such-page");
+    assert_eq!(page.status, Status::NotFound);
+    assert!(page.body.contains("<h1>404 · Not Found</h1>"));
+    assert!(
+        page.body.contains("<nav aria-label=\"Main\">"),
+        "in the shared layout"
+    );
+
+    let api = app.get("/no-such-page");
+    assert_eq!(api.status, Status::NotFound);
+    assert_eq!(api.json["status"], 404);
+
+    let missing_field = submit_form(&app, "/disk", "not_body=1");
+    assert_eq!(missing_field.status, Status::UnprocessableEntity);
+    assert!(missing_field
+        .body
+        .contains("<h1>422 · Unprocessable Entity</h1>"));
+}
+
+#[test]
+fn the_dashboard_counts_and_charts_every_request() {
+    let app = TestApp::new();
+    browse(&app, "/memory?n=12");
+    app.get("/factorial/12");
+    app.post_json("/data", "[1]");
+    let page = browse(&app, "/dashboard").body;
+    assert!(
+        page.contains("<th scope=\"row\">Hit ratio</th><td>50%</td><td>0%</td>"),
+        "{page}"
+    );
+    assert_eq!(page.matches("<circle class=\"hit\"").count(), 1);
+    assert_eq!(page.matches("<rect class=\"miss\"").count(), 2);
+    assert!(page.contains("hit (1)") && page.contains("miss (2)"));
+    assert!(page.contains("<title>memory hit 12!:"));
+}
+
+#[test]
+fn the_timing_page_uses_the_host_the_browser_reached() {
+    let app = TestApp::new();
+    let response = app
+        .client
+        .get("/timing")
+        .header(Accept::HTML)
+        .header(Header::new("Host", "lab.example:9000"))
+        .dispatch();
+    // Tera escapes '/' as "&#x2F;", which the browser shows as '/'.
+    let page = response
+        .into_string()
+        .unwrap_or_default()
+        .replace("&#x2F;", "/");
+    assert!(page.contains("curl -i http://lab.example:9000/factorial/20"));
+    assert!(page.contains("http://lab.example:9000/stats"));
+}
