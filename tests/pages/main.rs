@@ -25,7 +25,7 @@ fn submit_form(app: &TestApp, uri: &str, form: &str) -> Answer {
             .post(uri.to_owned())
             .header(ContentType::Form)
             .header(Accept::HTML)
-            .body(form.to_owned())
+            .body(form)
             .dispatch(),
     )
 }
