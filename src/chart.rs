@@ -17,7 +17,7 @@ const TICK_LABELS: [&str; 8] = [
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 320.0;
-const LEFT: f64 = 64.0;
+const LEFT: f64 = 80.0;
 const RIGHT: f64 = WIDTH - 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = HEIGHT - 40.0;

@@ -14,7 +14,7 @@ use crate::chart::TimingChart;
 use crate::disk::{DiskLookup, DiskStats};
 use crate::lab::Lab;
 use crate::memory::{MemoryLookup, MemoryStats};
-use crate::view::{clock_utc, human_duration_ms, ratio_percent, server_ms};
+use crate::view::{clock_utc, count_of, human_duration_ms, ratio_percent, server_ms};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -229,7 +229,10 @@ fn memory_clear(lab: &State<Lab>) -> Flash<Redirect> {
     let removed = lab.clear_memory();
     Flash::success(
         Redirect::to("/memory"),
-        format!("Memory cache cleared: {removed} entries removed."),
+        format!(
+            "Memory cache cleared: {} removed.",
+            count_of(removed, "entry", "entries")
+        ),
     )
 }
 
@@ -385,7 +388,10 @@ async fn disk_clear(lab: &State<Lab>) -> Flash<Redirect> {
     let removed = lab.clear_disk().await;
     Flash::success(
         Redirect::to("/disk"),
-        format!("Disk cache cleared: {removed} entries removed."),
+        format!(
+            "Disk cache cleared: {} removed.",
+            count_of(removed, "entry", "entries")
+        ),
     )
 }
 
@@ -439,8 +445,9 @@ async fn dashboard_clear(lab: &State<Lab>) -> Flash<Redirect> {
     Flash::success(
         Redirect::to("/dashboard"),
         format!(
-            "Both tiers cleared: {} memory entries and {} disk entries removed.",
-            cleared.memory_entries_removed, cleared.disk_entries_removed
+            "Both tiers cleared: {} from memory and {} from disk removed.",
+            count_of(cleared.memory_entries_removed, "entry", "entries"),
+            count_of(cleared.disk_entries_removed, "entry", "entries")
         ),
     )
 }

@@ -48,6 +48,11 @@ pub fn ratio_percent(hits: u64, misses: u64) -> String {
     }
 }
 
+/// `1 entry`, `3 entries`.
+pub fn count_of(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

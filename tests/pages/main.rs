@@ -209,7 +209,7 @@ fn the_disk_form_shows_canonical_form_key_and_expiry() {
 
     let second = submit_form(&app, "/disk", &disk_form(r#"{"a":[true,null],"b":1}"#));
     assert_eq!(badge(&second.body), "HIT");
-    assert!(second.body.contains("1 entries, 23 bytes"));
+    assert!(second.body.contains("1 entry, 23 bytes"));
 }
 
 #[test]
@@ -278,7 +278,7 @@ fn clearing_from_a_page_posts_redirects_and_flashes_once() {
     drop(response);
     assert!(browse(&app, "/disk")
         .body
-        .contains("Disk cache cleared: 1 entries removed."));
+        .contains("Disk cache cleared: 1 entry removed."));
 
     browse(&app, "/memory?n=3");
     let response = app.client.post("/dashboard/clear").dispatch();
@@ -286,7 +286,7 @@ fn clearing_from_a_page_posts_redirects_and_flashes_once() {
     drop(response);
     assert!(browse(&app, "/dashboard")
         .body
-        .contains("Both tiers cleared: 3 memory entries"));
+        .contains("Both tiers cleared: 3 entries from memory and 0 entries from disk removed."));
 }
 
 #[test]

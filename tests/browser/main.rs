@@ -1,0 +1,384 @@
+//! End to end in a real browser: the release-shaped binary on a free port,
+//! Debian's Chromium driven through chromedriver, and a learner's clicks.
+//!
+//! Needs `chromium` and `chromium-driver` (`apt-get install chromium
+//! chromium-driver`; `.ci/run` installs them). Without them the test says so
+//! plainly on stderr and passes, except under CI, where it fails.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A child process that is killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start listening on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The app as a learner runs it, with small delays so misses stay visible.
+fn start_app(cache_dir: &Path) -> (Running, String) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_cachelab"))
+        .env("ROCKET_PORT", port.to_string())
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_CACHE_DIR", cache_dir)
+        .env("ROCKET_FACTORIAL_DELAY_MS", "5")
+        .env("ROCKET_DATA_DELAY_MS", "50")
+        .env("ROCKET_LOG_LEVEL", "off")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the cachelab binary");
+    let app = Running(child);
+    wait_for_port(port, "cachelab");
+    (app, format!("http://127.0.0.1:{port}"))
+}
+
+fn find_chromedriver() -> Option<PathBuf> {
+    let candidates = std::env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].map(PathBuf::from));
+    candidates.into_iter().find(|path| path.exists())
+}
+
+/// Says plainly that the browser tests did not run (outside CI), or fails (in CI).
+fn browser_missing(reason: &str) {
+    let message = format!(
+        "browser tests SKIPPED: {reason}. Install them with `apt-get install chromium chromium-driver`."
+    );
+    assert!(std::env::var_os("CI").is_none(), "{message}");
+    // Written straight to stderr so the test harness does not swallow it.
+    let _ = writeln!(std::io::stderr(), "\n{message}\n");
+}
+
+async fn connect_browser(driver_port: u16, profile_dir: &Path) -> Client {
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", profile_dir.display()),
+                "--window-size=1280,900",
+            ],
+        },
+        "goog:loggingPrefs": { "browser": "ALL" },
+    });
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!("built as an object above")
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a Chromium session through chromedriver")
+}
+
+/// chromedriver's console log for the page, drained on each call.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// Fails if the page logged an error: a failed load (404) or a script error.
+async fn assert_console_clean(browser: &Client, page: &str) {
+    let log = browser
+        .issue_cmd(BrowserLog)
+        .await
+        .expect("read the console log");
+    let errors: Vec<&Value> = log
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter(|entry| entry["level"] == "SEVERE")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(errors.is_empty(), "{page}: console errors {errors:#?}");
+}
+
+struct Screenshots(PathBuf);
+
+impl Screenshots {
+    fn new() -> Self {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        Self(dir)
+    }
+
+    /// The current page at desktop and phone width.
+    async fn take(&self, browser: &Client, name: &str) {
+        for (size, width, height) in [("desktop", 1280, 900), ("phone", 360, 1400)] {
+            browser
+                .set_window_size(width, height)
+                .await
+                .expect("resize");
+            let png = browser.screenshot().await.expect("screenshot");
+            assert!(png.starts_with(b"\x89PNG"), "{name}: a PNG");
+            std::fs::write(self.0.join(format!("{name}-{size}.png")), png)
+                .expect("save screenshot");
+        }
+        browser
+            .set_window_size(1280, 900)
+            .await
+            .expect("resize back");
+    }
+}
+
+async fn text_of(browser: &Client, css: &str) -> String {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|error| panic!("{css}: {error}"))
+        .text()
+        .await
+        .expect("element text")
+}
+
+async fn submit(browser: &Client, form_css: &str) {
+    browser
+        .find(Locator::Css(&format!("{form_css} button[type=submit]")))
+        .await
+        .expect("a submit button")
+        .click()
+        .await
+        .expect("click submit");
+}
+
+async fn count(browser: &Client, css: &str) -> usize {
+    browser
+        .find_all(Locator::Css(css))
+        .await
+        .map(|found| found.len())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_runs_every_experiment_in_chromium() {
+    let Some(chromedriver) = find_chromedriver() else {
+        return browser_missing("chromedriver was not found");
+    };
+    if !Path::new(CHROMIUM).exists() {
+        return browser_missing("chromium was not found at /usr/bin/chromium");
+    }
+
+    let workspace = tempfile::tempdir().expect("temp dir");
+    let (_app, base) = start_app(&workspace.path().join("cache"));
+    let driver_port = free_port();
+    let _driver = Running(
+        Command::new(chromedriver)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    wait_for_port(driver_port, "chromedriver");
+    let browser = connect_browser(driver_port, &workspace.path().join("profile")).await;
+    let shots = Screenshots::new();
+
+    // The overview links to everything and loads without console errors.
+    browser
+        .goto(&format!("{base}/"))
+        .await
+        .expect("open overview");
+    assert!(browser.title().await.expect("title").contains("cachelab"));
+    assert_console_clean(&browser, "/").await;
+    shots.take(&browser, "overview").await;
+
+    // Memory: the same n twice is a MISS, then a HIT.
+    browser
+        .goto(&format!("{base}/memory"))
+        .await
+        .expect("open memory page");
+    let input = browser.find(Locator::Id("n")).await.expect("the n field");
+    input.send_keys("20").await.expect("type n");
+    submit(&browser, "form.experiment").await;
+    assert_eq!(text_of(&browser, ".result .badge").await, "MISS");
+    assert!(text_of(&browser, ".number")
+        .await
+        .contains("2432902008176640000"));
+    submit(&browser, "form.experiment").await;
+    assert_eq!(text_of(&browser, ".result .badge").await, "HIT");
+    assert_console_clean(&browser, "/memory?n=20").await;
+
+    // The optional script times a round trip from the browser.
+    browser
+        .find(Locator::Css("[data-roundtrip]"))
+        .await
+        .expect("round-trip button")
+        .click()
+        .await
+        .expect("click round trip");
+    let roundtrip = browser
+        .find(Locator::Id("roundtrip"))
+        .await
+        .expect("output");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut said = String::new();
+    while Instant::now() < deadline && !said.contains("round trip") {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        said = roundtrip.text().await.unwrap_or_default();
+    }
+    assert!(said.starts_with("HIT: round trip"), "{said}");
+    shots.take(&browser, "memory").await;
+
+    // Disk: a body with keys out of order is stored in canonical form.
+    browser
+        .goto(&format!("{base}/disk"))
+        .await
+        .expect("open disk page");
+    let textarea = browser
+        .find(Locator::Id("body"))
+        .await
+        .expect("the body field");
+    textarea.clear().await.expect("clear example");
+    textarea
+        .send_keys(r#"{"b": 2, "a": "<b>bold?</b>"}"#)
+        .await
+        .expect("type body");
+    submit(&browser, "form.experiment").await;
+    assert_eq!(text_of(&browser, ".result .badge").await, "MISS");
+    let facts = text_of(&browser, ".result .facts").await;
+    assert!(
+        facts.contains(r#"{"a":"<b>bold?</b>","b":2}"#),
+        "shown as text: {facts}"
+    );
+    assert_eq!(
+        count(&browser, ".result b").await,
+        0,
+        "learner markup is not rendered"
+    );
+    submit(&browser, "form.experiment").await;
+    assert_eq!(text_of(&browser, ".result .badge").await, "HIT");
+    assert_console_clean(&browser, "/disk").await;
+    shots.take(&browser, "disk").await;
+
+    // Clearing a tier is a POST with a one-time message.
+    browser
+        .goto(&format!("{base}/memory"))
+        .await
+        .expect("open memory page");
+    submit(&browser, "form[action='/memory/clear']").await;
+    assert!(text_of(&browser, ".flash")
+        .await
+        .contains("Memory cache cleared"));
+    assert!(text_of(&browser, "#contents-heading + p")
+        .await
+        .starts_with("0 of 100"));
+    browser.refresh().await.expect("reload");
+    assert_eq!(count(&browser, ".flash").await, 0, "the message shows once");
+
+    // Dashboard: the chart holds every request so far, hits and misses.
+    browser
+        .goto(&format!("{base}/dashboard"))
+        .await
+        .expect("open dashboard");
+    assert!(count(&browser, "svg circle.hit").await >= 2);
+    assert!(count(&browser, "svg rect.miss").await >= 2);
+    assert_console_clean(&browser, "/dashboard").await;
+    shots.take(&browser, "dashboard").await;
+
+    // Live updating picks up a request made elsewhere.
+    let before = count(&browser, "svg rect.miss").await;
+    browser
+        .find(Locator::Id("auto-refresh"))
+        .await
+        .expect("auto-refresh toggle")
+        .click()
+        .await
+        .expect("switch on");
+    browser
+        .execute("return fetch('/factorial/7').then(r => r.status)", vec![])
+        .await
+        .expect("a request from the page");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && count(&browser, "svg rect.miss").await == before {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        count(&browser, "svg rect.miss").await,
+        before + 1,
+        "the chart updated itself"
+    );
+
+    // The timing page's commands name the address the browser used.
+    browser
+        .goto(&format!("{base}/timing"))
+        .await
+        .expect("open timing page");
+    assert!(text_of(&browser, "pre.command")
+        .await
+        .contains(&format!("curl -i {base}/factorial/20")));
+    assert_console_clean(&browser, "/timing").await;
+    shots.take(&browser, "timing").await;
+
+    // Errors are pages in the site's layout.
+    browser
+        .goto(&format!("{base}/clear-cache"))
+        .await
+        .expect("open clear-cache");
+    assert_eq!(
+        text_of(&browser, "h1").await,
+        "Clearing the cache is a POST"
+    );
+    browser
+        .goto(&format!("{base}/no-such-page"))
+        .await
+        .expect("open a missing page");
+    assert_eq!(text_of(&browser, "h1").await, "404 · Not Found");
+    assert!(count(&browser, "nav a").await >= 5, "in the shared layout");
+
+    browser.close().await.expect("close the browser");
+}
