@@ -14,9 +14,10 @@ use rocket::serde::json::{json, Json, Value};
 use rocket::{delete, get, post, routes, Route, State};
 use serde::Serialize;
 
-use crate::canonical::{CanonicalJson, FactorialInput};
+use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::disk::{DiskAnswer, DiskLookup, MissReason};
 use crate::errors::ApiError;
+use crate::exercises::Learner;
 use crate::lab::{Lab, Timed};
 use crate::memory::{FactorialAnswer, MemoryLookup};
 
@@ -35,11 +36,18 @@ pub fn routes() -> Vec<Route> {
 
 /// `GET /factorial/<n>`: n! from the memory tier.
 #[get("/factorial/<n>")]
-async fn factorial(n: &str, lab: &State<Lab>) -> Result<CachedJson, ApiError> {
+async fn factorial(
+    n: &str,
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+) -> Result<CachedJson, ApiError> {
+    let learner = learner?;
     let input = FactorialInput::parse(n, lab.config().max_factorial).map_err(|refused| {
         ApiError::new(Status::BadRequest, refused.message(n)).accepting(refused.accepted())
     })?;
-    Ok(CachedJson::factorial(&lab.factorial(input).await))
+    Ok(CachedJson::factorial(
+        &lab.factorial(input, learner.0.as_ref()).await,
+    ))
 }
 
 /// `POST /data`: a JSON body answered from the disk tier.
@@ -47,8 +55,13 @@ async fn factorial(n: &str, lab: &State<Lab>) -> Result<CachedJson, ApiError> {
 async fn post_data(
     body: Result<JsonBody, ApiError>,
     lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
 ) -> Result<CachedJson, ApiError> {
-    Ok(CachedJson::data(lab.data(&body?.0).await))
+    let (learner, body) = (learner?, body?);
+    let timed = lab
+        .data(&body.canonical, body.raw_fingerprint, learner.0.as_ref())
+        .await;
+    Ok(CachedJson::data(timed))
 }
 
 /// `GET /stats`: both tiers' counters.
@@ -67,8 +80,8 @@ fn health() -> &'static str {
 /// `POST /clear-cache`: empties both tiers (the original tutorial's command,
 /// made a POST).
 #[post("/clear-cache")]
-async fn clear_all(lab: &State<Lab>) -> Json<Value> {
-    let cleared = lab.clear_all().await;
+async fn clear_all(lab: &State<Lab>, learner: Learner) -> Json<Value> {
+    let cleared = lab.clear_all(learner.0.as_ref()).await;
     Json(json!({
         "message": "Cache cleared",
         "memory_entries_removed": cleared.memory_entries_removed,
@@ -81,7 +94,8 @@ async fn clear_all(lab: &State<Lab>) -> Json<Value> {
 /// cache whenever someone pasted the link into a chat.
 /// Browsers asking for HTML are answered by a page instead (see `pages`).
 #[get("/clear-cache", format = "json")]
-fn clear_all_by_get() -> ApiError {
+fn clear_all_by_get(lab: &State<Lab>, learner: Learner) -> ApiError {
+    lab.clear_by_get_refused(learner.0.as_ref());
     ApiError::new(
         Status::MethodNotAllowed,
         "clearing changes the cache, so it is a POST: GET requests must be safe to repeat and prefetch",
@@ -92,20 +106,23 @@ fn clear_all_by_get() -> ApiError {
 
 /// `DELETE /cache/memory`: empties the memory tier only.
 #[delete("/cache/memory")]
-fn clear_memory(lab: &State<Lab>) -> Json<Value> {
-    let removed = lab.clear_memory();
+fn clear_memory(lab: &State<Lab>, learner: Learner) -> Json<Value> {
+    let removed = lab.clear_memory(learner.0.as_ref());
     Json(json!({ "message": "Memory cache cleared", "entries_removed": removed }))
 }
 
 /// `DELETE /cache/disk`: empties the disk tier only.
 #[delete("/cache/disk")]
-async fn clear_disk(lab: &State<Lab>) -> Json<Value> {
-    let removed = lab.clear_disk().await;
+async fn clear_disk(lab: &State<Lab>, learner: Learner) -> Json<Value> {
+    let removed = lab.clear_disk(learner.0.as_ref()).await;
     Json(json!({ "message": "Disk cache cleared", "entries_removed": removed }))
 }
 
 /// A request body that is valid JSON, in canonical form.
-pub struct JsonBody(pub CanonicalJson);
+pub struct JsonBody {
+    pub canonical: CanonicalJson,
+    pub raw_fingerprint: u64,
+}
 
 #[rocket::async_trait]
 impl<'r> FromData<'r> for JsonBody {
@@ -147,7 +164,10 @@ impl<'r> FromData<'r> for JsonBody {
         };
 
         match CanonicalJson::parse(&bytes) {
-            Ok(canonical) => data::Outcome::Success(JsonBody(canonical)),
+            Ok(canonical) => data::Outcome::Success(JsonBody {
+                canonical,
+                raw_fingerprint: raw_fingerprint(&bytes),
+            }),
             Err(refused) => refuse(
                 ApiError::new(Status::BadRequest, refused.to_string())
                     .accepting("any JSON value, for example {\"user\": 42}"),

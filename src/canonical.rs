@@ -131,6 +131,15 @@ impl CanonicalJson {
     }
 }
 
+/// A quick fingerprint of a body as it was written, before canonicalization:
+/// it tells two spellings of the same value apart. Not a security measure.
+pub fn raw_fingerprint(body: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// Serializes a value with object keys in sorted order whatever map type
 /// serde_json was built with (its `preserve_order` feature keeps insertion
 /// order, and any crate in the build can switch it on).

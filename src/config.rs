@@ -32,6 +32,9 @@ pub struct Config {
     pub disk_ttl_secs: u64,
     /// Simulated cost of the work that a `/data` miss has to do.
     pub data_delay_ms: u64,
+    /// Where workshop progress is kept. By default a file beside `cache_dir`
+    /// (not inside it, so clearing the disk cache keeps everyone's progress).
+    pub progress_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             cache_dir: PathBuf::from("cache_dir"),
             disk_ttl_secs: 3_600,
             data_delay_ms: 500,
+            progress_file: None,
         }
     }
 }
@@ -102,6 +106,19 @@ impl Config {
 
     pub fn disk_ttl(&self) -> Duration {
         Duration::from_secs(self.disk_ttl_secs)
+    }
+
+    /// `progress_file`, or `<cache_dir>-progress.jsonl` beside `cache_dir`.
+    pub fn progress_path(&self) -> PathBuf {
+        self.progress_file.clone().unwrap_or_else(|| {
+            let name = self
+                .cache_dir
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "cache_dir".into());
+            self.cache_dir
+                .with_file_name(format!("{name}-progress.jsonl"))
+        })
     }
 
     pub fn data_delay(&self) -> Duration {

@@ -28,7 +28,7 @@ struct IndexEntry {
 }
 
 /// Why a request was not served from disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MissReason {
     /// Nothing stored under this key.

@@ -73,7 +73,7 @@ impl<'r> Responder<'r, 'static> for ApiError {
 }
 
 /// Whether the client asked for a web page (a browser) rather than data.
-fn wants_html(request: &Request<'_>) -> bool {
+pub fn wants_html(request: &Request<'_>) -> bool {
     request
         .accept()
         .is_some_and(|accept| accept.preferred().media_type().is_html())

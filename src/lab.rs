@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::canonical::{CanonicalJson, FactorialInput};
 use crate::config::Config;
-use crate::disk::{DiskAnswer, DiskCache};
+use crate::disk::{DiskAnswer, DiskCache, DiskLookup};
 use crate::history::{RequestHistory, Tier};
-use crate::memory::{FactorialAnswer, FactorialCache};
+use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
+use crate::workshop::{ClearedTier, LearnerName, What, Workshop};
 
 /// How many recent requests the timing chart remembers.
 const HISTORY_CAPACITY: usize = 200;
@@ -26,6 +27,7 @@ pub struct Lab {
     memory: FactorialCache,
     disk: DiskCache,
     history: RequestHistory,
+    workshop: Workshop,
 }
 
 /// What a clear removed.
@@ -44,15 +46,23 @@ impl Lab {
             config.factorial_delay_max(),
         );
         let disk = DiskCache::open(&config.cache_dir, config.disk_ttl(), config.data_delay());
+        let workshop = Workshop::open(&config.progress_path());
         Self {
             config,
             memory,
             disk,
             history: RequestHistory::new(HISTORY_CAPACITY),
+            workshop,
         }
     }
 
-    pub async fn factorial(&self, n: FactorialInput) -> Timed<FactorialAnswer> {
+    /// n! from the memory tier. A named learner's request is also recorded
+    /// for the workshop; an anonymous one costs nothing extra.
+    pub async fn factorial(
+        &self,
+        n: FactorialInput,
+        learner: Option<&LearnerName>,
+    ) -> Timed<FactorialAnswer> {
         let started = Instant::now();
         let answer = self.memory.factorial(n.get()).await;
         let elapsed = started.elapsed();
@@ -62,10 +72,31 @@ impl Lab {
             elapsed,
             format!("{}!", n.get()),
         );
+        if let Some(learner) = learner {
+            let lookup = answer.lookup;
+            self.workshop.record(
+                learner,
+                What::Factorial {
+                    n: n.get(),
+                    hit: lookup.is_hit(),
+                    coalesced: matches!(lookup, MemoryLookup::Joined(_)),
+                    steps_computed: lookup.steps_computed_here(),
+                    reused_from: lookup.computation().and_then(|work| work.reused_from),
+                    elapsed_us: micros(elapsed),
+                },
+            );
+        }
         Timed { answer, elapsed }
     }
 
-    pub async fn data(&self, body: &CanonicalJson) -> Timed<DiskAnswer> {
+    /// A body's answer from the disk tier. `raw_fingerprint` identifies the
+    /// body as it was written, before canonicalization.
+    pub async fn data(
+        &self,
+        body: &CanonicalJson,
+        raw_fingerprint: u64,
+        learner: Option<&LearnerName>,
+    ) -> Timed<DiskAnswer> {
         let started = Instant::now();
         let answer = self.disk.get_or_compute(body).await;
         let elapsed = started.elapsed();
@@ -75,21 +106,63 @@ impl Lab {
             elapsed,
             answer.key.chars().take(12).collect(),
         );
+        if let Some(learner) = learner {
+            let (miss_reason, coalesced, stored) = match answer.lookup {
+                DiskLookup::Hit => (None, false, true),
+                DiskLookup::Computed { reason, stored } => (Some(reason), false, stored),
+                DiskLookup::Joined { reason } => {
+                    (Some(reason), true, answer.written_at_ms.is_some())
+                }
+            };
+            self.workshop.record(
+                learner,
+                What::Data {
+                    key: answer.key.clone(),
+                    raw_fingerprint,
+                    hit: answer.lookup.is_hit(),
+                    coalesced,
+                    miss_reason,
+                    stored,
+                    elapsed_us: micros(elapsed),
+                },
+            );
+        }
         Timed { answer, elapsed }
     }
 
-    pub fn clear_memory(&self) -> usize {
-        self.memory.clear()
+    pub fn clear_memory(&self, learner: Option<&LearnerName>) -> usize {
+        let removed = self.memory.clear();
+        self.record_clear(learner, ClearedTier::Memory);
+        removed
     }
 
-    pub async fn clear_disk(&self) -> usize {
-        self.disk.clear().await
+    pub async fn clear_disk(&self, learner: Option<&LearnerName>) -> usize {
+        let removed = self.disk.clear().await;
+        self.record_clear(learner, ClearedTier::Disk);
+        removed
     }
 
-    pub async fn clear_all(&self) -> Cleared {
-        Cleared {
-            memory_entries_removed: self.clear_memory(),
-            disk_entries_removed: self.clear_disk().await,
+    pub async fn clear_all(&self, learner: Option<&LearnerName>) -> Cleared {
+        let cleared = Cleared {
+            memory_entries_removed: self.memory.clear(),
+            disk_entries_removed: self.disk.clear().await,
+        };
+        self.record_clear(learner, ClearedTier::Both);
+        cleared
+    }
+
+    /// Someone tried to clear with a GET and was told why that changes nothing.
+    pub fn clear_by_get_refused(&self, learner: Option<&LearnerName>) {
+        if let Some(learner) = learner {
+            self.workshop.record(learner, What::ClearByGetRefused);
+        }
+    }
+
+    fn record_clear(&self, learner: Option<&LearnerName>, tier: ClearedTier) {
+        match learner {
+            Some(learner) => self.workshop.record(learner, What::Cleared { tier }),
+            // Clears by anyone matter to the eviction check, named or not.
+            None => self.workshop.note_clear(tier),
         }
     }
 
@@ -108,4 +181,12 @@ impl Lab {
     pub fn history(&self) -> &RequestHistory {
         &self.history
     }
+
+    pub fn workshop(&self) -> &Workshop {
+        &self.workshop
+    }
+}
+
+fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
 }

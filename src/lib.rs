@@ -10,12 +10,14 @@ pub mod chart;
 pub mod config;
 pub mod disk;
 pub mod errors;
+pub mod exercises;
 pub mod history;
 pub mod lab;
 pub mod memory;
 pub mod pages;
 pub mod single_flight;
 pub mod view;
+pub mod workshop;
 
 use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use rocket::figment::{Figment, Profile};
@@ -60,6 +62,7 @@ pub fn rocket_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
         .attach(Template::fairing())
         .mount("/", api::routes())
         .mount("/", pages::routes())
+        .mount("/", exercises::routes())
         .mount("/static", FileServer::from(relative!("static")))
         .register("/", errors::catchers()))
 }

@@ -9,9 +9,10 @@ use rocket::{get, post, routes, Responder, Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
-use crate::canonical::{CanonicalJson, FactorialInput};
+use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::chart::TimingChart;
 use crate::disk::{DiskLookup, DiskStats};
+use crate::exercises::BrowserLearner;
 use crate::lab::Lab;
 use crate::memory::{MemoryLookup, MemoryStats};
 use crate::view::{clock_utc, count_of, human_duration_ms, ratio_percent, server_ms};
@@ -48,7 +49,7 @@ struct FlashView {
     message: String,
 }
 
-fn render<T: Serialize>(
+pub(crate) fn render<T: Serialize>(
     template: &'static str,
     title: &'static str,
     flash: Option<FlashMessage<'_>>,
@@ -118,8 +119,15 @@ fn settings(lab: &Lab) -> Settings {
     }
 }
 
+// Every page takes a `BrowserLearner`, so a browser gets its learner name
+// (a cookie) on the first page it opens, whichever that is.
+
 #[get("/")]
-fn overview(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Template {
+fn overview(
+    lab: &State<Lab>,
+    _learner: BrowserLearner,
+    flash: Option<FlashMessage<'_>>,
+) -> Template {
     render(
         "overview",
         "Memory and disk caching, hands on",
@@ -157,6 +165,7 @@ struct MemoryPage {
 async fn memory_page(
     n: Option<&str>,
     lab: &State<Lab>,
+    learner: BrowserLearner,
     flash: Option<FlashMessage<'_>>,
 ) -> (Status, Template) {
     let n_input = n.unwrap_or("").trim().to_owned();
@@ -165,7 +174,7 @@ async fn memory_page(
     if !n_input.is_empty() {
         match FactorialInput::parse(&n_input, lab.config().max_factorial) {
             Ok(input) => {
-                let timed = lab.factorial(input).await;
+                let timed = lab.factorial(input, Some(&learner.0)).await;
                 let answer = &timed.answer;
                 let decimal = answer.step.decimal();
                 result = Some(MemoryResult {
@@ -225,8 +234,8 @@ fn memory_detail(lookup: &MemoryLookup, n: u64) -> String {
 }
 
 #[post("/memory/clear")]
-fn memory_clear(lab: &State<Lab>) -> Flash<Redirect> {
-    let removed = lab.clear_memory();
+fn memory_clear(lab: &State<Lab>, learner: BrowserLearner) -> Flash<Redirect> {
+    let removed = lab.clear_memory(Some(&learner.0));
     Flash::success(
         Redirect::to("/memory"),
         format!(
@@ -305,14 +314,22 @@ fn disk_page_content(
 
 /// `GET /disk`: the form, with an example body.
 #[get("/disk")]
-fn disk_page(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Template {
+fn disk_page(
+    lab: &State<Lab>,
+    _learner: BrowserLearner,
+    flash: Option<FlashMessage<'_>>,
+) -> Template {
     let content = disk_page_content(lab, EXAMPLE_BODY.to_owned(), None, None);
     render("disk", "Disk cache: JSON bodies", flash, content)
 }
 
 /// `POST /disk`: runs the body through the disk tier and shows what happened.
 #[post("/disk", data = "<form>")]
-async fn disk_submit(form: Form<DiskForm>, lab: &State<Lab>) -> (Status, Template) {
+async fn disk_submit(
+    form: Form<DiskForm>,
+    lab: &State<Lab>,
+    learner: BrowserLearner,
+) -> (Status, Template) {
     let body_input = form.into_inner().body;
     let canonical = match CanonicalJson::parse(body_input.as_bytes()) {
         Ok(canonical) => canonical,
@@ -324,7 +341,8 @@ async fn disk_submit(form: Form<DiskForm>, lab: &State<Lab>) -> (Status, Templat
             );
         }
     };
-    let timed = lab.data(&canonical).await;
+    let fingerprint = raw_fingerprint(body_input.as_bytes());
+    let timed = lab.data(&canonical, fingerprint, Some(&learner.0)).await;
     let answer = &timed.answer;
     let now = crate::disk::now_ms();
     let (detail, stored) = match answer.lookup {
@@ -384,8 +402,8 @@ fn miss_sentence(reason: crate::disk::MissReason) -> &'static str {
 }
 
 #[post("/disk/clear")]
-async fn disk_clear(lab: &State<Lab>) -> Flash<Redirect> {
-    let removed = lab.clear_disk().await;
+async fn disk_clear(lab: &State<Lab>, learner: BrowserLearner) -> Flash<Redirect> {
+    let removed = lab.clear_disk(Some(&learner.0)).await;
     Flash::success(
         Redirect::to("/disk"),
         format!(
@@ -421,7 +439,11 @@ fn counters(hits: u64, misses: u64) -> TierCounters {
 
 /// `GET /dashboard`: both tiers' counters and a chart of recent timings.
 #[get("/dashboard")]
-fn dashboard(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Template {
+fn dashboard(
+    lab: &State<Lab>,
+    _learner: BrowserLearner,
+    flash: Option<FlashMessage<'_>>,
+) -> Template {
     let memory = lab.memory().stats();
     let disk = lab.disk().stats();
     let content = DashboardPage {
@@ -440,8 +462,8 @@ fn dashboard(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Template {
 }
 
 #[post("/dashboard/clear")]
-async fn dashboard_clear(lab: &State<Lab>) -> Flash<Redirect> {
-    let cleared = lab.clear_all().await;
+async fn dashboard_clear(lab: &State<Lab>, learner: BrowserLearner) -> Flash<Redirect> {
+    let cleared = lab.clear_all(Some(&learner.0)).await;
     Flash::success(
         Redirect::to("/dashboard"),
         format!(
@@ -459,7 +481,11 @@ struct TimingPage {
 
 /// `GET /timing`: reading `X-Cache` and `Server-Timing` in devtools and curl.
 #[get("/timing")]
-fn timing_page(base_url: BaseUrl, flash: Option<FlashMessage<'_>>) -> Template {
+fn timing_page(
+    base_url: BaseUrl,
+    _learner: BrowserLearner,
+    flash: Option<FlashMessage<'_>>,
+) -> Template {
     render(
         "timing",
         "Reading cache timings over HTTP",
@@ -474,7 +500,12 @@ fn timing_page(base_url: BaseUrl, flash: Option<FlashMessage<'_>>) -> Template {
 /// offers the button that does it. curl and other API clients get the JSON
 /// 405 from the API route, which ranks first.
 #[get("/clear-cache", rank = 2)]
-fn clear_cache_page(flash: Option<FlashMessage<'_>>) -> MethodNotAllowedPage {
+fn clear_cache_page(
+    lab: &State<Lab>,
+    learner: BrowserLearner,
+    flash: Option<FlashMessage<'_>>,
+) -> MethodNotAllowedPage {
+    lab.clear_by_get_refused(Some(&learner.0));
     MethodNotAllowedPage {
         page: render("clear_cache", "Clearing is a POST", flash, NoContent {}),
         allow: Header::new("Allow", "POST"),

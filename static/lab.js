@@ -22,6 +22,33 @@ function timeRoundTrip(button) {
     });
 }
 
+// Fires several requests for one cold factorial at the same moment, then
+// tells how many did the work and how many waited for it. Browsers open at
+// most six connections to one server, so a couple of requests may only
+// start once the first answers arrive, and are hits.
+function stampede(button) {
+  const count = Number(button.dataset.stampede) || 8;
+  const n = 1000 + Math.floor(Math.random() * 8000);
+  const output = document.getElementById("stampede-result");
+  output.textContent = `Sending ${count} requests for ${n}! …`;
+  const requests = Array.from({ length: count }, () =>
+    fetch(`/factorial/${n}`, { headers: { Accept: "application/json" }, cache: "no-store" })
+      .then((response) => response.json()));
+  Promise.all(requests)
+    .then((bodies) => {
+      const worked = bodies.filter((body) => body.cache === "miss" && !body.coalesced);
+      const waited = bodies.filter((body) => body.coalesced).length;
+      const late = bodies.filter((body) => body.cache === "hit").length;
+      const steps = worked.map((body) => body.steps_computed).join(", ");
+      output.textContent =
+        `${n}!: ${worked.length} request did the work (${steps} steps), ` +
+        `${waited} waited for it` + (late ? `, ${late} arrived after it was cached.` : ".");
+    })
+    .catch((error) => {
+      output.textContent = `The requests failed: ${error.message}`;
+    });
+}
+
 // Replaces the dashboard's live section with a fresh copy of the page's.
 function refreshSection(selector) {
   fetch(window.location.pathname, { headers: { Accept: "text/html" }, cache: "no-store" })
@@ -39,6 +66,10 @@ function refreshSection(selector) {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-roundtrip]").forEach((button) => {
     button.addEventListener("click", () => timeRoundTrip(button));
+  });
+
+  document.querySelectorAll("[data-stampede]").forEach((button) => {
+    button.addEventListener("click", () => stampede(button));
   });
 
   const toggle = document.getElementById("auto-refresh");

@@ -186,7 +186,10 @@ async fn text_of(browser: &Client, css: &str) -> String {
         .expect("element text")
 }
 
+/// Submits a form and waits until the browser has left the old page, so
+/// nothing read afterwards can come from it.
 async fn submit(browser: &Client, form_css: &str) {
+    let old_page = browser.find(Locator::Css("html")).await.expect("a page");
     browser
         .find(Locator::Css(&format!("{form_css} button[type=submit]")))
         .await
@@ -194,6 +197,15 @@ async fn submit(browser: &Client, form_css: &str) {
         .click()
         .await
         .expect("click submit");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Reading a detached element fails: that is the sign the new page is in.
+    while old_page.tag_name().await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "{form_css}: the page did not change"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 async fn count(browser: &Client, css: &str) -> usize {

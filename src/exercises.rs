@@ -1,0 +1,410 @@
+//! Workshop routes: the exercise page, the instructor's view, and how a
+//! request says which learner sent it.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::{Cookie, SameSite, Status};
+use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
+use rocket::response::{Flash, Redirect};
+use rocket::serde::json::Json;
+use rocket::{get, post, routes, Route, State};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+
+use crate::errors::ApiError;
+use crate::lab::Lab;
+use crate::pages::{render, BaseUrl};
+use crate::workshop::{Exercise, LearnerName, LearnerProgress, What};
+
+/// The cookie that remembers a browser's learner name.
+pub const LEARNER_COOKIE: &str = "cachelab_learner";
+/// The header a curl learner sends their name in (`?learner=` works too).
+pub const LEARNER_HEADER: &str = "X-Learner";
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        exercises_page,
+        rename,
+        report_timings,
+        instructor_view,
+        progress_json
+    ]
+}
+
+/// Who sent a request, if they said: the `X-Learner` header, else the
+/// `learner` query parameter, else the browser's cookie. A name that is not
+/// usable is refused with a 400 rather than silently ignored.
+pub struct Learner(pub Option<LearnerName>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Learner {
+    type Error = ApiError;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let said = request
+            .headers()
+            .get_one(LEARNER_HEADER)
+            .map(str::to_owned)
+            .or_else(|| {
+                request
+                    .query_value::<&str>("learner")
+                    .and_then(Result::ok)
+                    .map(str::to_owned)
+            });
+        match said {
+            Some(raw) => match LearnerName::parse(&raw) {
+                Ok(name) => Outcome::Success(Learner(Some(name))),
+                Err(reason) => {
+                    let error = ApiError::new(Status::BadRequest, reason)
+                        .accepting(format!("an {LEARNER_HEADER} header such as 'ada-lovelace'"));
+                    Outcome::Error((Status::BadRequest, error))
+                }
+            },
+            None => Outcome::Success(Learner(cookie_learner(request))),
+        }
+    }
+}
+
+fn cookie_learner(request: &Request<'_>) -> Option<LearnerName> {
+    request
+        .cookies()
+        .get(LEARNER_COOKIE)
+        .and_then(|cookie| LearnerName::parse(cookie.value()).ok())
+}
+
+/// A browser's learner: the name in its cookie, or a new friendly name
+/// (remembered in the cookie) on its first visit.
+pub struct BrowserLearner(pub LearnerName);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for BrowserLearner {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let name = cookie_learner(request).unwrap_or_else(|| {
+            let name = LearnerName::generate();
+            remember(request, &name);
+            name
+        });
+        Outcome::Success(BrowserLearner(name))
+    }
+}
+
+fn remember(request: &Request<'_>, name: &LearnerName) {
+    request.cookies().add(learner_cookie(name));
+}
+
+/// Kept for a year: a workshop may span days.
+fn learner_cookie(name: &LearnerName) -> Cookie<'static> {
+    Cookie::build((LEARNER_COOKIE, name.to_string()))
+        .path("/")
+        .same_site(SameSite::Lax)
+        .max_age(rocket::time::Duration::days(365))
+        .build()
+}
+
+#[derive(Serialize)]
+struct ExerciseView {
+    slug: &'static str,
+    number: usize,
+    title: &'static str,
+    done: bool,
+    evidence: Option<String>,
+    at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EventView {
+    at: String,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct ExercisesPage {
+    learner: String,
+    learner_header: &'static str,
+    base_url: String,
+    done: usize,
+    total: usize,
+    exercises: Vec<ExerciseView>,
+    status: std::collections::HashMap<&'static str, ExerciseView>,
+    recent: Vec<EventView>,
+    memory_capacity: usize,
+    disk_ttl_secs: u64,
+    cache_dir: String,
+}
+
+fn exercise_views(progress: &LearnerProgress) -> Vec<ExerciseView> {
+    Exercise::ALL
+        .iter()
+        .map(|exercise| {
+            let tick = progress.ticks.get(exercise.slug());
+            ExerciseView {
+                slug: exercise.slug(),
+                number: exercise.number(),
+                title: exercise.title(),
+                done: tick.is_some(),
+                evidence: tick.map(|tick| tick.evidence.clone()),
+                at: tick.map(|tick| crate::view::clock_utc(tick.at_ms)),
+            }
+        })
+        .collect()
+}
+
+fn describe(what: &What) -> String {
+    let verdict = |hit: bool| if hit { "HIT" } else { "MISS" };
+    match what {
+        What::Factorial {
+            n, hit, elapsed_us, ..
+        } => format!(
+            "{n}! {} in {}",
+            verdict(*hit),
+            crate::view::server_ms(std::time::Duration::from_micros(*elapsed_us))
+        ),
+        What::Data {
+            key,
+            hit,
+            elapsed_us,
+            ..
+        } => format!(
+            "/data {}… {} in {}",
+            &key[..key.len().min(12)],
+            verdict(*hit),
+            crate::view::server_ms(std::time::Duration::from_micros(*elapsed_us))
+        ),
+        What::Cleared { tier } => format!("cleared ({tier:?})").to_lowercase(),
+        What::ClearByGetRefused => "GET /clear-cache refused".into(),
+        What::TimingsReported { miss_ms, hit_ms } => {
+            format!("reported timings: miss {miss_ms} ms, hit {hit_ms} ms")
+        }
+    }
+}
+
+/// `GET /exercises`: every exercise, this learner's ticks and the evidence.
+#[get("/exercises")]
+fn exercises_page(
+    lab: &State<Lab>,
+    learner: BrowserLearner,
+    base_url: BaseUrl,
+    flash: Option<FlashMessage<'_>>,
+) -> Template {
+    let progress = lab.workshop().progress_of(&learner.0);
+    let exercises = exercise_views(&progress);
+    let status = exercise_views(&progress)
+        .into_iter()
+        .map(|view| (view.slug, view))
+        .collect();
+    let recent = lab
+        .workshop()
+        .recent_events(&learner.0, 8)
+        .into_iter()
+        .map(|event| EventView {
+            at: crate::view::clock_utc(event.at_ms),
+            text: describe(&event.what),
+        })
+        .collect();
+    let config = lab.config();
+    let content = ExercisesPage {
+        learner: learner.0.to_string(),
+        learner_header: LEARNER_HEADER,
+        base_url: base_url.0,
+        done: progress.done,
+        total: progress.total,
+        exercises,
+        status,
+        recent,
+        memory_capacity: config.memory_capacity,
+        disk_ttl_secs: config.disk_ttl_secs,
+        cache_dir: config.cache_dir.display().to_string(),
+    };
+    render("exercises", "Workshop exercises", flash, content)
+}
+
+#[derive(FromForm)]
+struct RenameForm {
+    name: String,
+}
+
+/// `POST /exercises/name`: a browser learner picks their own name; their
+/// progress moves with them.
+#[post("/exercises/name", data = "<form>")]
+fn rename(
+    form: Form<RenameForm>,
+    lab: &State<Lab>,
+    learner: BrowserLearner,
+    request_cookies: &rocket::http::CookieJar<'_>,
+) -> Flash<Redirect> {
+    let back = Redirect::to("/exercises");
+    let new_name = match LearnerName::parse(&form.name) {
+        Ok(name) => name,
+        Err(reason) => return Flash::error(back, reason),
+    };
+    match lab.workshop().rename(&learner.0, &new_name) {
+        Ok(()) => {
+            request_cookies.add(learner_cookie(&new_name));
+            Flash::success(back, format!("You are now {new_name}."))
+        }
+        Err(reason) => Flash::error(back, reason),
+    }
+}
+
+#[derive(FromForm)]
+struct TimingsForm {
+    miss_ms: f64,
+    hit_ms: f64,
+}
+
+/// What a curl learner hears back after reporting timings.
+#[derive(Serialize)]
+struct TimingsVerdict {
+    learner: String,
+    ticked: bool,
+    evidence: Option<String>,
+}
+
+/// `POST /exercises/timings`: the learner reports the `Server-Timing`
+/// totals they read for a miss and a hit; the app compares them with what
+/// it measured.
+#[post("/exercises/timings", data = "<form>")]
+fn report_timings(
+    form: Form<TimingsForm>,
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+    wants: WantsHtml,
+) -> Result<TimingsReply, ApiError> {
+    let Learner(Some(learner)) = learner? else {
+        return Err(ApiError::new(
+            Status::BadRequest,
+            "say who you are, so the report counts for you",
+        )
+        .accepting(format!(
+            "an {LEARNER_HEADER} header, or ?learner=<your name>"
+        )));
+    };
+    let TimingsForm { miss_ms, hit_ms } = form.into_inner();
+    if !(miss_ms.is_finite() && hit_ms.is_finite() && miss_ms >= 0.0 && hit_ms >= 0.0) {
+        return Err(ApiError::new(
+            Status::BadRequest,
+            "miss_ms and hit_ms must be zero or more milliseconds",
+        ));
+    }
+    lab.workshop()
+        .record(&learner, What::TimingsReported { miss_ms, hit_ms });
+    let tick = lab
+        .workshop()
+        .progress_of(&learner)
+        .ticks
+        .remove(Exercise::ReadingTimings.slug());
+    if wants.0 {
+        let back = Redirect::to("/exercises#reading-timings");
+        return Ok(TimingsReply::Page(Box::new(match tick {
+            Some(tick) => Flash::success(back, format!("Checked: {}.", tick.evidence)),
+            None => Flash::error(
+                back,
+                "Those numbers do not match a miss and a hit the server measured for you yet: \
+                 read them again from Server-Timing's total.",
+            ),
+        })));
+    }
+    Ok(TimingsReply::Json(Json(TimingsVerdict {
+        learner: learner.to_string(),
+        ticked: tick.is_some(),
+        evidence: tick.map(|tick| tick.evidence),
+    })))
+}
+
+/// A browser's form gets a page back; curl gets JSON.
+#[derive(rocket::Responder)]
+enum TimingsReply {
+    Page(Box<Flash<Redirect>>),
+    Json(Json<TimingsVerdict>),
+}
+
+/// Whether the client prefers a web page to data.
+pub struct WantsHtml(pub bool);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for WantsHtml {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        Outcome::Success(WantsHtml(crate::errors::wants_html(request)))
+    }
+}
+
+#[derive(Serialize)]
+struct InstructorView {
+    exercises: Vec<ExerciseHeading>,
+    learners: Vec<LearnerRow>,
+}
+
+#[derive(Serialize)]
+struct ExerciseHeading {
+    slug: &'static str,
+    number: usize,
+    title: &'static str,
+}
+
+#[derive(Serialize)]
+struct LearnerRow {
+    name: String,
+    done: usize,
+    total: usize,
+    last_seen: String,
+    ticks: Vec<Option<String>>,
+}
+
+fn headings() -> Vec<ExerciseHeading> {
+    Exercise::ALL
+        .iter()
+        .map(|exercise| ExerciseHeading {
+            slug: exercise.slug(),
+            number: exercise.number(),
+            title: exercise.title(),
+        })
+        .collect()
+}
+
+/// `GET /exercises/progress`: the room at a glance, for the instructor.
+#[get("/exercises/progress")]
+fn instructor_view(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Template {
+    let learners = lab
+        .workshop()
+        .all_progress()
+        .into_iter()
+        .map(|progress| LearnerRow {
+            ticks: Exercise::ALL
+                .iter()
+                .map(|exercise| {
+                    progress
+                        .ticks
+                        .get(exercise.slug())
+                        .map(|tick| tick.evidence.clone())
+                })
+                .collect(),
+            name: progress.name,
+            done: progress.done,
+            total: progress.total,
+            last_seen: crate::view::clock_utc(progress.last_seen_ms),
+        })
+        .collect();
+    let content = InstructorView {
+        exercises: headings(),
+        learners,
+    };
+    render("progress", "Workshop progress", flash, content)
+}
+
+#[derive(Serialize)]
+struct ProgressDocument {
+    exercises: Vec<ExerciseHeading>,
+    learners: Vec<LearnerProgress>,
+}
+
+/// `GET /exercises/progress.json`: the same as JSON.
+#[get("/exercises/progress.json")]
+fn progress_json(lab: &State<Lab>) -> Json<ProgressDocument> {
+    Json(ProgressDocument {
+        exercises: headings(),
+        learners: lab.workshop().all_progress(),
+    })
+}

@@ -1,0 +1,984 @@
+//! Workshop progress: what each learner did, and which exercises that proves.
+//!
+//! Every experiment a learner runs (with a name from a cookie, an
+//! `X-Learner` header or a `?learner=` parameter) becomes an [`Event`]. An
+//! exercise is ticked when its check finds the learner's events show the
+//! effect it teaches, so progress is checked by the app, not taken on trust.
+//!
+//! Events and ticks are appended to a JSON-lines file beside `cache_dir` (not
+//! inside it: clearing the disk cache must not wipe anyone's progress) by a
+//! background thread, so no request waits on that write, and replayed at
+//! start-up. Each start gets a new boot id, which is how the persistence
+//! exercise tells that the app was restarted between two requests.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::disk::{now_ms, MissReason};
+
+/// Events kept per learner: enough for every check, bounded so a busy room
+/// cannot grow memory without limit.
+const EVENTS_PER_LEARNER: usize = 500;
+
+/// Requests counted as arriving "together" for the stampede exercise.
+const STAMPEDE_WINDOW_MS: u64 = 5_000;
+
+/// How many requests must wait on one computation to show a stampede was absorbed.
+const STAMPEDE_MIN_WAITERS: usize = 3;
+
+/// A learner's name: 1 to 32 lowercase letters, digits, `-` or `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LearnerName(String);
+
+impl LearnerName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim().to_ascii_lowercase();
+        let valid = (1..=32).contains(&name.len())
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+        if valid {
+            Ok(Self(name))
+        } else {
+            Err(format!(
+                "{raw:?} is not a usable learner name: use 1 to 32 letters, digits, '-' or '_'"
+            ))
+        }
+    }
+
+    /// A friendly name such as `curious-otter-42` for a new browser.
+    pub fn generate() -> Self {
+        const ADJECTIVES: [&str; 16] = [
+            "curious", "brave", "calm", "eager", "gentle", "lucky", "nimble", "quick", "quiet",
+            "sharp", "steady", "sunny", "swift", "tidy", "witty", "bold",
+        ];
+        const ANIMALS: [&str; 16] = [
+            "otter", "heron", "badger", "falcon", "lynx", "panda", "puffin", "robin", "seal",
+            "tapir", "wombat", "yak", "zebra", "koala", "marten", "newt",
+        ];
+        let seed = random_u64();
+        let adjective = ADJECTIVES[(seed % 16) as usize];
+        let animal = ANIMALS[((seed >> 8) % 16) as usize];
+        Self(format!("{adjective}-{animal}-{}", (seed >> 16) % 90 + 10))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for LearnerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Randomness for names from the standard library's per-process hash keys:
+/// plenty for "unlikely to clash in one room", no extra crate.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(now_ms());
+    hasher.finish()
+}
+
+/// Which cache a clear emptied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClearedTier {
+    Memory,
+    Disk,
+    Both,
+}
+
+impl ClearedTier {
+    fn includes_memory(self) -> bool {
+        matches!(self, Self::Memory | Self::Both)
+    }
+}
+
+/// One thing a learner did, as the app saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum What {
+    Factorial {
+        n: u64,
+        hit: bool,
+        coalesced: bool,
+        steps_computed: u64,
+        reused_from: Option<u64>,
+        elapsed_us: u64,
+    },
+    Data {
+        key: String,
+        /// Tells apart two spellings of one body (same key, other bytes).
+        raw_fingerprint: u64,
+        hit: bool,
+        coalesced: bool,
+        miss_reason: Option<MissReason>,
+        stored: bool,
+        elapsed_us: u64,
+    },
+    Cleared {
+        tier: ClearedTier,
+    },
+    /// A `GET /clear-cache`, refused because clearing is a POST.
+    ClearByGetRefused,
+    /// Timings the learner read off `Server-Timing` and reported back.
+    TimingsReported {
+        miss_ms: f64,
+        hit_ms: f64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub at_ms: u64,
+    pub boot: u64,
+    pub what: What,
+}
+
+/// The exercises, in the order they are taught. Their teaching text lives in
+/// the `exercises` template; the checks live here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Exercise {
+    FirstHit,
+    MemoizedSteps,
+    LruEviction,
+    DiskPersistence,
+    CanonicalKeys,
+    Ttl,
+    Clearing,
+    ReadingTimings,
+    Stampede,
+    Integrity,
+}
+
+impl Exercise {
+    pub const ALL: [Exercise; 10] = [
+        Self::FirstHit,
+        Self::MemoizedSteps,
+        Self::LruEviction,
+        Self::DiskPersistence,
+        Self::CanonicalKeys,
+        Self::Ttl,
+        Self::Clearing,
+        Self::ReadingTimings,
+        Self::Stampede,
+        Self::Integrity,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::FirstHit => "first-hit",
+            Self::MemoizedSteps => "memoized-steps",
+            Self::LruEviction => "lru-eviction",
+            Self::DiskPersistence => "disk-persistence",
+            Self::CanonicalKeys => "canonical-keys",
+            Self::Ttl => "ttl",
+            Self::Clearing => "clearing",
+            Self::ReadingTimings => "reading-timings",
+            Self::Stampede => "stampede",
+            Self::Integrity => "integrity",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::FirstHit => "A miss, then a hit",
+            Self::MemoizedSteps => "Reusing steps already computed",
+            Self::LruEviction => "Eviction when memory is full",
+            Self::DiskPersistence => "The disk cache survives a restart",
+            Self::CanonicalKeys => "One key for one meaning",
+            Self::Ttl => "Entries expire",
+            Self::Clearing => "Clearing, and why it is a POST",
+            Self::ReadingTimings => "Reading the timings yourself",
+            Self::Stampede => "A stampede, absorbed",
+            Self::Integrity => "Damaged files are never served",
+        }
+    }
+
+    pub fn number(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|exercise| *exercise == self)
+            .expect("every exercise is listed in ALL")
+            + 1
+    }
+}
+
+/// Proof that an exercise was done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tick {
+    pub at_ms: u64,
+    pub evidence: String,
+}
+
+/// A clear by anyone: evictions only count if no clear explains the miss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearRecord {
+    at_ms: u64,
+    boot: u64,
+    tier: ClearedTier,
+}
+
+#[derive(Default)]
+struct LearnerRecord {
+    events: VecDeque<Event>,
+    ticks: BTreeMap<Exercise, Tick>,
+    last_seen_ms: u64,
+}
+
+/// One line of the progress file.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LogLine {
+    Event {
+        learner: LearnerName,
+        event: Event,
+    },
+    Tick {
+        learner: LearnerName,
+        exercise: Exercise,
+        tick: Tick,
+    },
+    Clear(ClearRecord),
+    Renamed {
+        from: LearnerName,
+        to: LearnerName,
+    },
+}
+
+struct State {
+    learners: HashMap<LearnerName, LearnerRecord>,
+    clears: Vec<ClearRecord>,
+}
+
+/// Every learner's events and ticks.
+pub struct Workshop {
+    state: Mutex<State>,
+    boot: u64,
+    log: Option<ProgressLog>,
+    path: PathBuf,
+}
+
+/// The queue to the writer thread, and the thread itself so that dropping the
+/// workshop waits until everything queued is on disk (a restarted app must
+/// find all of it).
+struct ProgressLog {
+    queue: Mutex<Option<Sender<LogLine>>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for ProgressLog {
+    fn drop(&mut self) {
+        if let Ok(mut queue) = self.queue.lock() {
+            queue.take();
+        }
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// One learner's standing, for pages and JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct LearnerProgress {
+    pub name: String,
+    pub done: usize,
+    pub total: usize,
+    pub last_seen_ms: u64,
+    /// Keyed by exercise slug.
+    pub ticks: BTreeMap<String, Tick>,
+}
+
+impl Workshop {
+    /// Opens (or starts) the progress file at `path`. A file that cannot be
+    /// written leaves the workshop running in memory only, with a warning:
+    /// losing progress on restart beats refusing to teach.
+    pub fn open(path: &Path) -> Self {
+        let mut state = State {
+            learners: HashMap::new(),
+            clears: Vec::new(),
+        };
+        let boot = replay(path, &mut state).saturating_add(1).max(now_ms());
+        let log = match OpenOptions::new().create(true).append(true).open(path) {
+            Ok(file) => {
+                let (queue, writer) = spawn_writer(file, path.to_path_buf());
+                Some(ProgressLog {
+                    queue: Mutex::new(Some(queue)),
+                    writer: Some(writer),
+                })
+            }
+            Err(error) => {
+                log::warn!(
+                    "workshop progress will not survive a restart: {} cannot be written ({error})",
+                    path.display()
+                );
+                None
+            }
+        };
+        Self {
+            state: Mutex::new(state),
+            boot,
+            log,
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records what `learner` did and ticks any exercise it completes.
+    pub fn record(&self, learner: &LearnerName, what: What) {
+        let event = Event {
+            at_ms: now_ms(),
+            boot: self.boot,
+            what,
+        };
+        if let What::Cleared { tier } = event.what {
+            self.note_clear(tier);
+        }
+        let mut state = self.lock();
+        self.write(LogLine::Event {
+            learner: learner.clone(),
+            event: event.clone(),
+        });
+        let State { learners, clears } = &mut *state;
+        let record = learners.entry(learner.clone()).or_default();
+        record.last_seen_ms = event.at_ms;
+        if record.events.len() == EVENTS_PER_LEARNER {
+            record.events.pop_front();
+        }
+        record.events.push_back(event);
+        for exercise in Exercise::ALL {
+            if record.ticks.contains_key(&exercise) {
+                continue;
+            }
+            let events = record.events.make_contiguous();
+            if let Some(evidence) = check(exercise, events, clears) {
+                let tick = Tick {
+                    at_ms: now_ms(),
+                    evidence,
+                };
+                self.write(LogLine::Tick {
+                    learner: learner.clone(),
+                    exercise,
+                    tick: tick.clone(),
+                });
+                record.ticks.insert(exercise, tick);
+            }
+        }
+    }
+
+    /// Notes a clear by someone without a name: it still explains later misses.
+    pub fn note_clear(&self, tier: ClearedTier) {
+        let clear = ClearRecord {
+            at_ms: now_ms(),
+            boot: self.boot,
+            tier,
+        };
+        self.lock().clears.push(clear);
+        self.write(LogLine::Clear(clear));
+    }
+
+    /// Moves a learner's progress to a new name. Refused if the new name is
+    /// someone else's.
+    pub fn rename(&self, from: &LearnerName, to: &LearnerName) -> Result<(), String> {
+        if from == to {
+            return Ok(());
+        }
+        let mut state = self.lock();
+        if state.learners.contains_key(to) {
+            return Err(format!("the name {to} is already taken: choose another"));
+        }
+        if let Some(record) = state.learners.remove(from) {
+            state.learners.insert(to.clone(), record);
+        }
+        self.write(LogLine::Renamed {
+            from: from.clone(),
+            to: to.clone(),
+        });
+        Ok(())
+    }
+
+    pub fn progress_of(&self, learner: &LearnerName) -> LearnerProgress {
+        let state = self.lock();
+        let record = state.learners.get(learner);
+        progress(learner, record)
+    }
+
+    /// Every learner, most recently active first.
+    pub fn all_progress(&self) -> Vec<LearnerProgress> {
+        let state = self.lock();
+        let mut all: Vec<LearnerProgress> = state
+            .learners
+            .iter()
+            .map(|(name, record)| progress(name, Some(record)))
+            .collect();
+        all.sort_by(|a, b| {
+            b.last_seen_ms
+                .cmp(&a.last_seen_ms)
+                .then(a.name.cmp(&b.name))
+        });
+        all
+    }
+
+    /// The learner's most recent events, newest first.
+    pub fn recent_events(&self, learner: &LearnerName, limit: usize) -> Vec<Event> {
+        let state = self.lock();
+        state
+            .learners
+            .get(learner)
+            .map(|record| record.events.iter().rev().take(limit).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn write(&self, line: LogLine) {
+        if let Some(log) = &self.log {
+            if let Some(queue) = &*log.queue.lock().expect("progress log lock poisoned") {
+                // Sending fails only once the writer has stopped, at shutdown.
+                let _ = queue.send(line);
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("workshop lock poisoned")
+    }
+}
+
+fn progress(name: &LearnerName, record: Option<&LearnerRecord>) -> LearnerProgress {
+    let ticks: BTreeMap<String, Tick> = record
+        .map(|record| {
+            record
+                .ticks
+                .iter()
+                .map(|(exercise, tick)| (exercise.slug().to_owned(), tick.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    LearnerProgress {
+        name: name.to_string(),
+        done: ticks.len(),
+        total: Exercise::ALL.len(),
+        last_seen_ms: record.map_or(0, |record| record.last_seen_ms),
+        ticks,
+    }
+}
+
+/// Reads the progress file into `state`; returns the latest boot id seen.
+/// Lines that do not parse (a crash mid-write leaves at most one) are skipped.
+fn replay(path: &Path, state: &mut State) -> u64 {
+    let Ok(file) = File::open(path) else {
+        return 0;
+    };
+    let mut latest_boot = 0;
+    for line in BufReader::new(file).lines().map_while(Result::ok) {
+        let Ok(line) = serde_json::from_str::<LogLine>(&line) else {
+            continue;
+        };
+        match line {
+            LogLine::Event { learner, event } => {
+                latest_boot = latest_boot.max(event.boot);
+                let record = state.learners.entry(learner).or_default();
+                record.last_seen_ms = record.last_seen_ms.max(event.at_ms);
+                if record.events.len() == EVENTS_PER_LEARNER {
+                    record.events.pop_front();
+                }
+                record.events.push_back(event);
+            }
+            LogLine::Tick {
+                learner,
+                exercise,
+                tick,
+            } => {
+                state
+                    .learners
+                    .entry(learner)
+                    .or_default()
+                    .ticks
+                    .entry(exercise)
+                    .or_insert(tick);
+            }
+            LogLine::Clear(clear) => state.clears.push(clear),
+            LogLine::Renamed { from, to } => {
+                if let Some(record) = state.learners.remove(&from) {
+                    state.learners.insert(to, record);
+                }
+            }
+        }
+    }
+    latest_boot
+}
+
+fn spawn_writer(file: File, path: PathBuf) -> (Sender<LogLine>, std::thread::JoinHandle<()>) {
+    let (sender, receiver) = channel::<LogLine>();
+    let writer = std::thread::Builder::new()
+        .name("workshop-progress".into())
+        .spawn(move || {
+            let mut file = file;
+            let mut warned = false;
+            for line in receiver {
+                let mut text = serde_json::to_string(&line).expect("a log line always serializes");
+                text.push('\n');
+                if let Err(error) = file.write_all(text.as_bytes()) {
+                    if !warned {
+                        log::warn!("workshop progress not saved to {}: {error}", path.display());
+                        warned = true;
+                    }
+                }
+            }
+        })
+        .expect("start the progress writer thread");
+    (sender, writer)
+}
+
+/// Decides whether `events` (one learner's, oldest first) show `exercise`
+/// done, and if so says how, in a sentence the learner can check.
+pub fn check(exercise: Exercise, events: &[Event], clears: &[ClearRecord]) -> Option<String> {
+    match exercise {
+        Exercise::FirstHit => check_first_hit(events),
+        Exercise::MemoizedSteps => check_memoized_steps(events),
+        Exercise::LruEviction => check_lru_eviction(events, clears),
+        Exercise::DiskPersistence => check_disk_persistence(events),
+        Exercise::CanonicalKeys => check_canonical_keys(events),
+        Exercise::Ttl => check_ttl(events),
+        Exercise::Clearing => check_clearing(events),
+        Exercise::ReadingTimings => check_reading_timings(events),
+        Exercise::Stampede => check_stampede(events),
+        Exercise::Integrity => check_integrity(events),
+    }
+}
+
+/// A factorial request's outcome, pulled out of an event.
+struct FactorialSeen {
+    at_ms: u64,
+    boot: u64,
+    n: u64,
+    hit: bool,
+    coalesced: bool,
+    steps_computed: u64,
+    reused_from: Option<u64>,
+    elapsed_us: u64,
+}
+
+fn factorials(events: &[Event]) -> impl Iterator<Item = FactorialSeen> + '_ {
+    events.iter().filter_map(|event| match event.what {
+        What::Factorial {
+            n,
+            hit,
+            coalesced,
+            steps_computed,
+            reused_from,
+            elapsed_us,
+        } => Some(FactorialSeen {
+            at_ms: event.at_ms,
+            boot: event.boot,
+            n,
+            hit,
+            coalesced,
+            steps_computed,
+            reused_from,
+            elapsed_us,
+        }),
+        _ => None,
+    })
+}
+
+struct DataSeen<'a> {
+    at_ms: u64,
+    boot: u64,
+    key: &'a str,
+    raw_fingerprint: u64,
+    hit: bool,
+    coalesced: bool,
+    miss_reason: Option<MissReason>,
+    stored: bool,
+}
+
+fn data_requests(events: &[Event]) -> impl Iterator<Item = DataSeen<'_>> + '_ {
+    events.iter().filter_map(|event| match &event.what {
+        What::Data {
+            key,
+            raw_fingerprint,
+            hit,
+            coalesced,
+            miss_reason,
+            stored,
+            ..
+        } => Some(DataSeen {
+            at_ms: event.at_ms,
+            boot: event.boot,
+            key,
+            raw_fingerprint: *raw_fingerprint,
+            hit: *hit,
+            coalesced: *coalesced,
+            miss_reason: *miss_reason,
+            stored: *stored,
+        }),
+        _ => None,
+    })
+}
+
+fn check_first_hit(events: &[Event]) -> Option<String> {
+    let seen: Vec<FactorialSeen> = factorials(events).collect();
+    seen.iter().enumerate().find_map(|(index, miss)| {
+        if miss.hit || miss.coalesced {
+            return None;
+        }
+        let hit = seen[index + 1..]
+            .iter()
+            .find(|later| later.n == miss.n && later.boot == miss.boot && later.hit)?;
+        Some(format!(
+            "{}! was a MISS at {} in {}, then a HIT in {}",
+            miss.n,
+            crate::view::clock_utc(miss.at_ms),
+            micros(miss.elapsed_us),
+            micros(hit.elapsed_us)
+        ))
+    })
+}
+
+fn check_memoized_steps(events: &[Event]) -> Option<String> {
+    factorials(events).find_map(|seen| {
+        let k = seen.reused_from.filter(|k| *k > 0 && *k < seen.n)?;
+        (!seen.hit && !seen.coalesced && seen.steps_computed == seen.n - k).then(|| {
+            format!(
+                "{}! started from {k}! in memory and computed only {} steps, at {}",
+                seen.n,
+                seen.steps_computed,
+                crate::view::clock_utc(seen.at_ms)
+            )
+        })
+    })
+}
+
+fn check_lru_eviction(events: &[Event], clears: &[ClearRecord]) -> Option<String> {
+    let seen: Vec<FactorialSeen> = factorials(events).collect();
+    seen.iter().enumerate().find_map(|(index, earlier)| {
+        let again = seen[index + 1..].iter().find(|later| {
+            later.n == earlier.n && later.boot == earlier.boot && !later.hit && !later.coalesced
+        })?;
+        let cleared_between = clears.iter().any(|clear| {
+            clear.boot == earlier.boot
+                && clear.tier.includes_memory()
+                && clear.at_ms >= earlier.at_ms
+                && clear.at_ms <= again.at_ms
+        });
+        (!cleared_between).then(|| {
+            format!(
+                "{}! was in memory at {}, was evicted to make room, and was a MISS again at {}",
+                earlier.n,
+                crate::view::clock_utc(earlier.at_ms),
+                crate::view::clock_utc(again.at_ms)
+            )
+        })
+    })
+}
+
+fn check_disk_persistence(events: &[Event]) -> Option<String> {
+    let data: Vec<DataSeen> = data_requests(events).collect();
+    let (before, after) = data.iter().enumerate().find_map(|(index, before)| {
+        if !(before.stored || before.hit) {
+            return None;
+        }
+        let after = data[index + 1..]
+            .iter()
+            .find(|later| later.key == before.key && later.boot > before.boot && later.hit)?;
+        Some((before, after))
+    })?;
+    let memory: Vec<FactorialSeen> = factorials(events).collect();
+    let cold = memory.iter().find(|earlier| {
+        earlier.boot == before.boot
+            && memory.iter().any(|later| {
+                later.boot == after.boot && later.n == earlier.n && !later.hit && !later.coalesced
+            })
+    })?;
+    Some(format!(
+        "after the restart, the disk entry {}… was still a HIT at {}, while {}! had to be computed again",
+        short(after.key),
+        crate::view::clock_utc(after.at_ms),
+        cold.n
+    ))
+}
+
+fn check_canonical_keys(events: &[Event]) -> Option<String> {
+    let data: Vec<DataSeen> = data_requests(events).collect();
+    data.iter().enumerate().find_map(|(index, first)| {
+        let respelled = data[index + 1..].iter().find(|later| {
+            later.key == first.key && later.hit && later.raw_fingerprint != first.raw_fingerprint
+        })?;
+        let changed = data[index + 1..]
+            .iter()
+            .find(|later| later.key != first.key && !later.hit && !later.coalesced)?;
+        Some(format!(
+            "two spellings of one body shared the key {}… (the second was a HIT at {}); a changed value got the key {}… and was a MISS",
+            short(first.key),
+            crate::view::clock_utc(respelled.at_ms),
+            short(changed.key)
+        ))
+    })
+}
+
+fn check_ttl(events: &[Event]) -> Option<String> {
+    data_requests(events).find_map(|seen| {
+        (seen.miss_reason == Some(MissReason::Expired)).then(|| {
+            format!(
+                "{}… was a MISS at {} because it had expired, and was stored again",
+                short(seen.key),
+                crate::view::clock_utc(seen.at_ms)
+            )
+        })
+    })
+}
+
+fn check_clearing(events: &[Event]) -> Option<String> {
+    let refused = events
+        .iter()
+        .find(|event| event.what == What::ClearByGetRefused)?;
+    events.iter().enumerate().find_map(|(index, clear)| {
+        let What::Cleared { tier } = clear.what else {
+            return None;
+        };
+        let before = &events[..index];
+        let after = &events[index + 1..];
+        let missed_again = factorials(after).find(|later| {
+            !later.hit
+                && later.boot == clear.boot
+                && tier.includes_memory()
+                && factorials(before).any(|earlier| earlier.n == later.n && earlier.boot == clear.boot)
+        });
+        let subject = match missed_again {
+            Some(seen) => format!("{}!", seen.n),
+            None => {
+                let seen = data_requests(after).find(|later| {
+                    !later.hit
+                        && later.boot == clear.boot
+                        && tier != ClearedTier::Memory
+                        && data_requests(before)
+                            .any(|earlier| earlier.key == later.key && earlier.boot == clear.boot)
+                })?;
+                format!("{}…", short(seen.key))
+            }
+        };
+        Some(format!(
+            "a GET /clear-cache at {} changed nothing; a POST cleared the {} cache at {}, and {subject} was a MISS afterwards",
+            crate::view::clock_utc(refused.at_ms),
+            match tier {
+                ClearedTier::Memory => "memory",
+                ClearedTier::Disk => "disk",
+                ClearedTier::Both => "memory and disk",
+            },
+            crate::view::clock_utc(clear.at_ms)
+        ))
+    })
+}
+
+/// A reading matches a recorded time if it is within 25% or 0.1 ms of it,
+/// whichever is looser: people round what they read.
+fn reading_matches(read_ms: f64, recorded_us: u64) -> bool {
+    let recorded_ms = recorded_us as f64 / 1000.0;
+    (read_ms - recorded_ms).abs() <= (recorded_ms * 0.25).max(0.1)
+}
+
+fn check_reading_timings(events: &[Event]) -> Option<String> {
+    let elapsed: Vec<(bool, u64)> = events
+        .iter()
+        .filter_map(|event| match &event.what {
+            What::Factorial {
+                hit, elapsed_us, ..
+            }
+            | What::Data {
+                hit, elapsed_us, ..
+            } => Some((*hit, *elapsed_us)),
+            _ => None,
+        })
+        .collect();
+    events.iter().rev().find_map(|event| {
+        let What::TimingsReported { miss_ms, hit_ms } = event.what else {
+            return None;
+        };
+        if miss_ms <= hit_ms {
+            return None;
+        }
+        let miss = elapsed
+            .iter()
+            .find(|(hit, us)| !hit && reading_matches(miss_ms, *us))?;
+        let hit = elapsed
+            .iter()
+            .find(|(hit, us)| *hit && reading_matches(hit_ms, *us))?;
+        Some(format!(
+            "you read a miss of {miss_ms} ms and a hit of {hit_ms} ms; the server had measured {} and {}: the hit was {:.0}× faster",
+            micros(miss.1),
+            micros(hit.1),
+            miss.1 as f64 / hit.1.max(1) as f64
+        ))
+    })
+}
+
+fn check_stampede(events: &[Event]) -> Option<String> {
+    // (subject, at_ms, boot, computed here?) for every miss.
+    let misses: Vec<(String, u64, u64, bool)> = events
+        .iter()
+        .filter_map(|event| match &event.what {
+            What::Factorial {
+                n,
+                hit: false,
+                coalesced,
+                ..
+            } => Some((format!("{n}!"), event.at_ms, event.boot, !coalesced)),
+            What::Data {
+                key,
+                hit: false,
+                coalesced,
+                ..
+            } => Some((
+                format!("{}…", short(key)),
+                event.at_ms,
+                event.boot,
+                !coalesced,
+            )),
+            _ => None,
+        })
+        .collect();
+    misses.iter().find_map(|(subject, at_ms, boot, computed)| {
+        if !computed {
+            return None;
+        }
+        let waiters = misses
+            .iter()
+            .filter(|(other, other_at, other_boot, other_computed)| {
+                other == subject
+                    && other_boot == boot
+                    && !other_computed
+                    && other_at.abs_diff(*at_ms) <= STAMPEDE_WINDOW_MS
+            })
+            .count();
+        (waiters >= STAMPEDE_MIN_WAITERS).then(|| {
+            format!(
+                "{} requests for {subject} arrived together at {}: one did the work and {waiters} waited for its answer",
+                waiters + 1,
+                crate::view::clock_utc(*at_ms)
+            )
+        })
+    })
+}
+
+fn check_integrity(events: &[Event]) -> Option<String> {
+    let data: Vec<DataSeen> = data_requests(events).collect();
+    data.iter().enumerate().find_map(|(index, damaged)| {
+        if damaged.miss_reason != Some(MissReason::Unreadable) {
+            return None;
+        }
+        let healed = data[index + 1..]
+            .iter()
+            .find(|later| later.key == damaged.key && later.hit)?;
+        Some(format!(
+            "{}… failed its integrity check at {} and was recomputed instead of served; it was a HIT again at {}",
+            short(damaged.key),
+            crate::view::clock_utc(damaged.at_ms),
+            crate::view::clock_utc(healed.at_ms)
+        ))
+    })
+}
+
+fn short(key: &str) -> &str {
+    &key[..key.len().min(12)]
+}
+
+fn micros(us: u64) -> String {
+    crate::view::server_ms(std::time::Duration::from_micros(us))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn factorial(at_ms: u64, n: u64, hit: bool) -> Event {
+        Event {
+            at_ms,
+            boot: 1,
+            what: What::Factorial {
+                n,
+                hit,
+                coalesced: false,
+                steps_computed: if hit { 0 } else { n },
+                reused_from: None,
+                elapsed_us: if hit { 20 } else { 200_000 },
+            },
+        }
+    }
+
+    #[test]
+    fn names_are_checked_and_generated_names_are_valid() {
+        assert_eq!(
+            LearnerName::parse(" Ada-L_1 ").map(|n| n.to_string()),
+            Ok("ada-l_1".into())
+        );
+        assert!(LearnerName::parse("").is_err());
+        assert!(LearnerName::parse("a b").is_err());
+        assert!(LearnerName::parse("<script>").is_err());
+        assert!(LearnerName::parse(&"x".repeat(33)).is_err());
+        for _ in 0..50 {
+            let name = LearnerName::generate();
+            assert_eq!(LearnerName::parse(name.as_str()), Ok(name));
+        }
+    }
+
+    #[test]
+    fn a_miss_then_a_hit_ticks_but_a_hit_alone_does_not() {
+        let events = [factorial(1_000, 20, false), factorial(2_000, 20, true)];
+        let evidence = check(Exercise::FirstHit, &events, &[]).expect("ticked");
+        assert!(evidence.contains("20! was a MISS"), "{evidence}");
+        assert_eq!(check(Exercise::FirstHit, &events[1..], &[]), None);
+        let other_n = [factorial(1_000, 20, false), factorial(2_000, 21, true)];
+        assert_eq!(check(Exercise::FirstHit, &other_n, &[]), None);
+    }
+
+    #[test]
+    fn a_clear_explains_a_miss_so_it_is_not_an_eviction() {
+        let events = [factorial(1_000, 5, false), factorial(3_000, 5, false)];
+        assert!(check(Exercise::LruEviction, &events, &[]).is_some());
+        let clear = ClearRecord {
+            at_ms: 2_000,
+            boot: 1,
+            tier: ClearedTier::Memory,
+        };
+        assert_eq!(check(Exercise::LruEviction, &events, &[clear]), None);
+    }
+
+    #[test]
+    fn progress_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("progress.jsonl");
+        let ada = LearnerName::parse("ada").expect("valid");
+        {
+            let workshop = Workshop::open(&path);
+            workshop.record(&ada, factorial(0, 9, false).what);
+            workshop.record(&ada, factorial(0, 9, true).what);
+            assert_eq!(workshop.progress_of(&ada).done, 1);
+        }
+        // The writer thread drains its queue before the file is read again.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let reopened = loop {
+            let reopened = Workshop::open(&path);
+            if reopened.progress_of(&ada).done == 1 || std::time::Instant::now() > deadline {
+                break reopened;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let progress = reopened.progress_of(&ada);
+        assert_eq!(progress.done, 1);
+        assert!(progress.ticks.contains_key("first-hit"));
+        assert_eq!(reopened.recent_events(&ada, 10).len(), 2);
+    }
+}
