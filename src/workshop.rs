@@ -653,9 +653,9 @@ fn check_memoized_steps(events: &[Event]) -> Option<String> {
         let k = seen.reused_from.filter(|k| *k > 0 && *k < seen.n)?;
         (!seen.hit && !seen.coalesced && seen.steps_computed == seen.n - k).then(|| {
             format!(
-                "{}! started from {k}! in memory and computed only {} steps, at {}",
+                "{}! started from {k}! in memory and computed only {}, at {}",
                 seen.n,
-                seen.steps_computed,
+                crate::view::count_of(seen.steps_computed as usize, "step", "steps"),
                 crate::view::clock_utc(seen.at_ms)
             )
         })
