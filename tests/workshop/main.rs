@@ -41,7 +41,7 @@ fn data_as(app: &TestApp, learner: &str, body: &str) -> Answer {
             .post("/data")
             .header(as_learner(learner))
             .header(ContentType::JSON)
-            .body(body.to_owned())
+            .body(body)
             .dispatch(),
     )
 }
