@@ -376,6 +376,55 @@ async fn a_learner_runs_every_experiment_in_chromium() {
     assert_console_clean(&browser, "/timing").await;
     shots.take(&browser, "timing").await;
 
+    // The workshop: rename, fire a stampede from the page, see the tick.
+    browser
+        .goto(&format!("{base}/exercises"))
+        .await
+        .expect("open exercises");
+    let name = browser
+        .find(Locator::Id("name"))
+        .await
+        .expect("the name field");
+    name.clear().await.expect("clear name");
+    name.send_keys("chromium-learner").await.expect("type name");
+    submit(&browser, "form.rename").await;
+    assert!(text_of(&browser, ".flash")
+        .await
+        .contains("You are now chromium-learner."));
+    browser
+        .find(Locator::Css("[data-stampede]"))
+        .await
+        .expect("stampede button")
+        .click()
+        .await
+        .expect("fire the stampede");
+    let result = browser
+        .find(Locator::Id("stampede-result"))
+        .await
+        .expect("output");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut said = String::new();
+    while Instant::now() < deadline && !said.contains("waited") {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        said = result.text().await.unwrap_or_default();
+    }
+    assert!(said.contains("1 request did the work"), "{said}");
+    browser.refresh().await.expect("reload");
+    assert!(text_of(&browser, "#stampede .evidence")
+        .await
+        .starts_with("Done"));
+    assert_console_clean(&browser, "/exercises").await;
+    shots.take(&browser, "exercises").await;
+    browser
+        .goto(&format!("{base}/exercises/progress"))
+        .await
+        .expect("open progress");
+    assert!(text_of(&browser, "table.progress")
+        .await
+        .contains("chromium-learner"));
+    assert_console_clean(&browser, "/exercises/progress").await;
+    shots.take(&browser, "progress").await;
+
     // Errors are pages in the site's layout.
     browser
         .goto(&format!("{base}/clear-cache"))
