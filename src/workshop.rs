@@ -22,9 +22,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::disk::{now_ms, MissReason};
 
-/// Events kept per learner: enough for every check, bounded so a busy room
-/// cannot grow memory without limit.
-const EVENTS_PER_LEARNER: usize = 500;
+/// Events kept per learner: enough for every exercise, bounded so a busy
+/// room cannot grow memory without limit. Some checks compare events
+/// pairwise while the workshop is locked, so this also bounds their cost
+/// (tens of microseconds per request at this size).
+const EVENTS_PER_LEARNER: usize = 200;
+
+/// Clears remembered for the eviction check; older ones no longer matter.
+const CLEARS_KEPT: usize = 10_000;
 
 /// Requests counted as arriving "together" for the stampede exercise.
 const STAMPEDE_WINDOW_MS: u64 = 5_000;
@@ -386,7 +391,12 @@ impl Workshop {
             boot: self.boot,
             tier,
         };
-        self.lock().clears.push(clear);
+        let mut state = self.lock();
+        if state.clears.len() == CLEARS_KEPT {
+            state.clears.drain(..CLEARS_KEPT / 2);
+        }
+        state.clears.push(clear);
+        drop(state);
         self.write(LogLine::Clear(clear));
     }
 
