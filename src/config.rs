@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rocket::data::ByteUnit;
 use serde::{Deserialize, Serialize};
 
 /// The largest `max_factorial` we accept. 100000! has 456,574 digits and takes
@@ -32,6 +33,16 @@ pub struct Config {
     pub disk_ttl_secs: u64,
     /// Simulated cost of the work that a `/data` miss has to do.
     pub data_delay_ms: u64,
+    /// Most content bytes the disk tier keeps; past it the least recently
+    /// used entries are removed, index and content. Accepts `"64 MiB"`.
+    pub disk_max_bytes: ByteUnit,
+    /// Most entries the disk tier keeps. Each entry also costs an index file
+    /// on disk and a few hundred bytes of memory, so many tiny entries are
+    /// bounded by this rather than by their bytes.
+    pub disk_max_entries: usize,
+    /// How often expired entries are removed from disk and leftovers of
+    /// interrupted writes are reclaimed.
+    pub disk_sweep_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -44,6 +55,9 @@ impl Default for Config {
             cache_dir: PathBuf::from("cache_dir"),
             disk_ttl_secs: 3_600,
             data_delay_ms: 500,
+            disk_max_bytes: ByteUnit::Mebibyte(64),
+            disk_max_entries: 50_000,
+            disk_sweep_interval_secs: 60,
         }
     }
 }
@@ -89,6 +103,17 @@ impl Config {
                     .into(),
             ));
         }
+        if self.disk_max_bytes == 0 || self.disk_max_entries == 0 {
+            return Err(ConfigError(
+                "disk_max_bytes and disk_max_entries must be at least 1 (an empty disk tier can hold nothing)"
+                    .into(),
+            ));
+        }
+        if self.disk_sweep_interval_secs == 0 {
+            return Err(ConfigError(
+                "disk_sweep_interval_secs must be at least 1".into(),
+            ));
+        }
         ensure_writable_dir(&self.cache_dir)
     }
 
@@ -106,6 +131,10 @@ impl Config {
 
     pub fn data_delay(&self) -> Duration {
         Duration::from_millis(self.data_delay_ms)
+    }
+
+    pub fn disk_sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.disk_sweep_interval_secs)
     }
 }
 

@@ -13,13 +13,14 @@ pub mod history;
 pub mod memory;
 pub mod single_flight;
 
+use rocket::fairing::AdHoc;
 use rocket::figment::providers::{Env, Format, Toml};
 use rocket::figment::{Figment, Profile};
 use rocket::{Build, Rocket};
 
 pub use config::{Config, ConfigError};
 
-use disk::DiskCache;
+use disk::{DiskBounds, DiskCache};
 use history::RequestHistory;
 use memory::FactorialCache;
 
@@ -57,8 +58,23 @@ pub fn rocket_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
         config.factorial_delay_per_step(),
         config.factorial_delay_max(),
     );
-    let disk = DiskCache::open(&config.cache_dir, config.disk_ttl(), config.data_delay());
+    let disk = DiskCache::open_bounded(
+        &config.cache_dir,
+        config.disk_ttl(),
+        config.data_delay(),
+        DiskBounds {
+            max_bytes: config.disk_max_bytes.as_u64(),
+            max_entries: config.disk_max_entries,
+        },
+    );
+    let sweeper = disk.sweeper(config.disk_sweep_interval());
     Ok(rocket::custom(figment)
+        .attach(AdHoc::on_liftoff("disk sweeper", |rocket| {
+            let stop = rocket.shutdown();
+            Box::pin(async move {
+                tokio::spawn(sweeper.run(stop));
+            })
+        }))
         .manage(memory)
         .manage(disk)
         .manage(RequestHistory::new(HISTORY_CAPACITY))
