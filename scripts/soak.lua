@@ -26,7 +26,7 @@ function request()
       return wrk.format("GET", "/factorial/" .. math.random(0, 60))
    elseif roll <= 5000 then
       -- Memory misses: spread wide enough that the LRU cannot hold them.
-      return wrk.format("GET", "/factorial/" .. math.random(200, 1500))
+      return wrk.format("GET", "/factorial/" .. math.random(150, 800))
    elseif roll <= 8000 then
       -- Disk hits: twenty bodies, asked again and again.
       return wrk.format("POST", "/data", json, '{"user":' .. math.random(1, 20) .. '}')

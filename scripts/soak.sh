@@ -42,8 +42,8 @@ ROCKET_PORT="$port" \
 ROCKET_CACHE_DIR="$work/cache" \
 ROCKET_DATA_DELAY_MS=2 \
 ROCKET_FACTORIAL_DELAY_MS=0 \
-ROCKET_DISK_MAX_BYTES="8 MiB" \
-ROCKET_DISK_MAX_ENTRIES=20000 \
+ROCKET_DISK_MAX_BYTES="2 MiB" \
+ROCKET_DISK_MAX_ENTRIES=500 \
 ROCKET_DISK_SWEEP_INTERVAL_SECS=5 \
 ROCKET_LOG_LEVEL=critical \
     target/release/cachelab >"$work/app.log" 2>&1 &
@@ -74,7 +74,7 @@ sampler=""
 echo "stats              $(curl -fsS "http://127.0.0.1:$port/stats")"
 echo "RSS every 10 s     $(awk 'NR % 10 == 1 { printf "%d ", $1 / 1024 }' "$work/rss_kib")MiB"
 echo "peak RSS (VmHWM)   $((peak_kib / 1024)) MiB (bound: $RSS_LIMIT_MIB MiB)"
-echo "cache_dir on disk  $(du -sh "$work/cache" | cut -f1)"
+echo "cache_dir on disk  $(du -sh "$work/cache" 2>/dev/null | cut -f1)"
 
 status=0
 unintended=$(sed -n 's/^UNINTENDED_NON_2XX=//p' "$work/wrk.txt")
