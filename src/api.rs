@@ -147,14 +147,20 @@ impl<'r> FromData<'r> for JsonBody {
         }
 
         let limit = request.limits().get("json").unwrap_or(1.mebibytes());
+        let declared_length = request
+            .headers()
+            .get_one("Content-Length")
+            .and_then(|length| length.trim().parse::<u64>().ok());
+        let too_large = || {
+            ApiError::new(Status::PayloadTooLarge, "the request body is too large")
+                .accepting(format!("a JSON body of at most {limit}"))
+        };
+        if declared_length.is_some_and(|length| length > limit.as_u64()) {
+            return refuse(too_large());
+        }
         let bytes = match data.open(limit).into_bytes().await {
             Ok(bytes) if bytes.is_complete() => bytes.into_inner(),
-            Ok(_) => {
-                return refuse(
-                    ApiError::new(Status::PayloadTooLarge, "the request body is too large")
-                        .accepting(format!("a JSON body of at most {limit}")),
-                )
-            }
+            Ok(_) => return refuse(too_large()),
             Err(error) => {
                 return refuse(ApiError::new(
                     Status::BadRequest,
@@ -162,6 +168,15 @@ impl<'r> FromData<'r> for JsonBody {
                 ))
             }
         };
+
+        // A client that hangs up mid-body leaves a prefix that may still
+        // parse as JSON: it is not what was sent, so it is not answered.
+        if declared_length.is_some_and(|length| length != bytes.len() as u64) {
+            return refuse(ApiError::new(
+                Status::BadRequest,
+                "the request body ended before the length its Content-Length header promised",
+            ));
+        }
 
         match CanonicalJson::parse(&bytes) {
             Ok(canonical) => data::Outcome::Success(JsonBody {

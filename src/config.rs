@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rocket::data::ByteUnit;
 use serde::{Deserialize, Serialize};
 
 /// The largest `max_factorial` we accept. 100000! has 456,574 digits and takes
@@ -35,6 +36,16 @@ pub struct Config {
     /// Where workshop progress is kept. By default a file beside `cache_dir`
     /// (not inside it, so clearing the disk cache keeps everyone's progress).
     pub progress_file: Option<PathBuf>,
+    /// Most content bytes the disk tier keeps; past it the least recently
+    /// used entries are removed, index and content. Accepts `"64 MiB"`.
+    pub disk_max_bytes: ByteUnit,
+    /// Most entries the disk tier keeps. Each entry also costs an index file
+    /// on disk and a few hundred bytes of memory, so many tiny entries are
+    /// bounded by this rather than by their bytes.
+    pub disk_max_entries: usize,
+    /// How often expired entries are removed from disk and leftovers of
+    /// interrupted writes are reclaimed.
+    pub disk_sweep_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -48,6 +59,9 @@ impl Default for Config {
             disk_ttl_secs: 3_600,
             data_delay_ms: 500,
             progress_file: None,
+            disk_max_bytes: ByteUnit::Mebibyte(64),
+            disk_max_entries: 50_000,
+            disk_sweep_interval_secs: 60,
         }
     }
 }
@@ -93,6 +107,17 @@ impl Config {
                     .into(),
             ));
         }
+        if self.disk_max_bytes == 0 || self.disk_max_entries == 0 {
+            return Err(ConfigError(
+                "disk_max_bytes and disk_max_entries must be at least 1 (an empty disk tier can hold nothing)"
+                    .into(),
+            ));
+        }
+        if self.disk_sweep_interval_secs == 0 {
+            return Err(ConfigError(
+                "disk_sweep_interval_secs must be at least 1".into(),
+            ));
+        }
         ensure_writable_dir(&self.cache_dir)
     }
 
@@ -123,6 +148,10 @@ impl Config {
 
     pub fn data_delay(&self) -> Duration {
         Duration::from_millis(self.data_delay_ms)
+    }
+
+    pub fn disk_sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.disk_sweep_interval_secs)
     }
 }
 

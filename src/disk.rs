@@ -6,15 +6,24 @@
 //! hit by keeping a copy of the index in memory, loaded at start-up and kept
 //! up to date on each write. The content read still goes through cacache,
 //! which checks the bytes against their hash: a damaged file is never served.
+//!
+//! cacache has no size limit and never deletes anything by itself, so this
+//! tier does its own housekeeping: past `max_bytes` or `max_entries` the least
+//! recently used entries are removed (index and content), and a background
+//! sweep removes expired entries and what interrupted writes left behind.
+//! Every file fault becomes a miss or an answer that is not stored, never a
+//! failed request.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cacache::Integrity;
+use cacache::{Algorithm, Integrity};
+use sha2::{Digest, Sha256};
 
 use crate::canonical::CanonicalJson;
 use crate::single_flight::{Flight, SingleFlight};
@@ -25,6 +34,126 @@ struct IndexEntry {
     integrity: Integrity,
     written_at_ms: u64,
     size: usize,
+    /// Position in the recency order (a counter, not a clock).
+    last_used: u64,
+}
+
+/// The in-memory copy of cacache's index, with the recency order that
+/// eviction needs and a running total of content bytes.
+#[derive(Default)]
+struct Index {
+    entries: HashMap<String, IndexEntry>,
+    /// Keys by last use, least recent first.
+    recency: BTreeMap<u64, String>,
+    next_use: u64,
+    bytes: u64,
+}
+
+impl Index {
+    fn tick(&mut self) -> u64 {
+        self.next_use += 1;
+        self.next_use
+    }
+
+    /// The entry for `key`, marked as just used.
+    fn get_and_touch(&mut self, key: &str) -> Option<IndexEntry> {
+        let tick = self.tick();
+        let entry = self.entries.get_mut(key)?;
+        if let Some(recent_key) = self.recency.remove(&entry.last_used) {
+            self.recency.insert(tick, recent_key);
+        }
+        entry.last_used = tick;
+        Some(entry.clone())
+    }
+
+    fn get(&self, key: &str) -> Option<&IndexEntry> {
+        self.entries.get(key)
+    }
+
+    /// Adds or replaces the entry for `key` as the most recently used.
+    fn insert(&mut self, key: String, mut entry: IndexEntry) {
+        entry.last_used = self.tick();
+        self.bytes += entry.size as u64;
+        self.recency.insert(entry.last_used, key.clone());
+        if let Some(old) = self.entries.insert(key, entry) {
+            self.forget_accounting(&old);
+        }
+    }
+
+    fn remove(&mut self, key: &str) -> Option<IndexEntry> {
+        let entry = self.entries.remove(key)?;
+        self.forget_accounting(&entry);
+        Some(entry)
+    }
+
+    fn forget_accounting(&mut self, entry: &IndexEntry) {
+        self.bytes = self.bytes.saturating_sub(entry.size as u64);
+        self.recency.remove(&entry.last_used);
+    }
+
+    fn within(&self, bounds: DiskBounds) -> bool {
+        self.bytes <= bounds.max_bytes && self.entries.len() <= bounds.max_entries
+    }
+
+    /// Removes least recently used entries until the index is within `bounds`.
+    fn evict_until_within(&mut self, bounds: DiskBounds) -> Vec<(String, IndexEntry)> {
+        let mut evicted = Vec::new();
+        while !self.within(bounds) {
+            let Some((_, key)) = self.recency.pop_first() else {
+                break;
+            };
+            if let Some(entry) = self.entries.remove(&key) {
+                self.bytes = self.bytes.saturating_sub(entry.size as u64);
+                evicted.push((key, entry));
+            }
+        }
+        evicted
+    }
+
+    fn remove_expired(&mut self, now_ms: u64, ttl_ms: u64) -> Vec<(String, IndexEntry)> {
+        let expired: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| now_ms.saturating_sub(entry.written_at_ms) >= ttl_ms)
+            .map(|(key, _)| key.clone())
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|key| self.remove(&key).map(|entry| (key, entry)))
+            .collect()
+    }
+
+    fn clear(&mut self) -> usize {
+        let removed = self.entries.len();
+        *self = Self {
+            next_use: self.next_use,
+            ..Self::default()
+        };
+        removed
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// How much the disk tier keeps before it evicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskBounds {
+    /// Content bytes, summed over entries.
+    pub max_bytes: u64,
+    /// Entries, whatever their size: each also costs an index file on disk
+    /// and a few hundred bytes of memory.
+    pub max_entries: usize,
+}
+
+impl Default for DiskBounds {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 * 1024 * 1024,
+            max_entries: 50_000,
+        }
+    }
 }
 
 /// Why a request was not served from disk.
@@ -83,16 +212,24 @@ impl DiskAnswer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct DiskStats {
     pub entries: usize,
+    /// Content bytes of the stored entries.
     pub bytes: u64,
     pub hits: u64,
     pub misses: u64,
     pub expired: u64,
     /// Times the slow work actually ran.
     pub computed: u64,
-    /// Cache faults survived (unreadable content, failed writes, failed clears).
+    /// Cache faults survived (unreadable content, failed writes, failed clears
+    /// and removals).
     pub errors: u64,
     pub in_flight: usize,
     pub ttl_secs: u64,
+    /// Entries removed because the tier was past `max_bytes` or `max_entries`.
+    pub evictions: u64,
+    /// Expired entries removed from disk by the sweep.
+    pub expirations: u64,
+    pub max_bytes: u64,
+    pub max_entries: usize,
 }
 
 /// One stored entry as shown to a learner.
@@ -102,6 +239,18 @@ pub struct DiskEntry {
     pub size: usize,
     pub written_at_ms: u64,
     pub expires_at_ms: u64,
+}
+
+/// What one sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub expired: usize,
+    pub evicted: usize,
+    /// Content files that no index entry points to (left by an interrupted
+    /// write or a failed removal).
+    pub orphans: usize,
+    /// Temporary files of writes that never finished.
+    pub temp_files: usize,
 }
 
 #[derive(Clone)]
@@ -115,64 +264,131 @@ struct StoredValue {
 }
 
 /// JSON answers on disk, with an in-memory copy of the index.
-pub struct DiskCache {
+///
+/// A cheap handle: the tier itself lives behind an `Arc`, so that writes can
+/// finish even if the request that started them goes away, and so that the
+/// background [`Sweeper`] can reach it.
+pub struct DiskCache(Arc<DiskTier>);
+
+impl Deref for DiskCache {
+    type Target = DiskTier;
+
+    fn deref(&self) -> &DiskTier {
+        &self.0
+    }
+}
+
+/// The state behind a [`DiskCache`].
+pub struct DiskTier {
     dir: PathBuf,
     ttl: Duration,
     miss_delay: Duration,
-    index: Mutex<HashMap<String, IndexEntry>>,
+    bounds: DiskBounds,
+    index: Mutex<Index>,
     flights: SingleFlight<String, StoredValue>,
-    /// Writes hold it shared and `clear` holds it alone, so a clear never
-    /// interleaves with a write half-way through.
+    /// Writes hold it shared; clearing, eviction and sweeps hold it alone, so
+    /// files are never removed while a write is between its content and its
+    /// index entry.
     layout: tokio::sync::RwLock<()>,
+    /// Entries whose content failed to read: their files are removed by the
+    /// next sweep, unless a rewrite replaced them first.
+    unreadable: Mutex<Vec<(String, Integrity)>>,
+    /// Whether a sweep has looked for content that no entry points to (once
+    /// per start is enough: the app itself never leaves any behind).
+    orphans_checked: AtomicBool,
+    /// A failing write or removal is logged once, then only counted until one
+    /// succeeds again; a full or missing disk must not flood the log.
+    write_fault_reported: AtomicBool,
+    removal_fault_reported: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
     expired: AtomicU64,
     computed: AtomicU64,
     errors: AtomicU64,
+    evictions: AtomicU64,
+    expirations: AtomicU64,
 }
 
 impl DiskCache {
+    /// Opens the cache in `dir` with the default bounds.
+    pub fn open(dir: &Path, ttl: Duration, miss_delay: Duration) -> Self {
+        Self::open_bounded(dir, ttl, miss_delay, DiskBounds::default())
+    }
+
     /// Opens the cache in `dir` and loads its index. Entries that cannot be
     /// read are skipped with a warning: a damaged index costs misses, not
     /// start-up.
-    pub fn open(dir: &Path, ttl: Duration, miss_delay: Duration) -> Self {
-        let mut index = HashMap::new();
+    pub fn open_bounded(
+        dir: &Path,
+        ttl: Duration,
+        miss_delay: Duration,
+        bounds: DiskBounds,
+    ) -> Self {
+        let mut loaded = Vec::new();
         let mut skipped = 0usize;
-        for entry in cacache::list_sync(dir) {
-            match entry {
-                Ok(meta) => {
-                    index.insert(
-                        meta.key,
-                        IndexEntry {
-                            integrity: meta.integrity,
-                            written_at_ms: u64::try_from(meta.time).unwrap_or(u64::MAX),
-                            size: meta.size,
-                        },
-                    );
-                }
-                Err(error) => {
-                    skipped += 1;
-                    log::warn!("disk index entry skipped at start-up: {error}");
+        // cacache reports a missing index directory (a new cache) as an error.
+        if dir.join("index-v5").is_dir() {
+            for entry in cacache::list_sync(dir) {
+                match entry {
+                    Ok(meta) => loaded.push(meta),
+                    Err(error) => {
+                        skipped += 1;
+                        log::warn!(
+                            "disk index entry skipped at start-up: {}",
+                            one_line(&error.to_string())
+                        );
+                    }
                 }
             }
+        }
+        // Oldest first, so that the least recently written is evicted first.
+        loaded.sort_by_key(|meta| meta.time);
+        let mut index = Index::default();
+        for meta in loaded {
+            index.insert(
+                meta.key,
+                IndexEntry {
+                    integrity: meta.integrity,
+                    written_at_ms: u64::try_from(meta.time).unwrap_or(u64::MAX),
+                    size: meta.size,
+                    last_used: 0,
+                },
+            );
         }
         log::info!(
             "disk tier: {} entries loaded from {} ({skipped} skipped)",
             index.len(),
             dir.display()
         );
-        Self {
+        Self(Arc::new(DiskTier {
             dir: dir.to_path_buf(),
             ttl,
             miss_delay,
+            bounds,
             index: Mutex::new(index),
             flights: SingleFlight::default(),
             layout: tokio::sync::RwLock::new(()),
+            unreadable: Mutex::new(Vec::new()),
+            orphans_checked: AtomicBool::new(false),
+            write_fault_reported: AtomicBool::new(false),
+            removal_fault_reported: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             expired: AtomicU64::new(0),
             computed: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            expirations: AtomicU64::new(0),
+        }))
+    }
+
+    /// The background housekeeping for this cache, to be run on the app's
+    /// runtime (see [`Sweeper::run`]). It stops by itself once the cache is
+    /// dropped.
+    pub fn sweeper(&self, interval: Duration) -> Sweeper {
+        Sweeper {
+            tier: Arc::downgrade(&self.0),
+            interval,
         }
     }
 
@@ -221,57 +437,6 @@ impl DiskCache {
         }
     }
 
-    /// A fresh, verified entry for `key`, or why there is none.
-    fn read_fresh(&self, key: &str) -> Result<(Arc<[u8]>, IndexEntry), MissReason> {
-        let entry = self
-            .lock_index()
-            .get(key)
-            .cloned()
-            .ok_or(MissReason::Absent)?;
-        if self.is_expired(&entry, now_ms()) {
-            return Err(MissReason::Expired);
-        }
-        // A small synchronous read is ~25× cheaper than cacache's async path,
-        // which hops to the blocking pool for every file step. block_in_place
-        // hands this worker's other tasks to another thread while we read, so
-        // nothing async waits on the disk. (It needs the multi-threaded
-        // runtime, which Rocket always runs.)
-        let read =
-            tokio::task::block_in_place(|| cacache::read_hash_sync(&self.dir, &entry.integrity));
-        match read {
-            Ok(bytes) => Ok((Arc::from(bytes), entry)),
-            Err(error) => {
-                self.forget_unreadable(key, &entry, &error);
-                Err(MissReason::Unreadable)
-            }
-        }
-    }
-
-    /// Drops an entry whose content failed to read, so it is recomputed and
-    /// rewritten instead of failing again on every request.
-    fn forget_unreadable(&self, key: &str, entry: &IndexEntry, error: &cacache::Error) {
-        let still_indexed = {
-            let mut index = self.lock_index();
-            let same = index
-                .get(key)
-                .is_some_and(|current| current.integrity == entry.integrity);
-            if same {
-                index.remove(key);
-            }
-            same
-        };
-        // If a clear removed the entry meanwhile, the failed read is no fault.
-        if still_indexed {
-            self.errors.fetch_add(1, Ordering::Relaxed);
-            log::warn!(
-                "disk miss key={}… reason=unreadable error={}",
-                &key[..12.min(key.len())],
-                one_line(&error.to_string())
-            );
-            let _ = cacache::remove_hash_sync(&self.dir, &entry.integrity);
-        }
-    }
-
     async fn compute_and_store(&self, request: &CanonicalJson) -> StoredValue {
         // A flight that finished just before ours began has already stored it.
         if let Ok((body, entry)) = self.read_fresh(request.key()) {
@@ -298,9 +463,95 @@ impl DiskCache {
         }
     }
 
-    /// Writes `body` under `key`; returns its write time, or `None` (logged and
-    /// counted) when the disk refused it: the caller still gets its answer.
+    /// Writes `body` under `key` and evicts past the bounds; returns its write
+    /// time, or `None` when it was not stored: the caller still gets its
+    /// answer. The write runs as its own task, so a request that goes away
+    /// half-way cannot leave the content written and the index not.
     async fn store(&self, key: &str, body: &Arc<[u8]>) -> Option<u64> {
+        if body.len() as u64 > self.bounds.max_bytes {
+            log::info!(
+                "disk entry not stored key={}… reason=larger than disk_max_bytes ({} > {})",
+                short(key),
+                body.len(),
+                self.bounds.max_bytes
+            );
+            return None;
+        }
+        let tier = Arc::clone(&self.0);
+        let owned_key = key.to_owned();
+        let owned_body = Arc::clone(body);
+        let task = tokio::spawn(async move {
+            let written = tier.write(&owned_key, &owned_body).await;
+            tier.evict_over_bounds().await;
+            written
+        });
+        match task.await {
+            Ok(written) => written,
+            Err(join_error) => {
+                self.write_failed(key, &join_error.to_string());
+                None
+            }
+        }
+    }
+}
+
+impl DiskTier {
+    /// A fresh, verified entry for `key`, or why there is none.
+    fn read_fresh(&self, key: &str) -> Result<(Arc<[u8]>, IndexEntry), MissReason> {
+        let entry = self
+            .lock_index()
+            .get_and_touch(key)
+            .ok_or(MissReason::Absent)?;
+        if self.is_expired(&entry, now_ms()) {
+            return Err(MissReason::Expired);
+        }
+        // A small synchronous read is ~25× cheaper than cacache's async path,
+        // which hops to the blocking pool for every file step. block_in_place
+        // hands this worker's other tasks to another thread while we read, so
+        // nothing async waits on the disk. (It needs the multi-threaded
+        // runtime, which Rocket always runs.)
+        let read =
+            tokio::task::block_in_place(|| cacache::read_hash_sync(&self.dir, &entry.integrity));
+        match read {
+            Ok(bytes) => Ok((Arc::from(bytes), entry)),
+            Err(error) => {
+                self.forget_unreadable(key, &entry, &error);
+                Err(MissReason::Unreadable)
+            }
+        }
+    }
+
+    /// Drops an entry whose content failed to read, so it is recomputed and
+    /// rewritten instead of failing again on every request. Its files are
+    /// left to the next sweep, which removes them unless a rewrite has
+    /// replaced them by then.
+    fn forget_unreadable(&self, key: &str, entry: &IndexEntry, error: &cacache::Error) {
+        let still_indexed = {
+            let mut index = self.lock_index();
+            let same = index.get(key).is_some_and(|current| {
+                current.integrity == entry.integrity && current.written_at_ms == entry.written_at_ms
+            });
+            if same {
+                index.remove(key);
+            }
+            same
+        };
+        // If a clear, sweep or eviction removed the entry meanwhile, the
+        // failed read is no fault.
+        if still_indexed {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            log::warn!(
+                "disk miss key={}… reason=unreadable error={}",
+                short(key),
+                one_line(&error.to_string())
+            );
+            lock(&self.unreadable).push((key.to_owned(), entry.integrity.clone()));
+        }
+    }
+
+    /// Writes the files and then the in-memory index entry, all under the
+    /// shared layout lock so that no clear or removal runs in between.
+    async fn write(&self, key: &str, body: &Arc<[u8]>) -> Option<u64> {
         let _writing = self.layout.read().await;
         let written_at_ms = now_ms();
         let dir = self.dir.clone();
@@ -324,18 +575,167 @@ impl DiskCache {
                         integrity,
                         written_at_ms,
                         size: body.len(),
+                        last_used: 0,
                     },
                 );
+                if self.write_fault_reported.swap(false, Ordering::Relaxed) {
+                    log::info!("disk writes work again");
+                }
                 Some(written_at_ms)
             }
             Err(error) => {
-                self.errors.fetch_add(1, Ordering::Relaxed);
-                log::warn!(
-                    "disk write failed key={}… error={}",
-                    &key[..12.min(key.len())],
-                    one_line(&error.to_string())
-                );
+                self.write_failed(key, &error.to_string());
+                self.remove_partial_write(body).await;
                 None
+            }
+        }
+    }
+
+    fn write_failed(&self, key: &str, error: &str) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if !self.write_fault_reported.swap(true, Ordering::Relaxed) {
+            log::warn!(
+                "disk write failed key={}… error={} (answers are served unstored; \
+                 further write failures are only counted in /stats errors until a write works)",
+                short(key),
+                one_line(error)
+            );
+        }
+    }
+
+    /// A write can fail after its content file is in place (the index append
+    /// failed): remove that content unless an entry still points to it.
+    async fn remove_partial_write(&self, body: &[u8]) {
+        let Some(integrity) = sha256_integrity(body) else {
+            return;
+        };
+        let referenced = self
+            .lock_index()
+            .entries
+            .values()
+            .any(|entry| entry.integrity == integrity);
+        if !referenced {
+            let dir = self.dir.clone();
+            let _ =
+                tokio::task::spawn_blocking(move || cacache::remove_hash_sync(&dir, &integrity))
+                    .await;
+        }
+    }
+
+    /// Removes least recently used entries, index and content, until the
+    /// tier is within its bounds. Returns how many it removed.
+    async fn evict_over_bounds(&self) -> usize {
+        if self.lock_index().within(self.bounds) {
+            return 0;
+        }
+        let _exclusive = self.layout.write().await;
+        let evicted = self.lock_index().evict_until_within(self.bounds);
+        if evicted.is_empty() {
+            return 0;
+        }
+        self.evictions
+            .fetch_add(evicted.len() as u64, Ordering::Relaxed);
+        log::debug!("disk tier evicted {} entries", evicted.len());
+        let count = evicted.len();
+        self.remove_files(to_removals(evicted)).await;
+        count
+    }
+
+    /// Removes expired entries and, past the bounds, the least recently used
+    /// ones; reclaims the files of unreadable entries, temporary files of
+    /// writes that never finished and, once per start, content files that no
+    /// entry points to.
+    pub async fn sweep(&self) -> SweepReport {
+        let _exclusive = self.layout.write().await;
+        let (expired, evicted, unreadable, live_content) = {
+            let mut index = self.lock_index();
+            let expired = index.remove_expired(now_ms(), duration_ms(self.ttl));
+            let evicted = index.evict_until_within(self.bounds);
+            // A rewrite of the same key stores the same content under the
+            // same name, replacing the damaged file: leave those alone.
+            let unreadable: Vec<(String, Integrity)> = std::mem::take(&mut *lock(&self.unreadable))
+                .into_iter()
+                .filter(|(key, _)| index.get(key).is_none())
+                .collect();
+            let live_content = (!self.orphans_checked.swap(true, Ordering::Relaxed)).then(|| {
+                index
+                    .entries
+                    .values()
+                    .map(|entry| entry.integrity.to_hex().1)
+                    .collect::<HashSet<String>>()
+            });
+            (expired, evicted, unreadable, live_content)
+        };
+        self.expirations
+            .fetch_add(expired.len() as u64, Ordering::Relaxed);
+        self.evictions
+            .fetch_add(evicted.len() as u64, Ordering::Relaxed);
+        let mut report = SweepReport {
+            expired: expired.len(),
+            evicted: evicted.len(),
+            ..SweepReport::default()
+        };
+        let mut removals = to_removals(expired);
+        removals.extend(to_removals(evicted));
+        removals.extend(unreadable);
+        self.remove_files(removals).await;
+
+        let dir = self.dir.clone();
+        let leftovers = tokio::task::spawn_blocking(move || {
+            let temp_files = remove_temp_files(&dir);
+            let orphans = live_content.map_or(0, |live| remove_orphan_content(&dir, &live));
+            (temp_files, orphans)
+        })
+        .await;
+        if let Ok((temp_files, orphans)) = leftovers {
+            report.temp_files = temp_files;
+            report.orphans = orphans;
+        }
+        if report != SweepReport::default() {
+            log::info!(
+                "disk sweep: {} expired, {} evicted, {} orphaned content files, {} temporary files removed",
+                report.expired,
+                report.evicted,
+                report.orphans,
+                report.temp_files
+            );
+        }
+        report
+    }
+
+    /// Removes entries' files on the blocking pool. The caller holds the
+    /// layout lock alone and has already dropped the entries from the
+    /// in-memory index, so a concurrent read that loses its file is a
+    /// quiet miss.
+    async fn remove_files(&self, removals: Vec<(String, Integrity)>) {
+        if removals.is_empty() {
+            return;
+        }
+        let dir = self.dir.clone();
+        let failures = tokio::task::spawn_blocking(move || {
+            removals
+                .iter()
+                .filter_map(|(key, integrity)| remove_entry_files(&dir, key, integrity).err())
+                .collect::<Vec<String>>()
+        })
+        .await
+        .unwrap_or_else(|join_error| vec![join_error.to_string()]);
+        match failures.first() {
+            None => {
+                if self.removal_fault_reported.swap(false, Ordering::Relaxed) {
+                    log::info!("disk removals work again");
+                }
+            }
+            Some(first) => {
+                self.errors
+                    .fetch_add(failures.len() as u64, Ordering::Relaxed);
+                if !self.removal_fault_reported.swap(true, Ordering::Relaxed) {
+                    log::warn!(
+                        "disk removal failed for {} entries: {first} (further removal failures \
+                         are only counted in /stats errors until one works)",
+                        failures.len()
+                    );
+                }
             }
         }
     }
@@ -343,12 +743,8 @@ impl DiskCache {
     /// Removes every entry, index and content, and returns how many there were.
     pub async fn clear(&self) -> usize {
         let _exclusive = self.layout.write().await;
-        let removed = {
-            let mut index = self.lock_index();
-            let removed = index.len();
-            index.clear();
-            removed
-        };
+        let removed = self.lock_index().clear();
+        lock(&self.unreadable).clear();
         let dir = self.dir.clone();
         let cleared = tokio::task::spawn_blocking(move || clear_dir(&dir))
             .await
@@ -363,10 +759,7 @@ impl DiskCache {
     pub fn stats(&self) -> DiskStats {
         let (entries, bytes) = {
             let index = self.lock_index();
-            (
-                index.len(),
-                index.values().map(|entry| entry.size as u64).sum(),
-            )
+            (index.len(), index.bytes)
         };
         DiskStats {
             entries,
@@ -378,6 +771,10 @@ impl DiskCache {
             errors: self.errors.load(Ordering::Relaxed),
             in_flight: self.flights.in_flight_count(),
             ttl_secs: self.ttl.as_secs(),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            expirations: self.expirations.load(Ordering::Relaxed),
+            max_bytes: self.bounds.max_bytes,
+            max_entries: self.bounds.max_entries,
         }
     }
 
@@ -386,6 +783,7 @@ impl DiskCache {
         let ttl_ms = duration_ms(self.ttl);
         let mut entries: Vec<DiskEntry> = self
             .lock_index()
+            .entries
             .iter()
             .map(|(key, entry)| DiskEntry {
                 key: key.clone(),
@@ -410,9 +808,44 @@ impl DiskCache {
         now_ms.saturating_sub(entry.written_at_ms) >= duration_ms(self.ttl)
     }
 
-    fn lock_index(&self) -> MutexGuard<'_, HashMap<String, IndexEntry>> {
-        self.index.lock().expect("disk index lock poisoned")
+    fn lock_index(&self) -> MutexGuard<'_, Index> {
+        lock(&self.index)
     }
+}
+
+/// Runs the disk tier's periodic sweep (see [`DiskTier::sweep`]).
+pub struct Sweeper {
+    tier: Weak<DiskTier>,
+    interval: Duration,
+}
+
+impl Sweeper {
+    /// Sweeps at once, then every `interval`, until `stop` completes or the
+    /// cache is dropped.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            let Some(tier) = self.tier.upgrade() else {
+                return;
+            };
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tier.sweep() => {}
+            }
+            drop(tier);
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(self.interval) => {}
+            }
+        }
+    }
+}
+
+fn to_removals(entries: Vec<(String, IndexEntry)>) -> Vec<(String, Integrity)> {
+    entries
+        .into_iter()
+        .map(|(key, entry)| (key, entry.integrity))
+        .collect()
 }
 
 fn write_entry(
@@ -432,6 +865,68 @@ fn write_entry(
     writer.commit()
 }
 
+/// Removes an entry's content and index file. If cacache cannot remove the
+/// index file (it is damaged, or the content was already gone), the entry is
+/// marked deleted in the index instead, so it never points at missing content.
+fn remove_entry_files(dir: &Path, key: &str, integrity: &Integrity) -> Result<(), String> {
+    let fully = cacache::RemoveOpts::new()
+        .remove_fully(true)
+        .remove_sync(dir, key);
+    if fully.is_ok() {
+        return Ok(());
+    }
+    let content = match cacache::remove_hash_sync(dir, integrity) {
+        Err(cacache::Error::IoError(error, _)) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(error.to_string())
+        }
+        _ => Ok(()),
+    };
+    let index = match cacache::index::delete(dir, key) {
+        // A cache directory that is gone holds nothing to remove.
+        Err(_) if !dir.exists() => Ok(()),
+        other => other.map_err(|error| one_line(&error.to_string())),
+    };
+    content.and(index)
+}
+
+/// Temporary files of writes that never finished (a crash, a full disk).
+/// Only called with the layout lock held alone, so no write is using them.
+fn remove_temp_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir.join("tmp")) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+        .count()
+}
+
+/// Content files (`content-v2/sha256/ab/cd/ef…`) whose hash no entry uses.
+fn remove_orphan_content(dir: &Path, live: &HashSet<String>) -> usize {
+    let root = dir.join("content-v2").join("sha256");
+    let mut removed = 0;
+    for first in read_dir_paths(&root) {
+        for second in read_dir_paths(&first) {
+            for file in read_dir_paths(&second) {
+                let hex: String = [&first, &second, &file]
+                    .iter()
+                    .filter_map(|path| path.file_name()?.to_str())
+                    .collect();
+                if !live.contains(&hex) && std::fs::remove_file(&file).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    removed
+}
+
+fn read_dir_paths(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+        .unwrap_or_default()
+}
+
 /// cacache's own `clear` fails on a missing directory; a cleared cache that
 /// was already gone is simply empty.
 fn clear_dir(dir: &Path) -> std::io::Result<()> {
@@ -440,6 +935,19 @@ fn clear_dir(dir: &Path) -> std::io::Result<()> {
         Err(_) if !dir.exists() => std::fs::create_dir_all(dir),
         Err(error) => Err(std::io::Error::other(one_line(&error.to_string()))),
     }
+}
+
+/// The integrity cacache gives content written with SHA-256.
+fn sha256_integrity(body: &[u8]) -> Option<Integrity> {
+    Integrity::from_hex(format!("{:x}", Sha256::digest(body)), Algorithm::Sha256).ok()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().expect("disk tier lock poisoned")
+}
+
+fn short(key: &str) -> &str {
+    &key[..12.min(key.len())]
 }
 
 pub(crate) fn now_ms() -> u64 {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::canonical::{CanonicalJson, FactorialInput};
 use crate::config::Config;
-use crate::disk::{DiskAnswer, DiskCache, DiskLookup};
+use crate::disk::{DiskAnswer, DiskBounds, DiskCache, DiskLookup};
 use crate::history::{RequestHistory, Tier};
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
 use crate::workshop::{ClearedTier, LearnerName, What, Workshop};
@@ -45,7 +45,15 @@ impl Lab {
             config.factorial_delay_per_step(),
             config.factorial_delay_max(),
         );
-        let disk = DiskCache::open(&config.cache_dir, config.disk_ttl(), config.data_delay());
+        let disk = DiskCache::open_bounded(
+            &config.cache_dir,
+            config.disk_ttl(),
+            config.data_delay(),
+            DiskBounds {
+                max_bytes: config.disk_max_bytes.as_u64(),
+                max_entries: config.disk_max_entries,
+            },
+        );
         let workshop = Workshop::open(&config.progress_path());
         Self {
             config,

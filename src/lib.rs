@@ -19,6 +19,7 @@ pub mod single_flight;
 pub mod view;
 pub mod workshop;
 
+use rocket::fairing::AdHoc;
 use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use rocket::figment::{Figment, Profile};
 use rocket::fs::{relative, FileServer};
@@ -57,8 +58,16 @@ pub fn rocket() -> Result<Rocket<Build>, ConfigError> {
 /// (capacity 0, a `cache_dir` it cannot write) before anything is served.
 pub fn rocket_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
     let config = Config::from_figment(&figment)?;
+    let lab = Lab::new(config);
+    let sweeper = lab.disk().sweeper(lab.config().disk_sweep_interval());
     Ok(rocket::custom(figment)
-        .manage(Lab::new(config))
+        .attach(AdHoc::on_liftoff("disk sweeper", |rocket| {
+            let stop = rocket.shutdown();
+            Box::pin(async move {
+                tokio::spawn(sweeper.run(stop));
+            })
+        }))
+        .manage(lab)
         .attach(Template::fairing())
         .mount("/", api::routes())
         .mount("/", pages::routes())

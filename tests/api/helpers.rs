@@ -16,9 +16,16 @@ pub struct TestApp {
 }
 
 /// The shipped settings with a test's own cache_dir and no delays.
+/// Workshop progress goes beside `cache_dir` as it would by default, but is
+/// pinned there, so a test that moves `cache_dir` (onto a tmpfs, say) leaves
+/// it behind.
 pub fn test_settings(cache_dir: &Path) -> Figment {
     cachelab::figment()
         .merge(Serialized::global("cache_dir", cache_dir))
+        .merge(Serialized::global(
+            "progress_file",
+            cache_dir.with_file_name("progress.jsonl"),
+        ))
         .merge(Serialized::global("factorial_delay_ms", 0))
         .merge(Serialized::global("data_delay_ms", 0))
         .merge(Serialized::global("log_level", "off"))
@@ -85,9 +92,14 @@ impl TestApp {
 
     /// A second, independent app on the same cache_dir: what a restart looks like.
     pub fn restart(self) -> Self {
+        self.restart_with(|settings| settings)
+    }
+
+    /// A restart with settings adjusted by `adjust`.
+    pub fn restart_with(self, adjust: impl FnOnce(Figment) -> Figment) -> Self {
         let TestApp { client, dir } = self;
         drop(client);
-        let client = client_for(test_settings(&cache_dir_in(&dir)));
+        let client = client_for(adjust(test_settings(&cache_dir_in(&dir))));
         Self { client, dir }
     }
 
@@ -121,6 +133,23 @@ impl TestApp {
         self.get("/stats").json
     }
 
+    /// The disk tier's counter `name`, from `/stats`.
+    pub fn disk_stat(&self, name: &str) -> u64 {
+        self.stats()["disk"][name].as_u64().unwrap_or(u64::MAX)
+    }
+
+    /// Waits up to `limit` for `condition` to hold (for the background sweep).
+    pub fn wait_for(&self, limit: std::time::Duration, condition: impl Fn(&Self) -> bool) -> bool {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            if condition(self) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        condition(self)
+    }
+
     /// The server still answers, and answers correctly.
     pub fn assert_healthy(&self) {
         let health = self.get("/health");
@@ -140,8 +169,18 @@ fn cache_dir_in(dir: &TempDir) -> PathBuf {
 
 /// Every file under the cache's content directory.
 pub fn content_files(cache_dir: &Path) -> Vec<PathBuf> {
+    files_under(&cache_dir.join("content-v2"))
+}
+
+/// Every file of the cache's on-disk index (one per stored key).
+pub fn index_files(cache_dir: &Path) -> Vec<PathBuf> {
+    files_under(&cache_dir.join("index-v5"))
+}
+
+/// Every file under `root`, at any depth.
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let mut pending = vec![cache_dir.join("content-v2")];
+    let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;

@@ -1,8 +1,13 @@
 //! The JSON API, driven through Rocket's local client exactly as curl would.
 
+mod bounds;
+mod canonical_keys;
 mod clearing;
 mod config;
 mod disk;
+mod faults;
+mod fuzz_replay;
 mod helpers;
+mod hostile;
 mod input;
 mod memory;
