@@ -362,3 +362,77 @@ fn the_timing_page_uses_the_host_the_browser_reached() {
     assert!(page.contains("curl -i http://lab.example:9000/factorial/20"));
     assert!(page.contains("http://lab.example:9000/stats"));
 }
+
+/// Markup that would run if any page echoed it unescaped.
+const XSS_PAYLOADS: [&str; 4] = [
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(1)>",
+    "'><svg onload=alert(1)>",
+    "</textarea><script>alert(2)</script>",
+];
+
+#[test]
+fn no_page_renders_learner_input_unescaped() {
+    let app = TestApp::new();
+    for payload in XSS_PAYLOADS {
+        let encoded = urlencode(payload);
+        // Every way a learner's text reaches the app.
+        browse(&app, &format!("/memory?n={encoded}"));
+        submit_form(&app, "/disk", &disk_form(payload));
+        let json = serde_json::json!({ payload: payload, "list": [payload] }).to_string();
+        submit_form(&app, "/disk", &disk_form(&json));
+        app.post_json("/data", &json);
+        submit_form(&app, "/exercises/name", &format!("name={encoded}"));
+        app.client
+            .get(format!("/factorial/{encoded}"))
+            .header(Header::new("X-Learner", payload))
+            .dispatch();
+
+        let mut pages: Vec<(String, String)> = Vec::new();
+        for uri in [
+            "/",
+            "/memory",
+            "/disk",
+            "/dashboard",
+            "/timing",
+            "/exercises",
+            "/exercises/progress",
+            "/clear-cache",
+        ] {
+            pages.push((uri.to_owned(), browse(&app, uri).body));
+        }
+        pages.push((
+            "/memory?n=…".into(),
+            browse(&app, &format!("/memory?n={encoded}")).body,
+        ));
+        pages.push((
+            "/disk (JSON)".into(),
+            submit_form(&app, "/disk", &disk_form(&json)).body,
+        ));
+        pages.push((
+            "/disk (broken)".into(),
+            submit_form(&app, "/disk", &disk_form(payload)).body,
+        ));
+        pages.push((
+            "/<payload>".into(),
+            browse(&app, &format!("/{encoded}")).body,
+        ));
+        let timing = app
+            .client
+            .get("/timing")
+            .header(Accept::HTML)
+            .header(Header::new("Host", payload))
+            .dispatch()
+            .into_string()
+            .unwrap_or_default();
+        pages.push(("/timing (Host)".into(), timing));
+
+        for (uri, page) in pages {
+            assert!(!page.is_empty(), "{uri} answered");
+            for needle in ["<script>alert", "<img src=x", "<svg onload"] {
+                assert!(!page.contains(needle), "{uri} echoed {needle:?} unescaped");
+            }
+        }
+    }
+    app.assert_healthy();
+}
