@@ -14,7 +14,7 @@
 //! Every file fault becomes a miss or an answer that is not stored, never a
 //! failed request.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -34,61 +34,50 @@ struct IndexEntry {
     integrity: Integrity,
     written_at_ms: u64,
     size: usize,
-    /// Position in the recency order (a counter, not a clock).
-    last_used: u64,
 }
 
-/// The in-memory copy of cacache's index, with the recency order that
-/// eviction needs and a running total of content bytes.
-#[derive(Default)]
+/// The in-memory copy of cacache's index, in recency order, with a running
+/// total of content bytes. The order comes from the `lru` crate rather than
+/// `cached`'s LruCache because the bound is in bytes as well as entries, so
+/// eviction must pop least recently used entries one at a time until both
+/// totals fit, which `cached` does not offer.
 struct Index {
-    entries: HashMap<String, IndexEntry>,
-    /// Keys by last use, least recent first.
-    recency: BTreeMap<u64, String>,
-    next_use: u64,
+    entries: lru::LruCache<String, IndexEntry>,
     bytes: u64,
 }
 
-impl Index {
-    fn tick(&mut self) -> u64 {
-        self.next_use += 1;
-        self.next_use
+impl Default for Index {
+    fn default() -> Self {
+        Self {
+            // Bounded by `evict_until_within`, by bytes and by count.
+            entries: lru::LruCache::unbounded(),
+            bytes: 0,
+        }
     }
+}
 
+impl Index {
     /// The entry for `key`, marked as just used.
     fn get_and_touch(&mut self, key: &str) -> Option<IndexEntry> {
-        let tick = self.tick();
-        let entry = self.entries.get_mut(key)?;
-        if let Some(recent_key) = self.recency.remove(&entry.last_used) {
-            self.recency.insert(tick, recent_key);
-        }
-        entry.last_used = tick;
-        Some(entry.clone())
+        self.entries.get(key).cloned()
     }
 
     fn get(&self, key: &str) -> Option<&IndexEntry> {
-        self.entries.get(key)
+        self.entries.peek(key)
     }
 
     /// Adds or replaces the entry for `key` as the most recently used.
-    fn insert(&mut self, key: String, mut entry: IndexEntry) {
-        entry.last_used = self.tick();
+    fn insert(&mut self, key: String, entry: IndexEntry) {
         self.bytes += entry.size as u64;
-        self.recency.insert(entry.last_used, key.clone());
-        if let Some(old) = self.entries.insert(key, entry) {
-            self.forget_accounting(&old);
+        if let Some(old) = self.entries.put(key, entry) {
+            self.bytes = self.bytes.saturating_sub(old.size as u64);
         }
     }
 
     fn remove(&mut self, key: &str) -> Option<IndexEntry> {
-        let entry = self.entries.remove(key)?;
-        self.forget_accounting(&entry);
-        Some(entry)
-    }
-
-    fn forget_accounting(&mut self, entry: &IndexEntry) {
+        let entry = self.entries.pop(key)?;
         self.bytes = self.bytes.saturating_sub(entry.size as u64);
-        self.recency.remove(&entry.last_used);
+        Some(entry)
     }
 
     fn within(&self, bounds: DiskBounds) -> bool {
@@ -99,20 +88,17 @@ impl Index {
     fn evict_until_within(&mut self, bounds: DiskBounds) -> Vec<(String, IndexEntry)> {
         let mut evicted = Vec::new();
         while !self.within(bounds) {
-            let Some((_, key)) = self.recency.pop_first() else {
+            let Some((key, entry)) = self.entries.pop_lru() else {
                 break;
             };
-            if let Some(entry) = self.entries.remove(&key) {
-                self.bytes = self.bytes.saturating_sub(entry.size as u64);
-                evicted.push((key, entry));
-            }
+            self.bytes = self.bytes.saturating_sub(entry.size as u64);
+            evicted.push((key, entry));
         }
         evicted
     }
 
     fn remove_expired(&mut self, now_ms: u64, ttl_ms: u64) -> Vec<(String, IndexEntry)> {
         let expired: Vec<String> = self
-            .entries
             .iter()
             .filter(|(_, entry)| now_ms.saturating_sub(entry.written_at_ms) >= ttl_ms)
             .map(|(key, _)| key.clone())
@@ -125,15 +111,21 @@ impl Index {
 
     fn clear(&mut self) -> usize {
         let removed = self.entries.len();
-        *self = Self {
-            next_use: self.next_use,
-            ..Self::default()
-        };
+        *self = Self::default();
         removed
     }
 
     fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Most recently used first; does not change the order.
+    fn iter(&self) -> impl Iterator<Item = (&String, &IndexEntry)> {
+        self.entries.iter()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &IndexEntry> {
+        self.entries.iter().map(|(_, entry)| entry)
     }
 }
 
@@ -351,7 +343,6 @@ impl DiskCache {
                     integrity: meta.integrity,
                     written_at_ms: u64::try_from(meta.time).unwrap_or(u64::MAX),
                     size: meta.size,
-                    last_used: 0,
                 },
             );
         }
@@ -575,7 +566,6 @@ impl DiskTier {
                         integrity,
                         written_at_ms,
                         size: body.len(),
-                        last_used: 0,
                     },
                 );
                 if self.write_fault_reported.swap(false, Ordering::Relaxed) {
@@ -611,7 +601,6 @@ impl DiskTier {
         };
         let referenced = self
             .lock_index()
-            .entries
             .values()
             .any(|entry| entry.integrity == integrity);
         if !referenced {
@@ -659,7 +648,6 @@ impl DiskTier {
                 .collect();
             let live_content = (!self.orphans_checked.swap(true, Ordering::Relaxed)).then(|| {
                 index
-                    .entries
                     .values()
                     .map(|entry| entry.integrity.to_hex().1)
                     .collect::<HashSet<String>>()
@@ -783,7 +771,6 @@ impl DiskTier {
         let ttl_ms = duration_ms(self.ttl);
         let mut entries: Vec<DiskEntry> = self
             .lock_index()
-            .entries
             .iter()
             .map(|(key, entry)| DiskEntry {
                 key: key.clone(),

@@ -27,7 +27,8 @@ fn refusal(settings: Figment) -> String {
 #[test]
 fn zero_capacity_stops_start_up_with_a_reason() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let reason = refusal(test_settings(dir.path()).merge(setting("memory_capacity", 0)));
+    let reason =
+        refusal(test_settings(&dir.path().join("cache")).merge(setting("memory_capacity", 0)));
     assert!(reason.contains("memory_capacity"), "{reason}");
     assert_eq!(reason.lines().count(), 1);
 }
@@ -45,7 +46,8 @@ fn an_unwritable_cache_dir_stops_start_up_with_a_reason() {
 #[test]
 fn a_setting_of_the_wrong_type_stops_start_up_with_a_reason() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let reason = refusal(test_settings(dir.path()).merge(setting("disk_ttl_secs", "soon")));
+    let reason =
+        refusal(test_settings(&dir.path().join("cache")).merge(setting("disk_ttl_secs", "soon")));
     assert!(reason.contains("disk_ttl_secs"), "{reason}");
     assert_eq!(reason.lines().count(), 1);
 }

@@ -152,7 +152,7 @@ fn an_entry_older_than_the_ttl_is_a_miss() {
 #[rocket::async_test]
 async fn concurrent_cold_posts_compute_once() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let settings = test_settings(dir.path()).merge(setting("data_delay_ms", 300));
+    let settings = test_settings(&dir.path().join("cache")).merge(setting("data_delay_ms", 300));
     let rocket = cachelab::rocket_from(settings).expect("valid settings");
     let client = Client::tracked(rocket).await.expect("valid rocket");
 

@@ -17,15 +17,18 @@ pub struct TestApp {
 
 /// The shipped settings with a test's own cache_dir and no delays.
 /// Workshop progress goes beside `cache_dir` as it would by default, but is
-/// pinned there, so a test that moves `cache_dir` (onto a tmpfs, say) leaves
-/// it behind.
+/// pinned there, so a test that later moves `cache_dir` (onto a tmpfs, say)
+/// leaves it behind. Give each test its own directory *containing*
+/// `cache_dir`, so that "beside" is private to the test too.
 pub fn test_settings(cache_dir: &Path) -> Figment {
+    let progress_file = cachelab::Config {
+        cache_dir: cache_dir.to_path_buf(),
+        ..cachelab::Config::default()
+    }
+    .progress_path();
     cachelab::figment()
         .merge(Serialized::global("cache_dir", cache_dir))
-        .merge(Serialized::global(
-            "progress_file",
-            cache_dir.with_file_name("progress.jsonl"),
-        ))
+        .merge(Serialized::global("progress_file", progress_file))
         .merge(Serialized::global("factorial_delay_ms", 0))
         .merge(Serialized::global("data_delay_ms", 0))
         .merge(Serialized::global("log_level", "off"))

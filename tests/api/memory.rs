@@ -100,7 +100,7 @@ async fn concurrent_cold_requests_compute_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     // A small per-step delay keeps the first computation running while the
     // other 23 requests arrive.
-    let settings = test_settings(dir.path()).merge(setting("factorial_delay_ms", 2));
+    let settings = test_settings(&dir.path().join("cache")).merge(setting("factorial_delay_ms", 2));
     let rocket = cachelab::rocket_from(settings).expect("valid settings");
     let client = Client::tracked(rocket).await.expect("valid rocket");
 
