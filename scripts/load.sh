@@ -19,8 +19,8 @@
 # Needs wrk (Debian: apt-get install wrk) and curl. Stops by itself.
 set -euo pipefail
 
-rounds=3
-duration=5
+rounds=5
+duration=4
 connections=32
 threads=2
 build=1
@@ -261,7 +261,7 @@ svg="$repo/docs/benchmarks.svg"
     gap=14
     left=300
     width=760
-    chart_width=$((width - left - 110))
+    chart_width=$((width - left - 150))
     height=$(( (${#routes[@]}) * (bar_height + gap) + 50 ))
     max=0
     for name in "${routes[@]}"; do
@@ -285,7 +285,8 @@ svg="$repo/docs/benchmarks.svg"
         text_y=$((y + bar_height / 2 + 5))
         echo "  <text x=\"$((left - 8))\" y=\"$text_y\" text-anchor=\"end\">$(label_of "$name" | sed 's/&/\&amp;/g; s/</\&lt;/g')</text>"
         echo "  <rect x=\"$left\" y=\"$y\" width=\"$bar\" height=\"$bar_height\" fill=\"$colour\"/>"
-        echo "  <text x=\"$((left + bar + 6))\" y=\"$text_y\">$(printf "%.0f" "$value")</text>"
+        if [[ $name == health ]]; then ratio="1"; else ratio="$(ratios_of "$name" | median)"; fi
+        echo "  <text x=\"$((left + bar + 6))\" y=\"$text_y\">$(printf "%.0f" "$value") (${ratio}×)</text>"
         y=$((y + bar_height + gap))
     done
     echo "</svg>"
