@@ -1,9 +1,9 @@
 //! Reading stored content without a trip to the blocking thread pool when
 //! the kernel already holds it in memory.
 //!
-//! A file read can wait for the disk, so the tier never reads on an async
-//! worker thread directly. But moving each read to another thread costs two
-//! thread switches, which under load took about 40% of a disk hit's
+//! A file read can wait for the disk, and an async worker thread must never
+//! wait: other requests are queued behind it. But moving each read to another thread costs two
+//! thread switches, which under load took a third or more of a disk hit's
 //! throughput, while a file read moments ago is almost always still in the
 //! kernel's page cache. Linux can say so without waiting: `openat2` with
 //! `RESOLVE_CACHED` opens a file only if its path resolves from memory, and
