@@ -33,7 +33,7 @@ while [[ $# -gt 0 ]]; do
         --connections) connections="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
         --write-docs) write_docs=1; shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
         *) echo "load.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
