@@ -28,6 +28,8 @@ use sha2::{Digest, Sha256};
 use crate::canonical::CanonicalJson;
 use crate::single_flight::{Flight, SingleFlight};
 
+mod page_cache;
+
 /// What the in-memory index knows of one stored entry.
 #[derive(Debug, Clone)]
 struct IndexEntry {
@@ -496,13 +498,19 @@ impl DiskTier {
         if self.is_expired(&entry, now_ms()) {
             return Err(MissReason::Expired);
         }
-        // A small synchronous read is ~25× cheaper than cacache's async path,
-        // which hops to the blocking pool for every file step. block_in_place
-        // hands this worker's other tasks to another thread while we read, so
-        // nothing async waits on the disk. (It needs the multi-threaded
-        // runtime, which Rocket always runs.)
-        let read =
-            tokio::task::block_in_place(|| cacache::read_hash_sync(&self.dir, &entry.integrity));
+        // Content the kernel holds in memory is read and verified right here,
+        // without waiting (see `page_cache`). Otherwise a small synchronous
+        // read is ~25× cheaper than cacache's async path, which hops to the
+        // blocking pool for every file step; block_in_place hands this
+        // worker's other tasks to another thread while we read, so nothing
+        // async waits on the disk. (It needs the multi-threaded runtime,
+        // which Rocket always runs.)
+        let read = match page_cache::read_if_cached(&self.dir, &entry.integrity, entry.size) {
+            Some(bytes) => Ok(bytes),
+            None => {
+                tokio::task::block_in_place(|| cacache::read_hash_sync(&self.dir, &entry.integrity))
+            }
+        };
         match read {
             Ok(bytes) => Ok((Arc::from(bytes), entry)),
             Err(error) => {

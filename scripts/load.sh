@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# Load test for cachelab: how fast are cache hits next to Rocket's cheapest route?
+#
+# Builds the release binary, starts it on a free 127.0.0.1 port with a
+# temporary cache_dir and no simulated delays, warms it, then measures with wrk:
+#   /health          the framework's floor (a static string)
+#   memory hit       GET /factorial/20, repeated
+#   memory hit, big  GET /factorial/10000, repeated (35,660 digits per answer)
+#   disk hit         POST /data with one small body, repeated
+#   miss-heavy mix   new bodies and uncached factorials (scripts/miss_mix.lua)
+# Each is run for a fixed time in several rounds, interleaved, so a burst of
+# other work on the machine hits every route alike; the table shows medians.
+# Ratios are taken within a round, then the median of those is reported.
+#
+# Usage: scripts/load.sh [--rounds N] [--duration SECS] [--connections N]
+#                        [--no-build] [--write-docs]
+#   --write-docs  also writes docs/benchmarks.md and docs/benchmarks.svg
+#
+# Needs wrk (Debian: apt-get install wrk) and curl. Stops by itself.
+set -euo pipefail
+
+rounds=5
+duration=4
+connections=32
+threads=2
+build=1
+write_docs=0
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --rounds) rounds="$2"; shift 2 ;;
+        --duration) duration="$2"; shift 2 ;;
+        --connections) connections="$2"; shift 2 ;;
+        --no-build) build=0; shift ;;
+        --write-docs) write_docs=1; shift ;;
+        -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
+        *) echo "load.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+for tool in wrk curl cargo; do
+    command -v "$tool" >/dev/null || { echo "load.sh: $tool is not installed" >&2; exit 1; }
+done
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+binary="$repo/target/release/cachelab"
+if [[ $build -eq 1 ]]; then
+    echo "building the release binary..." >&2
+    cargo build --release --quiet
+fi
+[[ -x "$binary" ]] || { echo "load.sh: $binary is missing (drop --no-build)" >&2; exit 1; }
+
+work_dir="$(mktemp -d)"
+server_pid=""
+cleanup() {
+    # Deleting the mix's thousands of small files can take a while on some disks.
+    [[ -d "$work_dir/cache" ]] && echo "removing the temporary cache_dir..." >&2
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port nothing on 127.0.0.1 answers on.
+port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port=""
+for _ in $(seq 50); do
+    candidate=$((20000 + RANDOM % 30000))
+    if port_is_free "$candidate"; then port=$candidate; break; fi
+done
+[[ -n "$port" ]] || { echo "load.sh: no free port found" >&2; exit 1; }
+base="http://127.0.0.1:$port"
+
+now_ns() { date +%s%N; }
+
+# Start the server from the temp dir, so no Rocket.toml of ours is read from
+# the working directory: the settings are the ones built in, plus these.
+started_ns=$(now_ns)
+(
+    cd "$work_dir"
+    exec env ROCKET_PROFILE=release \
+        ROCKET_ADDRESS=127.0.0.1 \
+        ROCKET_PORT="$port" \
+        ROCKET_CACHE_DIR="$work_dir/cache" \
+        ROCKET_DATA_DELAY_MS=0 \
+        ROCKET_FACTORIAL_DELAY_MS=0 \
+        ROCKET_LOG_LEVEL=critical \
+        "$binary" >"$work_dir/server.log" 2>&1
+) &
+server_pid=$!
+
+ready=0
+for _ in $(seq 1000); do
+    if curl -sf -o /dev/null "$base/health"; then ready=1; break; fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.005
+done
+if [[ $ready -ne 1 ]]; then
+    echo "load.sh: the server did not come up; its log:" >&2
+    cat "$work_dir/server.log" >&2
+    exit 1
+fi
+startup_ms=$(( ($(now_ns) - started_ns) / 1000000 ))
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
+
+body='{"user":42,"items":["a","b"]}'
+post_data() {
+    curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -d "$body" "$base/data"
+}
+
+# Warm both tiers (the first request of each is the miss) and read RSS at rest.
+curl -sf -o /dev/null "$base/factorial/20"
+post_data
+sleep 1
+rss_rest_kib=$(rss_kib)
+
+# A cold 10000! with no simulated delay: the server's own timing of the work.
+curl -sf -o /dev/null -X DELETE "$base/cache/memory"
+cold_10000_ms=$(curl -sf "$base/factorial/10000" | sed -n 's/.*"elapsed_ms":\([0-9.]*\).*/\1/p')
+curl -sf -o /dev/null "$base/factorial/20"
+
+# wrk's latency figures come with units; print them in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
+        printf "%.3f", n
+    }'
+}
+
+# run NAME DURATION wrk-args... -> appends "round name rps p50 p99 errors" to results
+results="$work_dir/results.txt"
+: >"$results"
+run() {
+    local round="$1" name="$2" secs="$3"; shift 3
+    local out
+    out=$(wrk -t"$threads" -c"$connections" -d"${secs}s" --latency "$@")
+    local rps p50 p99 errors
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+    errors=$(awk '/Non-2xx or 3xx responses:/ {n += $NF} /Socket errors:/ {
+        for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i } END {print n + 0}' <<<"$out")
+    echo "$round $name $rps $p50 $p99 $errors" >>"$results"
+}
+
+routes=(health memory_hit memory_hit_10000 disk_hit miss_mix)
+measure_round() {
+    local round="$1" secs="$2"
+    run "$round" health "$secs" "$base/health"
+    run "$round" memory_hit "$secs" "$base/factorial/20"
+    run "$round" memory_hit_10000 "$secs" "$base/factorial/10000"
+    run "$round" disk_hit "$secs" -s "$repo/scripts/post_data.lua" "$base/data"
+}
+
+echo "warming up (1 s per route)..." >&2
+curl -sf -o /dev/null "$base/factorial/10000"
+measure_round 0 1
+: >"$results"
+for round in $(seq "$rounds"); do
+    echo "round $round of $rounds ($duration s per route)..." >&2
+    measure_round "$round" "$duration"
+done
+# The mix writes thousands of new entries, so it runs once, after the rounds,
+# and is compared with the median /health.
+echo "miss-heavy mix ($duration s)..." >&2
+run 1 miss_mix "$duration" -s "$repo/scripts/miss_mix.lua" "$base"
+sleep 1
+rss_after_kib=$(rss_kib)
+
+median() { sort -g | awk '{v[NR] = $1} END {
+    if (NR == 0) { print "nan"; exit }
+    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+column_of() { awk -v name="$1" -v col="$2" '$2 == name {print $col}' "$results"; }
+# Per-round ratio of a route's req/s to /health's, one line per round.
+ratios_of() {
+    if [[ $1 == miss_mix ]]; then
+        awk -v r="$(column_of miss_mix 3 | median)" -v h="$(column_of health 3 | median)" \
+            'BEGIN {if (h > 0) printf "%.3f\n", r / h}'
+        return
+    fi
+    awk -v name="$1" '$2 == "health" {h[$1] = $3} $2 == name {r[$1] = $3}
+        END {for (k in r) if (h[k] > 0) printf "%.3f\n", r[k] / h[k]}' "$results"
+}
+spread_of() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%s–%s", lo, hi}'; }
+
+label_of() {
+    case "$1" in
+        health) echo "/health (the floor)" ;;
+        memory_hit) echo "memory hit: GET /factorial/20" ;;
+        memory_hit_10000) echo "memory hit: GET /factorial/10000 (35 KB)" ;;
+        disk_hit) echo "disk hit: POST /data (30 B body)" ;;
+        miss_mix) echo "miss-heavy mix (80% misses)" ;;
+    esac
+}
+
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+cores=$(nproc)
+total_errors=$(awk '{n += $6} END {print n + 0}' "$results")
+
+table="$work_dir/table.md"
+{
+    echo "| route | req/s | p50 ms | p99 ms | × /health (median, range over rounds) |"
+    echo "|---|---:|---:|---:|---:|"
+    for name in "${routes[@]}"; do
+        rps=$(column_of "$name" 3 | median)
+        p50=$(column_of "$name" 4 | median)
+        p99=$(column_of "$name" 5 | median)
+        if [[ $name == health ]]; then
+            ratio="1"
+        else
+            ratio="$(ratios_of "$name" | median) ($(ratios_of "$name" | spread_of))"
+        fi
+        printf "| %s | %.0f | %.3f | %.3f | %s |\n" "$(label_of "$name")" "$rps" "$p50" "$p99" "$ratio"
+    done
+} >"$table"
+
+memory_ratio=$(ratios_of memory_hit | median)
+disk_ratio=$(ratios_of disk_hit | median)
+memory_p99=$(column_of memory_hit 5 | median)
+disk_p99=$(column_of disk_hit 5 | median)
+verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
+    ok = (op == ">=") ? (v + 0 >= t + 0) : (v + 0 < t + 0); print ok ? "met" : "NOT met" }'; }
+
+targets="$work_dir/targets.md"
+{
+    echo "| target | measured | |"
+    echo "|---|---:|---|"
+    echo "| memory hit ≥ 0.95× /health | ${memory_ratio}× | $(verdict "$memory_ratio" ">=" 0.95) |"
+    echo "| disk hit ≥ 0.5× /health | ${disk_ratio}× | $(verdict "$disk_ratio" ">=" 0.5) |"
+    echo "| memory hit p99 < 2 ms | ${memory_p99} ms | $(verdict "$memory_p99" "<" 2) |"
+    echo "| disk hit p99 < 2 ms | ${disk_p99} ms | $(verdict "$disk_p99" "<" 2) |"
+    echo "| cold 10000! at delay 0 < 50 ms | ${cold_10000_ms} ms | $(verdict "$cold_10000_ms" "<" 50) |"
+    echo "| start-up to first answer < 1 s | ${startup_ms} ms | $(verdict "$startup_ms" "<" 1000) |"
+    echo "| RSS at rest < 30 MiB | $((rss_rest_kib / 1024)) MiB (after the load: $((rss_after_kib / 1024)) MiB) | $(verdict "$rss_rest_kib" "<" 30720) |"
+} >"$targets"
+
+setup_line="wrk -t$threads -c$connections, $rounds rounds × ${duration} s per route, on $cores cores ($cpu_model); wrk shares the cores with the server."
+echo
+cat "$table"
+echo
+cat "$targets"
+echo
+echo "$setup_line"
+if [[ $total_errors -ne 0 ]]; then
+    echo "WARNING: $total_errors non-2xx responses or socket errors during the runs" >&2
+fi
+
+[[ $write_docs -eq 1 ]] || exit 0
+
+# --- docs/benchmarks.md and its chart ---------------------------------------
+mkdir -p "$repo/docs"
+svg="$repo/docs/benchmarks.svg"
+{
+    bar_height=28
+    gap=14
+    left=300
+    width=760
+    chart_width=$((width - left - 150))
+    height=$(( (${#routes[@]}) * (bar_height + gap) + 50 ))
+    max=0
+    for name in "${routes[@]}"; do
+        value=$(column_of "$name" 3 | median)
+        max=$(awk -v a="$max" -v b="$value" 'BEGIN {print (b > a) ? b : a}')
+    done
+    echo "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"$width\" height=\"$height\" viewBox=\"0 0 $width $height\" font-family=\"sans-serif\" font-size=\"13\">"
+    echo "  <title>cachelab: requests per second, median of $rounds rounds (wrk -t$threads -c$connections, loopback)</title>"
+    echo "  <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>"
+    echo "  <text x=\"10\" y=\"20\" font-weight=\"bold\">Requests per second (higher is better), median of $rounds rounds</text>"
+    y=36
+    for name in "${routes[@]}"; do
+        value=$(column_of "$name" 3 | median)
+        bar=$(awk -v v="$value" -v m="$max" -v w="$chart_width" 'BEGIN {printf "%d", (m > 0) ? v / m * w : 0}')
+        case "$name" in
+            health) colour="#888888" ;;
+            memory_hit*) colour="#2a7ab8" ;;
+            disk_hit) colour="#d9822b" ;;
+            *) colour="#b33a3a" ;;
+        esac
+        text_y=$((y + bar_height / 2 + 5))
+        echo "  <text x=\"$((left - 8))\" y=\"$text_y\" text-anchor=\"end\">$(label_of "$name" | sed 's/&/\&amp;/g; s/</\&lt;/g')</text>"
+        echo "  <rect x=\"$left\" y=\"$y\" width=\"$bar\" height=\"$bar_height\" fill=\"$colour\"/>"
+        if [[ $name == health ]]; then ratio="1"; else ratio="$(ratios_of "$name" | median)"; fi
+        echo "  <text x=\"$((left + bar + 6))\" y=\"$text_y\">$(printf "%.0f" "$value") (${ratio}×)</text>"
+        y=$((y + bar_height + gap))
+    done
+    echo "</svg>"
+} >"$svg"
+
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "unknown")
+kernel=$(uname -r)
+{
+    echo "# Benchmarks"
+    echo
+    echo "Written by \`scripts/load.sh --write-docs\` on $(date -u +%Y-%m-%d) at commit \`$commit\`."
+    echo "Run it again to replace this page; \`cargo bench\` measures the tiers without HTTP."
+    echo
+    echo "![requests per second by route](benchmarks.svg)"
+    echo
+    echo "## Under load"
+    echo
+    cat "$table"
+    echo
+    echo "## Targets"
+    echo
+    cat "$targets"
+    echo
+    echo "## How it was measured"
+    echo
+    echo "- $setup_line"
+    echo "- Machine: $cores cores (\`nproc\`), $cpu_model, Linux $kernel."
+    echo "- The release binary on 127.0.0.1 with a fresh temporary \`cache_dir\`,"
+    echo "  \`data_delay_ms = 0\`, \`factorial_delay_ms = 0\` and \`log_level = critical\`."
+    echo "- Routes run in turn within each round; the ratio to \`/health\` is taken"
+    echo "  within a round, so a burst of other work on the machine affects both"
+    echo "  sides of it. Absolute req/s move with whatever else the machine runs;"
+    echo "  the ratios are what to compare."
+    echo "- Start-up: from starting the process to the first answered \`/health\`."
+    echo "  Cold 10000!: the server's own \`elapsed_ms\` for \`/factorial/10000\`"
+    echo "  right after \`DELETE /cache/memory\`."
+} >"$repo/docs/benchmarks.md"
+echo "wrote docs/benchmarks.md and docs/benchmarks.svg" >&2
