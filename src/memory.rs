@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use cached::stores::LruCache;
 use cached::{Cached, CachedIter, CachedPeek};
 use num_bigint::BigUint;
+use serde_json::value::RawValue;
 
 use crate::single_flight::{Flight, SingleFlight};
 
@@ -19,7 +20,10 @@ use crate::single_flight::{Flight, SingleFlight};
 pub struct FactorialStep {
     n: u64,
     value: BigUint,
-    decimal: OnceLock<Box<str>>,
+    /// The digits as a JSON string literal (`"120"`): kept in that form so a
+    /// hit can hand the bytes to serde_json as they are, without running the
+    /// string escaper over up to 35,660 digits on every request.
+    rendered: OnceLock<Box<RawValue>>,
 }
 
 impl FactorialStep {
@@ -27,7 +31,7 @@ impl FactorialStep {
         Self {
             n,
             value,
-            decimal: OnceLock::new(),
+            rendered: OnceLock::new(),
         }
     }
 
@@ -38,12 +42,20 @@ impl FactorialStep {
     /// The decimal digits of n!. Rendering a 35,000-digit number costs
     /// milliseconds, so it happens once per step and is kept.
     pub fn decimal(&self) -> &str {
-        self.decimal
-            .get_or_init(|| self.value.to_string().into_boxed_str())
+        let quoted = self.decimal_json().get();
+        &quoted[1..quoted.len() - 1]
+    }
+
+    /// The decimal digits as a JSON string, ready to embed in an answer.
+    pub fn decimal_json(&self) -> &RawValue {
+        self.rendered.get_or_init(|| {
+            serde_json::value::to_raw_value(&self.value.to_string())
+                .expect("a string always serializes")
+        })
     }
 
     fn is_rendered(&self) -> bool {
-        self.decimal.get().is_some()
+        self.rendered.get().is_some()
     }
 }
 
@@ -337,6 +349,16 @@ mod tests {
         let kept: Vec<u64> = cache.entries().iter().map(|entry| entry.n).collect();
         assert_eq!(kept, vec![10, 9, 8]);
         assert_eq!(cache.stats().evictions, 7);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_kept_json_string_holds_exactly_the_digits() {
+        let answer = cache(10).factorial(25).await;
+        assert_eq!(answer.step.decimal(), "15511210043330985984000000");
+        assert_eq!(
+            answer.step.decimal_json().get(),
+            "\"15511210043330985984000000\""
+        );
     }
 
     #[test]
