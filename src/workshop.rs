@@ -210,6 +210,13 @@ impl Exercise {
         }
     }
 
+    /// A stampede ticks as soon as enough requests have joined, but more of
+    /// the same burst are still arriving: its evidence is brought up to date
+    /// while the burst lasts.
+    fn evidence_grows(self) -> bool {
+        self == Self::Stampede
+    }
+
     pub fn number(self) -> usize {
         Self::ALL
             .iter()
@@ -363,24 +370,32 @@ impl Workshop {
         if record.events.len() == EVENTS_PER_LEARNER {
             record.events.pop_front();
         }
+        let event_at_ms = event.at_ms;
         record.events.push_back(event);
         for exercise in Exercise::ALL {
-            if record.ticks.contains_key(&exercise) {
+            let earlier = record.ticks.get(&exercise);
+            let still_growing = earlier.is_some_and(|tick| {
+                exercise.evidence_grows() && event_at_ms <= tick.at_ms + STAMPEDE_WINDOW_MS
+            });
+            if earlier.is_some() && !still_growing {
                 continue;
             }
-            let events = record.events.make_contiguous();
-            if let Some(evidence) = check(exercise, events, clears) {
-                let tick = Tick {
-                    at_ms: now_ms(),
-                    evidence,
-                };
-                self.write(LogLine::Tick {
-                    learner: learner.clone(),
-                    exercise,
-                    tick: tick.clone(),
-                });
-                record.ticks.insert(exercise, tick);
+            let Some(evidence) = check(exercise, record.events.make_contiguous(), clears) else {
+                continue;
+            };
+            if earlier.is_some_and(|tick| tick.evidence == evidence) {
+                continue;
             }
+            let tick = Tick {
+                at_ms: earlier.map_or_else(now_ms, |tick| tick.at_ms),
+                evidence,
+            };
+            self.write(LogLine::Tick {
+                learner: learner.clone(),
+                exercise,
+                tick: tick.clone(),
+            });
+            record.ticks.insert(exercise, tick);
         }
     }
 
@@ -511,13 +526,13 @@ fn replay(path: &Path, state: &mut State) -> u64 {
                 exercise,
                 tick,
             } => {
+                // A later line for the same exercise brings its evidence up to date.
                 state
                     .learners
                     .entry(learner)
                     .or_default()
                     .ticks
-                    .entry(exercise)
-                    .or_insert(tick);
+                    .insert(exercise, tick);
             }
             LogLine::Clear(clear) => state.clears.push(clear),
             LogLine::Renamed { from, to } => {
@@ -813,6 +828,20 @@ fn check_reading_timings(events: &[Event]) -> Option<String> {
             _ => None,
         })
         .collect();
+    // The recorded time nearest to what was read, among hits or misses,
+    // so the evidence names the request the learner actually looked at.
+    let closest = |want_hit: bool, read_ms: f64| {
+        elapsed
+            .iter()
+            .rev()
+            .filter(|(hit, _)| *hit == want_hit)
+            .min_by(|a, b| {
+                let distance = |us: u64| (read_ms - us as f64 / 1000.0).abs();
+                distance(a.1).total_cmp(&distance(b.1))
+            })
+            .map(|(_, us)| *us)
+            .filter(|us| reading_matches(read_ms, *us))
+    };
     events.iter().rev().find_map(|event| {
         let What::TimingsReported { miss_ms, hit_ms } = event.what else {
             return None;
@@ -820,17 +849,13 @@ fn check_reading_timings(events: &[Event]) -> Option<String> {
         if miss_ms <= hit_ms {
             return None;
         }
-        let miss = elapsed
-            .iter()
-            .find(|(hit, us)| !hit && reading_matches(miss_ms, *us))?;
-        let hit = elapsed
-            .iter()
-            .find(|(hit, us)| *hit && reading_matches(hit_ms, *us))?;
+        let miss_us = closest(false, miss_ms)?;
+        let hit_us = closest(true, hit_ms)?;
         Some(format!(
             "you read a miss of {miss_ms} ms and a hit of {hit_ms} ms; the server had measured {} and {}: the hit was {:.0}× faster",
-            micros(miss.1),
-            micros(hit.1),
-            miss.1 as f64 / hit.1.max(1) as f64
+            micros(miss_us),
+            micros(hit_us),
+            miss_us as f64 / hit_us.max(1) as f64
         ))
     })
 }

@@ -114,6 +114,25 @@ fn lru_eviction_ticks_when_a_full_cache_drops_an_entry() {
     assert!(said.contains("5! was in memory"), "{said}");
 }
 
+/// The page's steps, done after the first two exercises as a learner would.
+#[test]
+fn lru_eviction_ticks_following_the_steps_after_earlier_exercises() {
+    let app = TestApp::new(); // the default capacity of 100
+    for n in [20, 20, 30, 35] {
+        get_as(&app, "ada", &format!("/factorial/{n}"));
+    }
+    Answer::from(
+        app.client
+            .delete("/cache/memory")
+            .header(as_learner("ada"))
+            .dispatch(),
+    );
+    get_as(&app, "ada", "/factorial/5");
+    get_as(&app, "ada", "/factorial/110");
+    assert_eq!(get_as(&app, "ada", "/factorial/5").x_cache(), "MISS");
+    assert!(evidence(&app, "ada", "lru-eviction").is_some());
+}
+
 #[test]
 fn lru_eviction_does_not_tick_when_a_clear_explains_the_miss() {
     let app = TestApp::with(|settings| settings.merge(setting("memory_capacity", 3)));
@@ -248,6 +267,30 @@ fn reading_timings_ticks_when_the_reported_totals_match() {
     assert_eq!(verdict.status, Status::Ok);
     assert_eq!(verdict.json["ticked"], true, "{}", verdict.body);
     assert!(evidence(&app, "ada", "reading-timings").is_some());
+}
+
+#[test]
+fn reading_timings_names_the_request_the_learner_read() {
+    let app = TestApp::with(|settings| {
+        settings
+            .merge(setting("factorial_delay_ms", 5))
+            .merge(setting("data_delay_ms", 115))
+    });
+    // A 115 ms miss the learner does not report, within 25% of the one they do.
+    data_as(&app, "ada", "{}");
+    let miss = get_as(&app, "ada", "/factorial/20"); // about 100 ms
+    let hit = get_as(&app, "ada", "/factorial/20");
+    let (miss_ms, hit_ms) = (server_total_ms(&miss), server_total_ms(&hit));
+    let verdict = report_timings(&app, "ada", miss_ms, hit_ms);
+    let said = verdict.json["evidence"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let measured = cachelab::view::server_ms(Duration::from_secs_f64(miss_ms / 1000.0));
+    assert!(
+        said.contains(&format!("measured {measured}")),
+        "{said} should name {measured}"
+    );
 }
 
 #[test]
