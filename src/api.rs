@@ -25,6 +25,7 @@ use crate::errors::ApiError;
 use crate::exercises::Learner;
 use crate::lab::{Lab, Timed};
 use crate::memory::{FactorialAnswer, MemoryLookup};
+use crate::pages::BaseUrl;
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -99,13 +100,16 @@ async fn clear_all(lab: &State<Lab>, learner: Learner) -> Json<Value> {
 /// cache whenever someone pasted the link into a chat.
 /// Browsers asking for HTML are answered by a page instead (see `pages`).
 #[get("/clear-cache", format = "json")]
-fn clear_all_by_get(lab: &State<Lab>, learner: Learner) -> ApiError {
+fn clear_all_by_get(lab: &State<Lab>, learner: Learner, base_url: BaseUrl) -> ApiError {
     lab.clear_by_get_refused(learner.0.as_ref());
     ApiError::new(
         Status::MethodNotAllowed,
         "clearing changes the cache, so it is a POST: GET requests must be safe to repeat and prefetch",
     )
-    .accepting("POST /clear-cache (for example: curl -X POST http://127.0.0.1:8000/clear-cache)")
+    .accepting(format!(
+        "POST /clear-cache (for example: curl -X POST {}/clear-cache)",
+        base_url.0
+    ))
     .allowing("POST")
 }
 

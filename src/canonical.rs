@@ -90,14 +90,14 @@ impl std::fmt::Display for JsonBodyError {
             Self::Invalid(detail) => write!(f, "the body is not valid JSON: {detail}"),
             Self::TooDeep => write!(
                 f,
-                "the JSON nests deeper than serde_json's limit of 128 levels"
+                "the JSON nests too deeply: at most 127 levels of arrays and objects are accepted"
             ),
         }
     }
 }
 
 impl CanonicalJson {
-    /// Parses a request body. serde_json refuses nesting past 128 levels,
+    /// Parses a request body. serde_json refuses 128 or more levels of nesting,
     /// which keeps a hostile body from exhausting the stack.
     pub fn parse(body: &[u8]) -> Result<Self, JsonBodyError> {
         if body.iter().all(u8::is_ascii_whitespace) {

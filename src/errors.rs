@@ -121,7 +121,7 @@ fn not_found(request: &Request<'_>) -> Refusal {
     let error = ApiError::new(
         Status::NotFound,
         format!(
-            "nothing here: {} {}",
+            "Nothing here: {} {}",
             request.method(),
             request.uri().path()
         ),

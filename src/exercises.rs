@@ -73,19 +73,41 @@ fn cookie_learner(request: &Request<'_>) -> Option<LearnerName> {
 
 /// A browser's learner: the name in its cookie, or a new friendly name
 /// (remembered in the cookie) on its first visit.
-pub struct BrowserLearner(pub LearnerName);
+pub struct BrowserLearner {
+    pub name: LearnerName,
+    /// Whether the browser came back with its cookie. A one-off visit (a link
+    /// preview, a crawler, a screenshot tool) never does.
+    returning: bool,
+}
+
+impl BrowserLearner {
+    /// The learner to record this request for: only a browser that has come
+    /// back with its cookie, so one-off visitors never show up as learners.
+    pub fn recorded(&self) -> Option<&LearnerName> {
+        self.returning.then_some(&self.name)
+    }
+}
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for BrowserLearner {
     type Error = std::convert::Infallible;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let name = cookie_learner(request).unwrap_or_else(|| {
-            let name = LearnerName::generate();
-            remember(request, &name);
-            name
-        });
-        Outcome::Success(BrowserLearner(name))
+        let learner = match cookie_learner(request) {
+            Some(name) => BrowserLearner {
+                name,
+                returning: true,
+            },
+            None => {
+                let name = LearnerName::generate();
+                remember(request, &name);
+                BrowserLearner {
+                    name,
+                    returning: false,
+                }
+            }
+        };
+        Outcome::Success(learner)
     }
 }
 
@@ -187,7 +209,7 @@ fn exercises_page(
     base_url: BaseUrl,
     flash: Option<FlashMessage<'_>>,
 ) -> Template {
-    let progress = lab.workshop().progress_of(&learner.0);
+    let progress = lab.workshop().progress_of(&learner.name);
     let exercises = exercise_views(&progress);
     let status = exercise_views(&progress)
         .into_iter()
@@ -195,7 +217,7 @@ fn exercises_page(
         .collect();
     let recent = lab
         .workshop()
-        .recent_events(&learner.0, 8)
+        .recent_events(&learner.name, 8)
         .into_iter()
         .map(|event| EventView {
             at: crate::view::clock_utc(event.at_ms),
@@ -204,7 +226,7 @@ fn exercises_page(
         .collect();
     let config = lab.config();
     let content = ExercisesPage {
-        learner: learner.0.to_string(),
+        learner: learner.name.to_string(),
         learner_header: LEARNER_HEADER,
         base_url: base_url.0,
         done: progress.done,
@@ -238,7 +260,7 @@ fn rename(
         Ok(name) => name,
         Err(reason) => return Flash::error(back, reason),
     };
-    match lab.workshop().rename(&learner.0, &new_name) {
+    match lab.workshop().rename(&learner.name, &new_name) {
         Ok(()) => {
             request_cookies.add(learner_cookie(&new_name));
             Flash::success(back, format!("You are now {new_name}."))

@@ -174,7 +174,7 @@ async fn memory_page(
     if !n_input.is_empty() {
         match FactorialInput::parse(&n_input, lab.config().max_factorial) {
             Ok(input) => {
-                let timed = lab.factorial(input, Some(&learner.0)).await;
+                let timed = lab.factorial(input, learner.recorded()).await;
                 let answer = &timed.answer;
                 let decimal = answer.step.decimal();
                 result = Some(MemoryResult {
@@ -235,7 +235,7 @@ fn memory_detail(lookup: &MemoryLookup, n: u64) -> String {
 
 #[post("/memory/clear")]
 fn memory_clear(lab: &State<Lab>, learner: BrowserLearner) -> Flash<Redirect> {
-    let removed = lab.clear_memory(Some(&learner.0));
+    let removed = lab.clear_memory(learner.recorded());
     Flash::success(
         Redirect::to("/memory"),
         format!(
@@ -342,7 +342,7 @@ async fn disk_submit(
         }
     };
     let fingerprint = raw_fingerprint(body_input.as_bytes());
-    let timed = lab.data(&canonical, fingerprint, Some(&learner.0)).await;
+    let timed = lab.data(&canonical, fingerprint, learner.recorded()).await;
     let answer = &timed.answer;
     let now = crate::disk::now_ms();
     let (detail, stored) = match answer.lookup {
@@ -403,7 +403,7 @@ fn miss_sentence(reason: crate::disk::MissReason) -> &'static str {
 
 #[post("/disk/clear")]
 async fn disk_clear(lab: &State<Lab>, learner: BrowserLearner) -> Flash<Redirect> {
-    let removed = lab.clear_disk(Some(&learner.0)).await;
+    let removed = lab.clear_disk(learner.recorded()).await;
     Flash::success(
         Redirect::to("/disk"),
         format!(
@@ -463,11 +463,11 @@ fn dashboard(
 
 #[post("/dashboard/clear")]
 async fn dashboard_clear(lab: &State<Lab>, learner: BrowserLearner) -> Flash<Redirect> {
-    let cleared = lab.clear_all(Some(&learner.0)).await;
+    let cleared = lab.clear_all(learner.recorded()).await;
     Flash::success(
         Redirect::to("/dashboard"),
         format!(
-            "Both tiers cleared: {} from memory and {} from disk removed.",
+            "Both caches cleared: {} from memory and {} from disk removed.",
             count_of(cleared.memory_entries_removed, "entry", "entries"),
             count_of(cleared.disk_entries_removed, "entry", "entries")
         ),
@@ -505,7 +505,7 @@ fn clear_cache_page(
     learner: BrowserLearner,
     flash: Option<FlashMessage<'_>>,
 ) -> MethodNotAllowedPage {
-    lab.clear_by_get_refused(Some(&learner.0));
+    lab.clear_by_get_refused(learner.recorded());
     MethodNotAllowedPage {
         page: render("clear_cache", "Clearing is a POST", flash, NoContent {}),
         allow: Header::new("Allow", "POST"),

@@ -1,8 +1,8 @@
 //! Clearing is a POST (or a DELETE per tier); a GET explains and changes nothing.
 
-use rocket::http::Status;
+use rocket::http::{Header, Status};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Answer, TestApp};
 
 fn fill(app: &TestApp) {
     app.get("/factorial/10");
@@ -47,6 +47,18 @@ fn get_clear_cache_explains_and_changes_nothing() {
         .as_str()
         .unwrap_or_default()
         .contains("POST"));
+
+    let elsewhere = Answer::from(
+        app.client
+            .get("/clear-cache")
+            .header(Header::new("Host", "lab.example:9000"))
+            .dispatch(),
+    );
+    let accepted = elsewhere.json["accepted"].as_str().unwrap_or_default();
+    assert!(
+        accepted.contains("curl -X POST http://lab.example:9000/clear-cache"),
+        "the command names the address the client used: {accepted}"
+    );
 
     assert_eq!(app.get("/factorial/10").x_cache(), "HIT");
     assert_eq!(app.post_json("/data", r#"{"keep":"me"}"#).x_cache(), "HIT");

@@ -113,7 +113,7 @@ fn bad_bodies_are_refused_with_a_reason() {
             json.clone(),
             too_deep.into_bytes(),
             Status::BadRequest,
-            "nests deeper",
+            "nests too deeply",
         ),
     ];
     for (name, content_type, body, status, says) in cases {

@@ -286,7 +286,7 @@ fn clearing_from_a_page_posts_redirects_and_flashes_once() {
     drop(response);
     assert!(browse(&app, "/dashboard")
         .body
-        .contains("Both tiers cleared: 3 entries from memory and 0 entries from disk removed."));
+        .contains("Both caches cleared: 3 entries from memory and 0 entries from disk removed."));
 }
 
 #[test]

@@ -562,3 +562,34 @@ fn the_exercise_page_has_every_exercise_with_both_ways_to_do_it() {
     assert!(page.matches("<h3>Why</h3>").count() == 10);
     assert_eq!(page.matches("Not done yet.").count(), 10);
 }
+
+#[test]
+fn one_off_visits_do_not_become_learners() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rocket = cachelab::rocket_from(test_settings(&dir.path().join("cache"))).expect("valid");
+    // An untracked client sends no cookies back: a link preview, a crawler.
+    let visitor = rocket::local::blocking::Client::untracked(rocket).expect("valid rocket");
+    for uri in [
+        "/",
+        "/clear-cache",
+        "/memory?n=3",
+        "/memory?n=3",
+        "/exercises",
+    ] {
+        let response = visitor.get(uri).header(Accept::HTML).dispatch();
+        assert!(
+            response.cookies().get("cachelab_learner").is_some(),
+            "{uri} offers a name"
+        );
+    }
+    let progress: Value = visitor
+        .get("/exercises/progress.json")
+        .dispatch()
+        .into_json()
+        .expect("progress JSON");
+    assert_eq!(
+        progress["learners"],
+        serde_json::json!([]),
+        "nobody took part"
+    );
+}
