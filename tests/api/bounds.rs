@@ -3,9 +3,11 @@
 use std::time::Duration;
 
 use rocket::http::{ContentType, Status};
-use rocket::local::asynchronous::Client;
 
-use crate::helpers::{content_files, files_under, index_files, setting, test_settings, TestApp};
+use crate::helpers::{
+    async_client_for, async_stats, content_files, files_under, index_files, setting, test_settings,
+    TestApp,
+};
 
 /// Ten bytes each in canonical form.
 const A: &str = r#"{"k":"aa"}"#;
@@ -150,9 +152,7 @@ async fn clearing_while_writes_are_in_flight_leaves_no_error_and_no_half_entry()
     let dir = tempfile::tempdir().expect("temp dir");
     let cache_dir = dir.path().join("cache");
     let settings = test_settings(&cache_dir).merge(setting("data_delay_ms", 1));
-    let client = Client::tracked(cachelab::rocket_from(settings).expect("valid settings"))
-        .await
-        .expect("valid rocket");
+    let client = async_client_for(settings).await;
 
     let bodies: Vec<String> = (0..160)
         .map(|i| format!(r#"{{"item":{i},"pad":"{}"}}"#, "z".repeat(i * 50)))
@@ -181,13 +181,7 @@ async fn clearing_while_writes_are_in_flight_leaves_no_error_and_no_half_entry()
     }
     assert!(cleared.iter().all(|status| *status == Status::Ok));
 
-    let stats: serde_json::Value = client
-        .get("/stats")
-        .dispatch()
-        .await
-        .into_json()
-        .await
-        .expect("stats");
+    let stats = async_stats(&client).await;
     assert_eq!(stats["disk"]["errors"], 0);
     drop(client);
 

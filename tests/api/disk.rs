@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use rocket::http::{ContentType, Status};
-use rocket::local::asynchronous::Client;
 
-use crate::helpers::{content_files, setting, sha256_hex, test_settings, TestApp};
+use crate::helpers::{
+    async_client_for, async_stats, content_files, setting, sha256_hex, test_settings, TestApp,
+};
 
 #[test]
 fn a_body_is_answered_and_then_served_from_disk() {
@@ -153,8 +154,7 @@ fn an_entry_older_than_the_ttl_is_a_miss() {
 async fn concurrent_cold_posts_compute_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = test_settings(&dir.path().join("cache")).merge(setting("data_delay_ms", 300));
-    let rocket = cachelab::rocket_from(settings).expect("valid settings");
-    let client = Client::tracked(rocket).await.expect("valid rocket");
+    let client = async_client_for(settings).await;
 
     let requests = (0..24).map(|_| {
         client
@@ -170,13 +170,7 @@ async fn concurrent_cold_posts_compute_once() {
             Some(r#"{"stampede":true}"#)
         );
     }
-    let stats: serde_json::Value = client
-        .get("/stats")
-        .dispatch()
-        .await
-        .into_json()
-        .await
-        .expect("stats");
+    let stats = async_stats(&client).await;
     assert_eq!(stats["disk"]["computed"], 1);
     assert_eq!(stats["disk"]["misses"], 24);
     assert_eq!(stats["disk"]["entries"], 1);

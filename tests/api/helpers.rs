@@ -161,6 +161,25 @@ impl TestApp {
     }
 }
 
+/// An app for tests that fire requests concurrently.
+pub async fn async_client_for(settings: Figment) -> rocket::local::asynchronous::Client {
+    let rocket = cachelab::rocket_from(settings).expect("test settings are valid");
+    rocket::local::asynchronous::Client::tracked(rocket)
+        .await
+        .expect("a valid rocket instance")
+}
+
+/// `/stats` as JSON, from an asynchronous client.
+pub async fn async_stats(client: &rocket::local::asynchronous::Client) -> Value {
+    client
+        .get("/stats")
+        .dispatch()
+        .await
+        .into_json()
+        .await
+        .expect("stats are JSON")
+}
+
 pub fn client_for(settings: Figment) -> Client {
     let rocket = cachelab::rocket_from(settings).expect("test settings are valid");
     Client::tracked(rocket).expect("a valid rocket instance")

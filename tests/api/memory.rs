@@ -2,9 +2,8 @@
 
 use num_bigint::BigUint;
 use rocket::http::{ContentType, Status};
-use rocket::local::asynchronous::Client;
 
-use crate::helpers::{setting, test_settings, TestApp};
+use crate::helpers::{async_client_for, async_stats, setting, test_settings, TestApp};
 
 fn factorial_by_hand(n: u32) -> String {
     (1..=n)
@@ -101,8 +100,7 @@ async fn concurrent_cold_requests_compute_once() {
     // A small per-step delay keeps the first computation running while the
     // other 23 requests arrive.
     let settings = test_settings(&dir.path().join("cache")).merge(setting("factorial_delay_ms", 2));
-    let rocket = cachelab::rocket_from(settings).expect("valid settings");
-    let client = Client::tracked(rocket).await.expect("valid rocket");
+    let client = async_client_for(settings).await;
 
     let requests = (0..24).map(|_| client.get("/factorial/150").dispatch());
     let responses = rocket::futures::future::join_all(requests).await;
@@ -116,13 +114,7 @@ async fn concurrent_cold_requests_compute_once() {
     }
     assert_eq!(coalesced, 23, "all but one request waited for the first");
 
-    let stats: serde_json::Value = client
-        .get("/stats")
-        .dispatch()
-        .await
-        .into_json()
-        .await
-        .expect("stats");
+    let stats = async_stats(&client).await;
     assert_eq!(stats["memory"]["computed"], 150);
     assert_eq!(stats["memory"]["misses"], 24);
     assert_eq!(stats["memory"]["in_flight"], 0);

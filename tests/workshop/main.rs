@@ -316,8 +316,7 @@ fn reading_timings_does_not_tick_for_made_up_numbers() {
 
 async fn stampede_app(dir: &std::path::Path) -> Client {
     let settings = test_settings(&dir.join("cache")).merge(setting("factorial_delay_ms", 2));
-    let rocket = cachelab::rocket_from(settings).expect("valid settings");
-    Client::tracked(rocket).await.expect("valid rocket")
+    helpers::async_client_for(settings).await
 }
 
 async fn learner_ticks(client: &Client, learner: &str) -> Value {
