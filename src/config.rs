@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 /// about a second to compute: far enough to explore, short of a hang.
 pub const MAX_FACTORIAL_CEILING: u64 = 100_000;
 
+/// Ten years: longer than any cached answer should live, short enough that
+/// expiry times stay far from overflowing.
+pub const MAX_DISK_TTL_SECS: u64 = 10 * 365 * 24 * 3600;
+
 /// Settings for both cache tiers. Field names are the keys in `Rocket.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]
@@ -99,6 +103,12 @@ impl Config {
             return Err(ConfigError(format!(
                 "max_factorial must be at most {MAX_FACTORIAL_CEILING}, got {}",
                 self.max_factorial
+            )));
+        }
+        if self.disk_ttl_secs > MAX_DISK_TTL_SECS {
+            return Err(ConfigError(format!(
+                "disk_ttl_secs must be at most {MAX_DISK_TTL_SECS} (ten years), got {}",
+                self.disk_ttl_secs
             )));
         }
         if self.disk_ttl_secs == 0 {

@@ -30,6 +30,9 @@ use crate::single_flight::{Flight, SingleFlight};
 
 mod page_cache;
 
+/// How many swept-away expired keys are remembered (see `swept_expired`).
+const SWEPT_EXPIRED_KEPT: usize = 10_000;
+
 /// What the in-memory index knows of one stored entry.
 #[derive(Debug, Clone)]
 struct IndexEntry {
@@ -198,7 +201,7 @@ pub struct DiskAnswer {
 impl DiskAnswer {
     pub fn expires_at_ms(&self) -> Option<u64> {
         self.written_at_ms
-            .map(|written| written + duration_ms(self.ttl))
+            .map(|written| written.saturating_add(duration_ms(self.ttl)))
     }
 }
 
@@ -287,6 +290,10 @@ pub struct DiskTier {
     /// Entries whose content failed to read: their files are removed by the
     /// next sweep, unless a rewrite replaced them first.
     unreadable: Mutex<Vec<(String, Integrity)>>,
+    /// Keys the sweep removed for being expired and nobody has asked for
+    /// since, so the next request can still say "expired" rather than "never
+    /// stored". Bounded: it is forgotten wholesale when it grows too large.
+    swept_expired: Mutex<HashSet<String>>,
     /// Whether a sweep has looked for content that no entry points to (once
     /// per start is enough: the app itself never leaves any behind).
     orphans_checked: AtomicBool,
@@ -372,6 +379,7 @@ impl DiskCache {
             errors: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             expirations: AtomicU64::new(0),
+            swept_expired: Mutex::new(HashSet::new()),
         }))
     }
 
@@ -491,10 +499,14 @@ impl DiskCache {
 impl DiskTier {
     /// A fresh, verified entry for `key`, or why there is none.
     fn read_fresh(&self, key: &str) -> Result<(Arc<[u8]>, IndexEntry), MissReason> {
-        let entry = self
-            .lock_index()
-            .get_and_touch(key)
-            .ok_or(MissReason::Absent)?;
+        let Some(entry) = self.lock_index().get_and_touch(key) else {
+            // The sweep may have removed it for being old: still "expired".
+            return Err(if lock(&self.swept_expired).remove(key) {
+                MissReason::Expired
+            } else {
+                MissReason::Absent
+            });
+        };
         if self.is_expired(&entry, now_ms()) {
             return Err(MissReason::Expired);
         }
@@ -513,10 +525,7 @@ impl DiskTier {
         };
         match read {
             Ok(bytes) => Ok((Arc::from(bytes), entry)),
-            Err(error) => {
-                self.forget_unreadable(key, &entry, &error);
-                Err(MissReason::Unreadable)
-            }
+            Err(error) => Err(self.forget_unreadable(key, &entry, &error)),
         }
     }
 
@@ -524,7 +533,15 @@ impl DiskTier {
     /// rewritten instead of failing again on every request. Its files are
     /// left to the next sweep, which removes them unless a rewrite has
     /// replaced them by then.
-    fn forget_unreadable(&self, key: &str, entry: &IndexEntry, error: &cacache::Error) {
+    /// Returns why the entry could not be used: `Unreadable` if it was still
+    /// indexed (a real fault), `Absent` if a clear, sweep or eviction removed
+    /// it between the lookup and the read.
+    fn forget_unreadable(
+        &self,
+        key: &str,
+        entry: &IndexEntry,
+        error: &cacache::Error,
+    ) -> MissReason {
         let still_indexed = {
             let mut index = self.lock_index();
             let same = index.get(key).is_some_and(|current| {
@@ -545,6 +562,9 @@ impl DiskTier {
                 one_line(&error.to_string())
             );
             lock(&self.unreadable).push((key.to_owned(), entry.integrity.clone()));
+            MissReason::Unreadable
+        } else {
+            MissReason::Absent
         }
     }
 
@@ -576,6 +596,7 @@ impl DiskTier {
                         size: body.len(),
                     },
                 );
+                lock(&self.swept_expired).remove(key);
                 if self.write_fault_reported.swap(false, Ordering::Relaxed) {
                     log::info!("disk writes work again");
                 }
@@ -664,6 +685,13 @@ impl DiskTier {
         };
         self.expirations
             .fetch_add(expired.len() as u64, Ordering::Relaxed);
+        {
+            let mut swept = lock(&self.swept_expired);
+            if swept.len() + expired.len() > SWEPT_EXPIRED_KEPT {
+                swept.clear();
+            }
+            swept.extend(expired.iter().map(|(key, _)| key.clone()));
+        }
         self.evictions
             .fetch_add(evicted.len() as u64, Ordering::Relaxed);
         let mut report = SweepReport {
@@ -741,6 +769,7 @@ impl DiskTier {
         let _exclusive = self.layout.write().await;
         let removed = self.lock_index().clear();
         lock(&self.unreadable).clear();
+        lock(&self.swept_expired).clear();
         let dir = self.dir.clone();
         let cleared = tokio::task::spawn_blocking(move || clear_dir(&dir))
             .await
@@ -924,12 +953,31 @@ fn read_dir_paths(dir: &Path) -> Vec<PathBuf> {
 
 /// cacache's own `clear` fails on a missing directory; a cleared cache that
 /// was already gone is simply empty.
+/// Empties `dir`. cacache's own `clear_sync` stops at the first plain file
+/// (a stray `.DS_Store`, say), leaving entries behind that a restart would
+/// bring back; this removes directories and files alike, and a missing
+/// directory is simply empty.
 fn clear_dir(dir: &Path) -> std::io::Result<()> {
-    match cacache::clear_sync(dir) {
-        Ok(()) => Ok(()),
-        Err(_) if !dir.exists() => std::fs::create_dir_all(dir),
-        Err(error) => Err(std::io::Error::other(one_line(&error.to_string()))),
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return std::fs::create_dir_all(dir)
+        }
+        Err(error) => return Err(error),
+    };
+    let mut first_error = None;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if let Err(error) = removed {
+            first_error.get_or_insert(error);
+        }
     }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// The integrity cacache gives content written with SHA-256.

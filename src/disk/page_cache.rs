@@ -91,6 +91,20 @@ mod platform {
             }
         }
         bytes.truncate(filled);
+        // A file longer than its entry says has been damaged, even if its
+        // first `size` bytes still verify: leave it to the checked read,
+        // which refuses it.
+        let mut extra = [0u8; 1];
+        let iov = libc::iovec {
+            iov_base: extra.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let offset = libc::off_t::try_from(filled).ok()?;
+        // SAFETY: `iov` points into `extra`, which outlives the call.
+        let read = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+        if read != 0 {
+            return None;
+        }
         Some(bytes)
     }
 

@@ -100,3 +100,21 @@ fn stats_and_health_answer() {
         assert!(stats["disk"][key].is_number(), "disk.{key}");
     }
 }
+
+#[test]
+fn a_stray_file_in_cache_dir_does_not_stop_a_clear() {
+    let app = TestApp::new();
+    fill(&app);
+    std::fs::write(app.cache_dir().join(".DS_Store"), b"left by a file browser").expect("write");
+    let answer = app.post("/clear-cache");
+    assert_eq!(answer.json["disk_entries_removed"], 1);
+    assert_eq!(app.stats()["disk"]["errors"], 0);
+
+    let app = app.restart();
+    assert_eq!(
+        app.stats()["disk"]["entries"],
+        0,
+        "nothing comes back after a restart"
+    );
+    assert_eq!(app.post_json("/data", r#"{"keep":"me"}"#).x_cache(), "MISS");
+}

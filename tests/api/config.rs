@@ -51,3 +51,12 @@ fn a_setting_of_the_wrong_type_stops_start_up_with_a_reason() {
     assert!(reason.contains("disk_ttl_secs"), "{reason}");
     assert_eq!(reason.lines().count(), 1);
 }
+
+#[test]
+fn a_ttl_beyond_ten_years_stops_start_up_with_a_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings =
+        test_settings(&dir.path().join("cache")).merge(setting("disk_ttl_secs", u64::MAX));
+    let reason = refusal(settings);
+    assert!(reason.contains("disk_ttl_secs"), "{reason}");
+}

@@ -175,3 +175,24 @@ async fn concurrent_cold_posts_compute_once() {
     assert_eq!(stats["disk"]["misses"], 24);
     assert_eq!(stats["disk"]["entries"], 1);
 }
+
+#[test]
+fn an_entry_the_sweep_removed_for_age_is_still_reported_as_expired() {
+    let app = TestApp::with(|settings| {
+        settings
+            .merge(setting("disk_ttl_secs", 1))
+            .merge(setting("disk_sweep_interval_secs", 1))
+    });
+    app.post_json("/data", r#"{"old":true}"#);
+    // Past the TTL, and past at least one sweep that removes the entry.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.stats()["disk"]["expirations"] == 0 {
+        assert!(std::time::Instant::now() < deadline, "the sweep ran");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let again = app.post_json("/data", r#"{"old":true}"#);
+    assert_eq!(again.x_cache(), "MISS");
+    let detail = again.header("X-Cache-Detail").unwrap_or_default();
+    assert!(detail.contains("expired"), "{detail}");
+    assert_eq!(app.stats()["disk"]["expired"], 1);
+}
