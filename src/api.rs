@@ -86,13 +86,16 @@ fn health() -> &'static str {
 /// `POST /clear-cache`: empties both tiers (the original tutorial's command,
 /// made a POST).
 #[post("/clear-cache")]
-async fn clear_all(lab: &State<Lab>, learner: Learner) -> Json<Value> {
-    let cleared = lab.clear_all(learner.0.as_ref()).await;
-    Json(json!({
+async fn clear_all(
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let cleared = lab.clear_all(learner?.0.as_ref()).await;
+    Ok(Json(json!({
         "message": "Cache cleared",
         "memory_entries_removed": cleared.memory_entries_removed,
         "disk_entries_removed": cleared.disk_entries_removed,
-    }))
+    })))
 }
 
 /// `GET /clear-cache` changes nothing: browsers, link previews and crawlers
@@ -100,7 +103,15 @@ async fn clear_all(lab: &State<Lab>, learner: Learner) -> Json<Value> {
 /// cache whenever someone pasted the link into a chat.
 /// Browsers asking for HTML are answered by a page instead (see `pages`).
 #[get("/clear-cache", format = "json")]
-fn clear_all_by_get(lab: &State<Lab>, learner: Learner, base_url: BaseUrl) -> ApiError {
+fn clear_all_by_get(
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+    base_url: BaseUrl,
+) -> ApiError {
+    let learner = match learner {
+        Ok(learner) => learner,
+        Err(refused) => return refused,
+    };
     lab.clear_by_get_refused(learner.0.as_ref());
     ApiError::new(
         Status::MethodNotAllowed,
@@ -115,16 +126,26 @@ fn clear_all_by_get(lab: &State<Lab>, learner: Learner, base_url: BaseUrl) -> Ap
 
 /// `DELETE /cache/memory`: empties the memory tier only.
 #[delete("/cache/memory")]
-fn clear_memory(lab: &State<Lab>, learner: Learner) -> Json<Value> {
-    let removed = lab.clear_memory(learner.0.as_ref());
-    Json(json!({ "message": "Memory cache cleared", "entries_removed": removed }))
+fn clear_memory(
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let removed = lab.clear_memory(learner?.0.as_ref());
+    Ok(Json(
+        json!({ "message": "Memory cache cleared", "entries_removed": removed }),
+    ))
 }
 
 /// `DELETE /cache/disk`: empties the disk tier only.
 #[delete("/cache/disk")]
-async fn clear_disk(lab: &State<Lab>, learner: Learner) -> Json<Value> {
-    let removed = lab.clear_disk(learner.0.as_ref()).await;
-    Json(json!({ "message": "Disk cache cleared", "entries_removed": removed }))
+async fn clear_disk(
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let removed = lab.clear_disk(learner?.0.as_ref()).await;
+    Ok(Json(
+        json!({ "message": "Disk cache cleared", "entries_removed": removed }),
+    ))
 }
 
 /// A request body that is valid JSON, in canonical form.

@@ -99,7 +99,10 @@ impl<'r> FromRequest<'r> for BrowserLearner {
                 returning: true,
             },
             None => {
-                let name = LearnerName::generate();
+                let name = match request.rocket().state::<Lab>() {
+                    Some(lab) => lab.workshop().fresh_name(),
+                    None => LearnerName::generate(),
+                };
                 remember(request, &name);
                 BrowserLearner {
                     name,
@@ -153,6 +156,10 @@ struct ExercisesPage {
     memory_capacity: usize,
     disk_ttl_secs: u64,
     cache_dir: String,
+    /// A number of this learner's own for the memory exercises, so that in
+    /// a shared room one learner's request does not turn another's miss
+    /// into a hit.
+    my_n: u64,
 }
 
 fn exercise_views(progress: &LearnerProgress) -> Vec<ExerciseView> {
@@ -189,7 +196,7 @@ fn describe(what: &What) -> String {
             ..
         } => format!(
             "/data {}… {} in {}",
-            &key[..key.len().min(12)],
+            crate::workshop::short(key),
             verdict(*hit),
             crate::view::server_ms(std::time::Duration::from_micros(*elapsed_us))
         ),
@@ -237,6 +244,7 @@ fn exercises_page(
         memory_capacity: config.memory_capacity,
         disk_ttl_secs: config.disk_ttl_secs,
         cache_dir: config.cache_dir.display().to_string(),
+        my_n: 100 + crate::canonical::raw_fingerprint(learner.name.as_str().as_bytes()) % 800,
     };
     render("exercises", "Workshop exercises", flash, content)
 }

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, MutexGuard};
@@ -27,6 +27,11 @@ use crate::disk::{now_ms, MissReason};
 /// pairwise while the workshop is locked, so this also bounds their cost
 /// (tens of microseconds per request at this size).
 const EVENTS_PER_LEARNER: usize = 200;
+
+/// Learners remembered at once. A room is far smaller; the bound is there so
+/// that a client inventing names cannot grow memory or the progress file
+/// without limit. The least recently seen are forgotten first.
+const MAX_LEARNERS: usize = 2_000;
 
 /// Clears remembered for the eviction check; older ones no longer matter.
 const CLEARS_KEPT: usize = 10_000;
@@ -70,7 +75,10 @@ impl LearnerName {
         let seed = random_u64();
         let adjective = ADJECTIVES[(seed % 16) as usize];
         let animal = ANIMALS[((seed >> 8) % 16) as usize];
-        Self(format!("{adjective}-{animal}-{}", (seed >> 16) % 90 + 10))
+        Self(format!(
+            "{adjective}-{animal}-{}",
+            (seed >> 16) % 9000 + 1000
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -321,6 +329,13 @@ impl Workshop {
             clears: Vec::new(),
         };
         let boot = replay(path, &mut state).saturating_add(1).max(now_ms());
+        forget_least_recent_learners(&mut state.learners, MAX_LEARNERS);
+        if let Err(error) = compact(path, &state) {
+            log::warn!(
+                "workshop progress file {} not compacted: {error}",
+                path.display()
+            );
+        }
         let log = match OpenOptions::new().create(true).append(true).open(path) {
             Ok(file) => {
                 let (queue, writer) = spawn_writer(file, path.to_path_buf());
@@ -365,6 +380,9 @@ impl Workshop {
             event: event.clone(),
         });
         let State { learners, clears } = &mut *state;
+        if !learners.contains_key(learner) {
+            forget_least_recent_learners(learners, MAX_LEARNERS - 1);
+        }
         let record = learners.entry(learner.clone()).or_default();
         record.last_seen_ms = event.at_ms;
         if record.events.len() == EVENTS_PER_LEARNER {
@@ -399,6 +417,17 @@ impl Workshop {
         }
     }
 
+    /// A generated name nobody here uses yet.
+    pub fn fresh_name(&self) -> LearnerName {
+        let state = self.lock();
+        loop {
+            let name = LearnerName::generate();
+            if !state.learners.contains_key(&name) {
+                return name;
+            }
+        }
+    }
+
     /// Notes a clear by someone without a name: it still explains later misses.
     pub fn note_clear(&self, tier: ClearedTier) {
         let clear = ClearRecord {
@@ -407,7 +436,7 @@ impl Workshop {
             tier,
         };
         let mut state = self.lock();
-        if state.clears.len() == CLEARS_KEPT {
+        if state.clears.len() >= CLEARS_KEPT {
             state.clears.drain(..CLEARS_KEPT / 2);
         }
         state.clears.push(clear);
@@ -500,15 +529,68 @@ fn progress(name: &LearnerName, record: Option<&LearnerRecord>) -> LearnerProgre
     }
 }
 
+/// Keeps at most `keep` learners, forgetting the least recently seen.
+fn forget_least_recent_learners(learners: &mut HashMap<LearnerName, LearnerRecord>, keep: usize) {
+    if learners.len() <= keep {
+        return;
+    }
+    let mut by_last_seen: Vec<(u64, LearnerName)> = learners
+        .iter()
+        .map(|(name, record)| (record.last_seen_ms, name.clone()))
+        .collect();
+    by_last_seen.sort_unstable();
+    let excess = learners.len() - keep;
+    for (_, name) in by_last_seen.into_iter().take(excess) {
+        learners.remove(&name);
+    }
+}
+
+/// Rewrites the progress file with only what is remembered (bounded events,
+/// learners and clears), through a temporary file renamed into place, so
+/// the file does not grow without end across restarts.
+fn compact(path: &Path, state: &State) -> std::io::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    let mut push = |line: &LogLine| {
+        text.push_str(&serde_json::to_string(line).expect("a log line always serializes"));
+        text.push('\n');
+    };
+    for clear in &state.clears {
+        push(&LogLine::Clear(*clear));
+    }
+    for (learner, record) in &state.learners {
+        for event in &record.events {
+            push(&LogLine::Event {
+                learner: learner.clone(),
+                event: event.clone(),
+            });
+        }
+        for (exercise, tick) in &record.ticks {
+            push(&LogLine::Tick {
+                learner: learner.clone(),
+                exercise: *exercise,
+                tick: tick.clone(),
+            });
+        }
+    }
+    let temporary = path.with_extension("jsonl.compacting");
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path)
+}
+
 /// Reads the progress file into `state`; returns the latest boot id seen.
 /// Lines that do not parse (a crash mid-write leaves at most one) are skipped.
 fn replay(path: &Path, state: &mut State) -> u64 {
-    let Ok(file) = File::open(path) else {
+    let Ok(contents) = std::fs::read(path) else {
         return 0;
     };
     let mut latest_boot = 0;
-    for line in BufReader::new(file).lines().map_while(Result::ok) {
-        let Ok(line) = serde_json::from_str::<LogLine>(&line) else {
+    // Split on bytes, not text: a line torn by a crash or a full disk is
+    // skipped on its own instead of ending the replay.
+    for line in contents.split(|byte| *byte == b'\n') {
+        let Ok(line) = serde_json::from_slice::<LogLine>(line) else {
             continue;
         };
         match line {
@@ -534,7 +616,12 @@ fn replay(path: &Path, state: &mut State) -> u64 {
                     .ticks
                     .insert(exercise, tick);
             }
-            LogLine::Clear(clear) => state.clears.push(clear),
+            LogLine::Clear(clear) => {
+                if state.clears.len() >= CLEARS_KEPT {
+                    state.clears.drain(..CLEARS_KEPT / 2);
+                }
+                state.clears.push(clear);
+            }
             LogLine::Renamed { from, to } => {
                 if let Some(record) = state.learners.remove(&from) {
                     state.learners.insert(to, record);
@@ -926,8 +1013,12 @@ fn check_integrity(events: &[Event]) -> Option<String> {
     })
 }
 
-fn short(key: &str) -> &str {
-    &key[..key.len().min(12)]
+/// The first 12 characters of a key (a whole character, even if a damaged
+/// progress file put something other than hex there).
+pub fn short(key: &str) -> &str {
+    key.char_indices()
+        .nth(12)
+        .map_or(key, |(end, _)| &key[..end])
 }
 
 fn micros(us: u64) -> String {
@@ -989,6 +1080,38 @@ mod tests {
             tier: ClearedTier::Memory,
         };
         assert_eq!(check(Exercise::LruEviction, &events, &[clear]), None);
+    }
+
+    #[test]
+    fn a_torn_line_loses_only_itself_and_the_file_is_compacted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("progress.jsonl");
+        let line = |n: u64| {
+            let event = Event {
+                at_ms: n,
+                boot: 1,
+                what: factorial(n, n, false).what,
+            };
+            serde_json::to_string(&LogLine::Event {
+                learner: LearnerName::parse("ada").expect("valid"),
+                event,
+            })
+            .expect("serializes")
+        };
+        let mut bytes = format!("{}\n", line(1)).into_bytes();
+        bytes.extend_from_slice(b"{\"event\":{\"learner\":\"ada\xE2\x80"); // cut mid-character
+        bytes.extend_from_slice(format!("\n{}\n", line(2)).as_bytes());
+        std::fs::write(&path, bytes).expect("write");
+
+        let workshop = Workshop::open(&path);
+        let ada = LearnerName::parse("ada").expect("valid");
+        assert_eq!(
+            workshop.recent_events(&ada, 10).len(),
+            2,
+            "both whole lines replayed"
+        );
+        let compacted = std::fs::read_to_string(&path).expect("valid UTF-8 after compaction");
+        assert_eq!(compacted.lines().count(), 2);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! read-only and full disks are real tmpfs mounts; where mounting is not
 //! allowed those tests say so and skip.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -118,6 +119,15 @@ fn an_index_file_that_cannot_be_written_leaves_the_answer_unstored_until_it_can(
     assert_eq!(assert_answers(&app, BODY), "HIT");
 }
 
+/// Says plainly that a disk-fault test could not run here; under CI, where
+/// the machine can mount, that is a failure rather than a silent pass.
+fn skip(reason: &str) -> Option<Tmpfs> {
+    let message = format!("disk-fault test skipped: {reason}");
+    assert!(std::env::var_os("CI").is_none(), "{message}");
+    let _ = writeln!(std::io::stderr(), "\n{message}\n");
+    None
+}
+
 /// A small tmpfs mounted for one test and unmounted when dropped.
 struct Tmpfs {
     _parent: tempfile::TempDir,
@@ -138,17 +148,11 @@ impl Tmpfs {
                 _parent: parent,
                 path,
             }),
-            Ok(output) => {
-                println!(
-                    "skipped: cannot mount a tmpfs here ({})",
-                    String::from_utf8_lossy(&output.stderr).trim()
-                );
-                None
-            }
-            Err(error) => {
-                println!("skipped: no mount command ({error})");
-                None
-            }
+            Ok(output) => skip(&format!(
+                "cannot mount a tmpfs here ({})",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )),
+            Err(error) => skip(&format!("no mount command ({error})")),
         }
     }
 

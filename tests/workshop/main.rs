@@ -364,7 +364,10 @@ async fn stampede_ticks_when_concurrent_requests_share_one_computation() {
 async fn stampede_does_not_tick_for_requests_one_after_another() {
     let dir = tempfile::tempdir().expect("temp dir");
     let client = stampede_app(dir.path()).await;
+    // Eight misses one after another (each after a clear): none waits for
+    // another, so none is coalesced.
     for _ in 0..8 {
+        client.delete("/cache/memory").dispatch().await;
         client
             .get("/factorial/300")
             .header(as_learner("ada"))
