@@ -122,6 +122,7 @@ fn round1(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::Subject;
 
     fn record(elapsed_us: u64, hit: bool) -> RequestRecord {
         RequestRecord {
@@ -129,7 +130,7 @@ mod tests {
             tier: Tier::Memory,
             hit,
             elapsed_us,
-            subject: "20!".into(),
+            subject: Subject::Factorial(20),
         }
     }
 

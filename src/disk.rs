@@ -824,10 +824,6 @@ impl DiskTier {
         entries
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn is_expired(&self, entry: &IndexEntry, now_ms: u64) -> bool {
         now_ms.saturating_sub(entry.written_at_ms) >= duration_ms(self.ttl)
     }

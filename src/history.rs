@@ -16,8 +16,39 @@ pub enum Tier {
     Disk,
 }
 
+/// What a request asked for. Kept as the number or the key's first bytes,
+/// not as text: every cache hit records one, and the label is only needed
+/// when the chart is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// `n!`
+    Factorial(u64),
+    /// The first 12 hex digits of a body's key.
+    Body([u8; 12]),
+}
+
+impl Subject {
+    /// A body by its key. Keys are hex, so 12 bytes are 12 whole characters.
+    pub fn body(key: &str) -> Self {
+        let mut prefix = [b'?'; 12];
+        for (slot, byte) in prefix.iter_mut().zip(key.bytes()) {
+            *slot = byte;
+        }
+        Subject::Body(prefix)
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Factorial(n) => write!(f, "{n}!"),
+            Subject::Body(prefix) => write!(f, "{}…", String::from_utf8_lossy(prefix)),
+        }
+    }
+}
+
 /// One answered request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RequestRecord {
     /// Unix time in milliseconds when the answer was ready.
     pub at_ms: u64,
@@ -25,8 +56,7 @@ pub struct RequestRecord {
     pub hit: bool,
     /// Server time spent on the request, in microseconds.
     pub elapsed_us: u64,
-    /// What was asked for: `20!` or the first characters of a body's key.
-    pub subject: String,
+    pub subject: Subject,
 }
 
 /// The most recent requests, oldest first.
@@ -43,7 +73,7 @@ impl RequestHistory {
         }
     }
 
-    pub fn record(&self, tier: Tier, hit: bool, elapsed: Duration, subject: String) {
+    pub fn record(&self, tier: Tier, hit: bool, elapsed: Duration, subject: Subject) {
         let record = RequestRecord {
             at_ms: crate::disk::now_ms(),
             tier,
@@ -66,10 +96,6 @@ impl RequestHistory {
             .cloned()
             .collect()
     }
-
-    pub fn clear(&self) {
-        self.records.lock().expect("history lock poisoned").clear();
-    }
 }
 
 #[cfg(test)]
@@ -84,10 +110,14 @@ mod tests {
                 Tier::Memory,
                 true,
                 Duration::from_micros(5),
-                format!("{n}!"),
+                Subject::Factorial(n),
             );
         }
-        let subjects: Vec<String> = history.recent().into_iter().map(|r| r.subject).collect();
+        let subjects: Vec<String> = history
+            .recent()
+            .into_iter()
+            .map(|record| record.subject.to_string())
+            .collect();
         assert_eq!(subjects, vec!["1!", "2!"]);
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::canonical::{CanonicalJson, FactorialInput};
 use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskBounds, DiskCache, DiskLookup};
-use crate::history::{RequestHistory, Tier};
+use crate::history::{RequestHistory, Subject, Tier};
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
 use crate::workshop::{ClearedTier, LearnerName, What, Workshop};
 
@@ -78,7 +78,7 @@ impl Lab {
             Tier::Memory,
             answer.lookup.is_hit(),
             elapsed,
-            format!("{}!", n.get()),
+            Subject::Factorial(n.get()),
         );
         if let Some(learner) = learner {
             let lookup = answer.lookup;
@@ -112,7 +112,7 @@ impl Lab {
             Tier::Disk,
             answer.lookup.is_hit(),
             elapsed,
-            answer.key.chars().take(12).collect(),
+            Subject::body(&answer.key),
         );
         if let Some(learner) = learner {
             let (miss_reason, coalesced, stored) = match answer.lookup {

@@ -286,7 +286,6 @@ pub struct Workshop {
     state: Mutex<State>,
     boot: u64,
     log: Option<ProgressLog>,
-    path: PathBuf,
 }
 
 /// The queue to the writer thread, and the thread itself so that dropping the
@@ -356,12 +355,7 @@ impl Workshop {
             state: Mutex::new(state),
             boot,
             log,
-            path: path.to_path_buf(),
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Records what `learner` did and ticks any exercise it completes.
