@@ -182,23 +182,17 @@ fn exercise_views(progress: &LearnerProgress) -> Vec<ExerciseView> {
 fn describe(what: &What) -> String {
     let verdict = |hit: bool| if hit { "HIT" } else { "MISS" };
     match what {
-        What::Factorial {
-            n, hit, elapsed_us, ..
-        } => format!(
-            "{n}! {} in {}",
-            verdict(*hit),
-            crate::view::server_ms(std::time::Duration::from_micros(*elapsed_us))
+        What::Factorial(seen) => format!(
+            "{}! {} in {}",
+            seen.n,
+            verdict(seen.hit),
+            crate::view::server_ms(std::time::Duration::from_micros(seen.elapsed_us))
         ),
-        What::Data {
-            key,
-            hit,
-            elapsed_us,
-            ..
-        } => format!(
+        What::Data(seen) => format!(
             "/data {}… {} in {}",
-            crate::workshop::short(key),
-            verdict(*hit),
-            crate::view::server_ms(std::time::Duration::from_micros(*elapsed_us))
+            crate::workshop::short(&seen.key),
+            verdict(seen.hit),
+            crate::view::server_ms(std::time::Duration::from_micros(seen.elapsed_us))
         ),
         What::Cleared { tier } => format!("cleared ({tier:?})").to_lowercase(),
         What::ClearByGetRefused => "GET /clear-cache refused".into(),

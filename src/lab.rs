@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskBounds, DiskCache, DiskLookup};
 use crate::history::{RequestHistory, Subject, Tier};
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
-use crate::workshop::{ClearedTier, LearnerName, What, Workshop};
+use crate::workshop::{ClearedTier, DataEvent, FactorialEvent, LearnerName, What, Workshop};
 
 /// How many recent requests the timing chart remembers.
 const HISTORY_CAPACITY: usize = 200;
@@ -84,14 +84,14 @@ impl Lab {
             let lookup = answer.lookup;
             self.workshop.record(
                 learner,
-                What::Factorial {
+                What::Factorial(FactorialEvent {
                     n: n.get(),
                     hit: lookup.is_hit(),
                     coalesced: matches!(lookup, MemoryLookup::Joined(_)),
                     steps_computed: lookup.steps_computed_here(),
                     reused_from: lookup.computation().and_then(|work| work.reused_from),
                     elapsed_us: micros(elapsed),
-                },
+                }),
             );
         }
         Timed { answer, elapsed }
@@ -124,7 +124,7 @@ impl Lab {
             };
             self.workshop.record(
                 learner,
-                What::Data {
+                What::Data(DataEvent {
                     key: answer.key.clone(),
                     raw_fingerprint,
                     hit: answer.lookup.is_hit(),
@@ -132,7 +132,7 @@ impl Lab {
                     miss_reason,
                     stored,
                     elapsed_us: micros(elapsed),
-                },
+                }),
             );
         }
         Timed { answer, elapsed }

@@ -116,28 +116,36 @@ impl ClearedTier {
     }
 }
 
+/// A `/factorial/<n>` request, as the app saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactorialEvent {
+    pub n: u64,
+    pub hit: bool,
+    pub coalesced: bool,
+    pub steps_computed: u64,
+    pub reused_from: Option<u64>,
+    pub elapsed_us: u64,
+}
+
+/// A `/data` request, as the app saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataEvent {
+    pub key: String,
+    /// Tells apart two spellings of one body (same key, other bytes).
+    pub raw_fingerprint: u64,
+    pub hit: bool,
+    pub coalesced: bool,
+    pub miss_reason: Option<MissReason>,
+    pub stored: bool,
+    pub elapsed_us: u64,
+}
+
 /// One thing a learner did, as the app saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum What {
-    Factorial {
-        n: u64,
-        hit: bool,
-        coalesced: bool,
-        steps_computed: u64,
-        reused_from: Option<u64>,
-        elapsed_us: u64,
-    },
-    Data {
-        key: String,
-        /// Tells apart two spellings of one body (same key, other bytes).
-        raw_fingerprint: u64,
-        hit: bool,
-        coalesced: bool,
-        miss_reason: Option<MissReason>,
-        stored: bool,
-        elapsed_us: u64,
-    },
+    Factorial(FactorialEvent),
+    Data(DataEvent),
     Cleared {
         tier: ClearedTier,
     },
@@ -154,6 +162,11 @@ pub enum What {
 pub struct Event {
     pub at_ms: u64,
     pub boot: u64,
+    /// Position among everything the workshop recorded, clears included:
+    /// two things that happen within one millisecond still have an order.
+    /// (Files written before it existed read as 0, and order by time.)
+    #[serde(default)]
+    pub seq: u64,
     pub what: What,
 }
 
@@ -246,6 +259,8 @@ pub struct Tick {
 pub struct ClearRecord {
     at_ms: u64,
     boot: u64,
+    #[serde(default)]
+    seq: u64,
     tier: ClearedTier,
 }
 
@@ -279,6 +294,14 @@ enum LogLine {
 struct State {
     learners: HashMap<LearnerName, LearnerRecord>,
     clears: Vec<ClearRecord>,
+    next_seq: u64,
+}
+
+impl State {
+    fn take_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
 }
 
 /// Every learner's events and ticks.
@@ -326,8 +349,15 @@ impl Workshop {
         let mut state = State {
             learners: HashMap::new(),
             clears: Vec::new(),
+            next_seq: 0,
         };
         let boot = replay(path, &mut state).saturating_add(1).max(now_ms());
+        let replayed_events = state.learners.values().flat_map(|record| &record.events);
+        state.next_seq = replayed_events
+            .map(|event| event.seq)
+            .chain(state.clears.iter().map(|clear| clear.seq))
+            .max()
+            .unwrap_or(0);
         forget_least_recent_learners(&mut state.learners, MAX_LEARNERS);
         if let Err(error) = compact(path, &state) {
             log::warn!(
@@ -360,20 +390,23 @@ impl Workshop {
 
     /// Records what `learner` did and ticks any exercise it completes.
     pub fn record(&self, learner: &LearnerName, what: What) {
-        let event = Event {
-            at_ms: now_ms(),
-            boot: self.boot,
-            what,
-        };
-        if let What::Cleared { tier } = event.what {
+        if let What::Cleared { tier } = what {
             self.note_clear(tier);
         }
         let mut state = self.lock();
+        let event = Event {
+            at_ms: now_ms(),
+            boot: self.boot,
+            seq: state.take_seq(),
+            what,
+        };
         self.write(LogLine::Event {
             learner: learner.clone(),
             event: event.clone(),
         });
-        let State { learners, clears } = &mut *state;
+        let State {
+            learners, clears, ..
+        } = &mut *state;
         if !learners.contains_key(learner) {
             forget_least_recent_learners(learners, MAX_LEARNERS - 1);
         }
@@ -424,12 +457,13 @@ impl Workshop {
 
     /// Notes a clear by someone without a name: it still explains later misses.
     pub fn note_clear(&self, tier: ClearedTier) {
+        let mut state = self.lock();
         let clear = ClearRecord {
             at_ms: now_ms(),
             boot: self.boot,
+            seq: state.take_seq(),
             tier,
         };
-        let mut state = self.lock();
         if state.clears.len() >= CLEARS_KEPT {
             state.clears.drain(..CLEARS_KEPT / 2);
         }
@@ -665,71 +699,44 @@ pub fn check(exercise: Exercise, events: &[Event], clears: &[ClearRecord]) -> Op
     }
 }
 
-/// A factorial request's outcome, pulled out of an event.
-struct FactorialSeen {
+/// One request of a kind, with when (and in which run of the app) it happened.
+struct Seen<'a, T> {
     at_ms: u64,
     boot: u64,
-    n: u64,
-    hit: bool,
-    coalesced: bool,
-    steps_computed: u64,
-    reused_from: Option<u64>,
-    elapsed_us: u64,
+    seq: u64,
+    what: &'a T,
 }
 
-fn factorials(events: &[Event]) -> impl Iterator<Item = FactorialSeen> + '_ {
-    events.iter().filter_map(|event| match event.what {
-        What::Factorial {
-            n,
-            hit,
-            coalesced,
-            steps_computed,
-            reused_from,
-            elapsed_us,
-        } => Some(FactorialSeen {
+impl<T> std::ops::Deref for Seen<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.what
+    }
+}
+
+type FactorialSeen<'a> = Seen<'a, FactorialEvent>;
+type DataSeen<'a> = Seen<'a, DataEvent>;
+
+fn factorials(events: &[Event]) -> impl Iterator<Item = FactorialSeen<'_>> + '_ {
+    events.iter().filter_map(|event| match &event.what {
+        What::Factorial(what) => Some(Seen {
             at_ms: event.at_ms,
             boot: event.boot,
-            n,
-            hit,
-            coalesced,
-            steps_computed,
-            reused_from,
-            elapsed_us,
+            seq: event.seq,
+            what,
         }),
         _ => None,
     })
 }
 
-struct DataSeen<'a> {
-    at_ms: u64,
-    boot: u64,
-    key: &'a str,
-    raw_fingerprint: u64,
-    hit: bool,
-    coalesced: bool,
-    miss_reason: Option<MissReason>,
-    stored: bool,
-}
-
 fn data_requests(events: &[Event]) -> impl Iterator<Item = DataSeen<'_>> + '_ {
     events.iter().filter_map(|event| match &event.what {
-        What::Data {
-            key,
-            raw_fingerprint,
-            hit,
-            coalesced,
-            miss_reason,
-            stored,
-            ..
-        } => Some(DataSeen {
+        What::Data(what) => Some(Seen {
             at_ms: event.at_ms,
             boot: event.boot,
-            key,
-            raw_fingerprint: *raw_fingerprint,
-            hit: *hit,
-            coalesced: *coalesced,
-            miss_reason: *miss_reason,
-            stored: *stored,
+            seq: event.seq,
+            what,
         }),
         _ => None,
     })
@@ -777,8 +784,8 @@ fn check_lru_eviction(events: &[Event], clears: &[ClearRecord]) -> Option<String
         let cleared_between = clears.iter().any(|clear| {
             clear.boot == earlier.boot
                 && clear.tier.includes_memory()
-                && clear.at_ms >= earlier.at_ms
-                && clear.at_ms <= again.at_ms
+                && (clear.seq, clear.at_ms) > (earlier.seq, earlier.at_ms)
+                && (clear.seq, clear.at_ms) < (again.seq, again.at_ms)
         });
         (!cleared_between).then(|| {
             format!(
@@ -811,7 +818,7 @@ fn check_disk_persistence(events: &[Event]) -> Option<String> {
     })?;
     Some(format!(
         "after the restart, the disk entry {}… was still a HIT at {}, while {}! had to be computed again",
-        short(after.key),
+        short(&after.key),
         crate::view::clock_utc(after.at_ms),
         cold.n
     ))
@@ -828,9 +835,9 @@ fn check_canonical_keys(events: &[Event]) -> Option<String> {
             .find(|later| later.key != first.key && !later.hit && !later.coalesced)?;
         Some(format!(
             "two spellings of one body shared the key {}… (the second was a HIT at {}); a changed value got the key {}… and was a MISS",
-            short(first.key),
+            short(&first.key),
             crate::view::clock_utc(respelled.at_ms),
-            short(changed.key)
+            short(&changed.key)
         ))
     })
 }
@@ -840,7 +847,7 @@ fn check_ttl(events: &[Event]) -> Option<String> {
         (seen.miss_reason == Some(MissReason::Expired)).then(|| {
             format!(
                 "{}… was a MISS at {} because it had expired, and was stored again",
-                short(seen.key),
+                short(&seen.key),
                 crate::view::clock_utc(seen.at_ms)
             )
         })
@@ -873,7 +880,7 @@ fn check_clearing(events: &[Event]) -> Option<String> {
                         && data_requests(before)
                             .any(|earlier| earlier.key == later.key && earlier.boot == clear.boot)
                 })?;
-                format!("{}…", short(seen.key))
+                format!("{}…", short(&seen.key))
             }
         };
         Some(format!(
@@ -900,12 +907,8 @@ fn check_reading_timings(events: &[Event]) -> Option<String> {
     let elapsed: Vec<(bool, u64)> = events
         .iter()
         .filter_map(|event| match &event.what {
-            What::Factorial {
-                hit, elapsed_us, ..
-            }
-            | What::Data {
-                hit, elapsed_us, ..
-            } => Some((*hit, *elapsed_us)),
+            What::Factorial(seen) => Some((seen.hit, seen.elapsed_us)),
+            What::Data(seen) => Some((seen.hit, seen.elapsed_us)),
             _ => None,
         })
         .collect();
@@ -946,22 +949,17 @@ fn check_stampede(events: &[Event]) -> Option<String> {
     let misses: Vec<(String, u64, u64, bool)> = events
         .iter()
         .filter_map(|event| match &event.what {
-            What::Factorial {
-                n,
-                hit: false,
-                coalesced,
-                ..
-            } => Some((format!("{n}!"), event.at_ms, event.boot, !coalesced)),
-            What::Data {
-                key,
-                hit: false,
-                coalesced,
-                ..
-            } => Some((
-                format!("{}…", short(key)),
+            What::Factorial(seen) if !seen.hit => Some((
+                format!("{}!", seen.n),
                 event.at_ms,
                 event.boot,
-                !coalesced,
+                !seen.coalesced,
+            )),
+            What::Data(seen) if !seen.hit => Some((
+                format!("{}…", short(&seen.key)),
+                event.at_ms,
+                event.boot,
+                !seen.coalesced,
             )),
             _ => None,
         })
@@ -1000,7 +998,7 @@ fn check_integrity(events: &[Event]) -> Option<String> {
             .find(|later| later.key == damaged.key && later.hit)?;
         Some(format!(
             "{}… failed its integrity check at {} and was recomputed instead of served; it was a HIT again at {}",
-            short(damaged.key),
+            short(&damaged.key),
             crate::view::clock_utc(damaged.at_ms),
             crate::view::clock_utc(healed.at_ms)
         ))
@@ -1023,18 +1021,20 @@ fn micros(us: u64) -> String {
 mod tests {
     use super::*;
 
+    /// A factorial event; `at_ms` doubles as its place in the sequence.
     fn factorial(at_ms: u64, n: u64, hit: bool) -> Event {
         Event {
             at_ms,
             boot: 1,
-            what: What::Factorial {
+            seq: at_ms,
+            what: What::Factorial(FactorialEvent {
                 n,
                 hit,
                 coalesced: false,
                 steps_computed: if hit { 0 } else { n },
                 reused_from: None,
                 elapsed_us: if hit { 20 } else { 200_000 },
-            },
+            }),
         }
     }
 
@@ -1071,9 +1071,30 @@ mod tests {
         let clear = ClearRecord {
             at_ms: 2_000,
             boot: 1,
+            seq: 2_000,
             tier: ClearedTier::Memory,
         };
         assert_eq!(check(Exercise::LruEviction, &events, &[clear]), None);
+    }
+
+    #[test]
+    fn within_one_millisecond_the_sequence_decides_what_came_first() {
+        let at = |seq: u64, hit: bool| Event {
+            seq,
+            ..factorial(5_000, 5, hit)
+        };
+        let clear = |seq: u64| ClearRecord {
+            at_ms: 5_000,
+            boot: 1,
+            seq,
+            tier: ClearedTier::Memory,
+        };
+        let events = [at(2, false), at(3, false)];
+        // Cleared before both requests: the second miss is an eviction.
+        assert!(check(Exercise::LruEviction, &events, &[clear(1)]).is_some());
+        // Cleared between them: the clear explains the miss.
+        let events = [at(1, false), at(3, false)];
+        assert_eq!(check(Exercise::LruEviction, &events, &[clear(2)]), None);
     }
 
     #[test]
@@ -1081,11 +1102,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("progress.jsonl");
         let line = |n: u64| {
-            let event = Event {
-                at_ms: n,
-                boot: 1,
-                what: factorial(n, n, false).what,
-            };
+            let event = factorial(n, n, false);
             serde_json::to_string(&LogLine::Event {
                 learner: LearnerName::parse("ada").expect("valid"),
                 event,
