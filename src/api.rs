@@ -5,7 +5,6 @@
 //! long the server took.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,11 +221,20 @@ impl<'r> FromData<'r> for JsonBody {
 }
 
 /// A cached answer with the headers that show what the cache did.
+///
+/// A response carries only the headers that teach something, because each
+/// one costs the server measurable time (see "Performance" in the README):
+/// `X-Cache` and `Server-Timing` always, `X-Cache-Detail` when there is more
+/// to say than `HIT`, and `X-Cache-Key` for the disk tier. No `Cache-Control`
+/// is needed to keep browsers from answering for the app: they reuse a stored
+/// response only when it says how long it stays fresh or how to revalidate
+/// it, and these say neither.
 pub struct CachedJson {
     body: Body,
     hit: bool,
-    /// One line for people: what the cache did (`X-Cache-Detail`).
-    detail: Cow<'static, str>,
+    /// One line for people (`X-Cache-Detail`): why a miss was a miss, or
+    /// that a disk hit passed its integrity check.
+    detail: Option<Cow<'static, str>>,
     server_timing: String,
     key: Option<String>,
 }
@@ -238,9 +246,9 @@ enum Body {
     Shared(Arc<[u8]>),
 }
 
-/// The shape of a `/factorial/<n>` answer. [`write_factorial_body`] writes
-/// it by hand so that a hit copies the stored digits instead of
-/// re-serializing them; a test holds the two to the same bytes.
+/// The shape of a `/factorial/<n>` answer, as serde would write it.
+/// [`factorial_body`] writes the same JSON by hand; a test holds the two to
+/// the same value, and this struct is that test's reference.
 #[cfg_attr(not(test), allow(dead_code))]
 #[derive(Serialize)]
 struct FactorialBody<'a> {
@@ -263,31 +271,8 @@ impl CachedJson {
         let n = answer.step.n();
         let lookup = answer.lookup;
         let work = lookup.computation();
-        let body = FactorialBody {
-            number: n,
-            factorial: answer.step.decimal_json(),
-            digits: answer.step.decimal().len(),
-            cache: if lookup.is_hit() { "hit" } else { "miss" },
-            steps_computed: lookup.steps_computed_here(),
-            reused_from: match work {
-                None => Some(n),
-                Some(work) => work.reused_from,
-            },
-            coalesced: matches!(lookup, MemoryLookup::Joined(_)),
-            elapsed_ms: (millis(elapsed) * 1000.0).round() / 1000.0,
-        };
 
-        let detail = match lookup {
-            MemoryLookup::Hit => format!("{n}! was in memory"),
-            MemoryLookup::Computed(work) => match work.reused_from {
-                Some(k) => format!("computed {} steps on top of {k}!", work.steps_computed),
-                None => format!("computed {} steps from 0! = 1", work.steps_computed),
-            },
-            MemoryLookup::Joined(_) => {
-                format!("waited for another request that was computing {n}!")
-            }
-        };
-        let mut timing = String::with_capacity(96);
+        let mut timing = String::with_capacity(112);
         push_timing_entry(&mut timing, "cache", memory_desc(&lookup), None);
         if let Some(work) = work {
             push_timing_entry(
@@ -304,10 +289,21 @@ impl CachedJson {
             );
         }
         push_timing_total(&mut timing, elapsed);
+
+        let detail = match lookup {
+            MemoryLookup::Hit => None,
+            MemoryLookup::Computed(work) => Some(match work.reused_from {
+                Some(k) => format!("computed {} steps on top of {k}!", work.steps_computed),
+                None => format!("computed {} steps from 0! = 1", work.steps_computed),
+            }),
+            MemoryLookup::Joined(_) => Some(format!(
+                "waited for another request that was computing {n}!"
+            )),
+        };
         Self {
-            body: Body::Built(factorial_body_bytes(&body)),
+            body: Body::Built(factorial_body(answer, elapsed)),
             hit: lookup.is_hit(),
-            detail: Cow::Owned(detail),
+            detail: detail.map(Cow::Owned),
             server_timing: timing,
             key: None,
         }
@@ -316,7 +312,10 @@ impl CachedJson {
     fn data(timed: Timed<DiskAnswer>) -> Self {
         let Timed { answer, elapsed } = timed;
         let (desc, detail) = match answer.lookup {
-            DiskLookup::Hit => ("disk hit", Cow::Borrowed("read from disk and verified")),
+            DiskLookup::Hit => (
+                "disk hit",
+                Cow::Borrowed("read from disk and its SHA-256 verified"),
+            ),
             DiskLookup::Computed { reason, stored } => (
                 "disk miss",
                 Cow::Owned(format!(
@@ -351,19 +350,53 @@ impl CachedJson {
         Self {
             body: Body::Shared(answer.body),
             hit: answer.lookup.is_hit(),
-            detail,
+            detail: Some(detail),
             server_timing: timing,
             key: Some(answer.key),
         }
     }
 }
 
-/// The answer's JSON. The digits are already a JSON string (see
-/// `FactorialStep::decimal_json`), so answering 10000! from memory costs one
-/// copy of its 35,660 bytes rather than a pass of the string escaper.
-fn factorial_body_bytes(body: &FactorialBody<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.factorial.get().len() + 192);
-    serde_json::to_writer(&mut out, body).expect("a factorial body always serializes");
+/// The answer's JSON, written straight into the response's buffer. The
+/// digits are already a JSON string (see `FactorialStep::decimal_json`), so
+/// answering 10000! from memory costs one copy of its 35,660 bytes rather
+/// than a pass of the string escaper, and the other fields are plain
+/// numbers and fixed words that need no escaping either.
+fn factorial_body(answer: &FactorialAnswer, elapsed: Duration) -> Vec<u8> {
+    let step = &answer.step;
+    let lookup = answer.lookup;
+    let digits_json = step.decimal_json().get();
+    let reused_from = match lookup.computation() {
+        None => Some(step.n()),
+        Some(work) => work.reused_from,
+    };
+
+    let mut out = Vec::with_capacity(digits_json.len() + 160);
+    let mut number = itoa::Buffer::new();
+    out.extend_from_slice(b"{\"number\":");
+    out.extend_from_slice(number.format(step.n()).as_bytes());
+    out.extend_from_slice(b",\"factorial\":");
+    out.extend_from_slice(digits_json.as_bytes());
+    out.extend_from_slice(b",\"digits\":");
+    out.extend_from_slice(number.format(step.decimal().len()).as_bytes());
+    out.extend_from_slice(if lookup.is_hit() {
+        b",\"cache\":\"hit\",\"steps_computed\":"
+    } else {
+        b",\"cache\":\"miss\",\"steps_computed\":"
+    });
+    out.extend_from_slice(number.format(lookup.steps_computed_here()).as_bytes());
+    out.extend_from_slice(b",\"reused_from\":");
+    match reused_from {
+        Some(k) => out.extend_from_slice(number.format(k).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(if matches!(lookup, MemoryLookup::Joined(_)) {
+        b",\"coalesced\":true,\"elapsed_ms\":"
+    } else {
+        b",\"coalesced\":false,\"elapsed_ms\":"
+    });
+    out.extend_from_slice(Millis::new(elapsed).as_str().as_bytes());
+    out.push(b'}');
     out
 }
 
@@ -376,10 +409,10 @@ impl<'r> Responder<'r, 'static> for CachedJson {
                 "X-Cache",
                 if self.hit { "HIT" } else { "MISS" },
             ))
-            .header(Header::new("X-Cache-Detail", self.detail))
-            .header(Header::new("Server-Timing", self.server_timing))
-            // The lesson is this app's cache: the browser's own must not answer for it.
-            .header(Header::new("Cache-Control", "no-store"));
+            .header(Header::new("Server-Timing", self.server_timing));
+        if let Some(detail) = self.detail {
+            response.header(Header::new("X-Cache-Detail", detail));
+        }
         if let Some(key) = self.key {
             response.header(Header::new("X-Cache-Key", key));
         }
@@ -411,16 +444,135 @@ fn push_timing_entry(timing: &mut String, name: &str, desc: &str, duration: Opti
     if !timing.is_empty() {
         timing.push_str(", ");
     }
-    let _ = write!(timing, "{name};desc=\"{desc}\"");
+    timing.push_str(name);
+    timing.push_str(";desc=\"");
+    timing.push_str(desc);
+    timing.push('"');
     if let Some(duration) = duration {
-        let _ = write!(timing, ";dur={:.3}", millis(duration));
+        timing.push_str(";dur=");
+        timing.push_str(Millis::new(duration).as_str());
     }
 }
 
 fn push_timing_total(timing: &mut String, elapsed: Duration) {
-    let _ = write!(timing, ", total;dur={:.3}", millis(elapsed));
+    timing.push_str(", total;dur=");
+    timing.push_str(Millis::new(elapsed).as_str());
 }
 
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
+/// A duration as milliseconds with three decimals (`1.234`), the unit of both
+/// `Server-Timing` and `elapsed_ms`: whole microseconds, rounded, formatted
+/// with integer arithmetic so that timing a hit costs no float formatting.
+struct Millis {
+    text: [u8; 24],
+    len: usize,
+}
+
+impl Millis {
+    fn new(duration: Duration) -> Self {
+        // Integer arithmetic in u64: a u128 division (`as_nanos`) costs more
+        // than everything else here.
+        let micros = duration
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(duration.subsec_nanos() + 500) / 1000);
+        let (whole, fraction) = (micros / 1000, (micros % 1000) as u16);
+        let mut digits = itoa::Buffer::new();
+        let whole = digits.format(whole).as_bytes();
+        let mut text = [0u8; 24];
+        text[..whole.len()].copy_from_slice(whole);
+        text[whole.len()..whole.len() + 4].copy_from_slice(&[
+            b'.',
+            b'0' + (fraction / 100) as u8,
+            b'0' + (fraction / 10 % 10) as u8,
+            b'0' + (fraction % 10) as u8,
+        ]);
+        Self {
+            text,
+            len: whole.len() + 4,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).expect("digits and a point are ASCII")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::memory::FactorialCache;
+
+    fn serde_body(answer: &FactorialAnswer, elapsed: Duration) -> Value {
+        let lookup = answer.lookup;
+        let body = FactorialBody {
+            number: answer.step.n(),
+            factorial: answer.step.decimal_json(),
+            digits: answer.step.decimal().len(),
+            cache: if lookup.is_hit() { "hit" } else { "miss" },
+            steps_computed: lookup.steps_computed_here(),
+            reused_from: match lookup.computation() {
+                None => Some(answer.step.n()),
+                Some(work) => work.reused_from,
+            },
+            coalesced: matches!(lookup, MemoryLookup::Joined(_)),
+            elapsed_ms: (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        };
+        serde_json::to_value(&body).expect("serializes")
+    }
+
+    fn hand_written(answer: &FactorialAnswer, elapsed: Duration) -> Value {
+        serde_json::from_slice(&factorial_body(answer, elapsed)).expect("valid JSON")
+    }
+
+    #[tokio::test]
+    async fn the_hand_written_body_is_the_serde_shape() {
+        let tier = FactorialCache::new(10, Duration::ZERO, Duration::ZERO);
+        let elapsed = Duration::from_nanos(1_234_567);
+        let cold = tier.factorial(7).await;
+        let on_top = tier.factorial(9).await;
+        let hit = tier.factorial(9).await;
+        assert!(hit.lookup.is_hit());
+        for answer in [&cold, &on_top, &hit] {
+            assert_eq!(
+                hand_written(answer, elapsed),
+                serde_body(answer, elapsed),
+                "{:?}",
+                answer.lookup
+            );
+        }
+        assert_eq!(hand_written(&cold, elapsed)["reused_from"], Value::Null);
+
+        let coalesced = FactorialAnswer {
+            step: Arc::clone(&on_top.step),
+            lookup: match on_top.lookup {
+                MemoryLookup::Computed(work) => MemoryLookup::Joined(work),
+                other => other,
+            },
+        };
+        assert_eq!(hand_written(&coalesced, elapsed)["coalesced"], true);
+        assert_eq!(
+            hand_written(&coalesced, elapsed),
+            serde_body(&coalesced, elapsed)
+        );
+    }
+
+    #[test]
+    fn milliseconds_have_three_rounded_decimals() {
+        let cases = [
+            (Duration::ZERO, "0.000"),
+            (Duration::from_nanos(499), "0.000"),
+            (Duration::from_nanos(500), "0.001"),
+            (Duration::from_nanos(1_234_567), "1.235"),
+            (Duration::from_nanos(999_999), "1.000"),
+            (Duration::from_millis(2_500), "2500.000"),
+            (Duration::new(86_400, 999_999_999), "86401000.000"),
+        ];
+        for (duration, expected) in cases {
+            assert_eq!(Millis::new(duration).as_str(), expected, "{duration:?}");
+        }
+    }
 }

@@ -126,7 +126,6 @@ mod tests {
 
     fn record(elapsed_us: u64, hit: bool) -> RequestRecord {
         RequestRecord {
-            at_ms: 0,
             tier: Tier::Memory,
             hit,
             elapsed_us,

@@ -50,8 +50,6 @@ impl std::fmt::Display for Subject {
 /// One answered request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestRecord {
-    /// Unix time in milliseconds when the answer was ready.
-    pub at_ms: u64,
     pub tier: Tier,
     pub hit: bool,
     /// Server time spent on the request, in microseconds.
@@ -75,7 +73,6 @@ impl RequestHistory {
 
     pub fn record(&self, tier: Tier, hit: bool, elapsed: Duration, subject: Subject) {
         let record = RequestRecord {
-            at_ms: crate::disk::now_ms(),
             tier,
             hit,
             elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),

@@ -74,6 +74,11 @@ impl Answer {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Every header name, lowercased, in the order the app set them.
+    pub fn header_names(&self) -> Vec<&str> {
+        self.headers.iter().map(|(name, _)| name.as_str()).collect()
+    }
+
     /// `HIT` or `MISS`.
     pub fn x_cache(&self) -> &str {
         self.header("X-Cache")

@@ -64,6 +64,40 @@ fn a_repeat_is_a_hit_with_the_same_value() {
     assert_eq!(stats["memory"]["misses"], 1);
 }
 
+/// A miss explains itself in `X-Cache-Detail`; a hit says `HIT` and its
+/// timing, and nothing else: every header is paid for on every hit, so the
+/// fast path carries only the two that teach.
+#[test]
+fn a_miss_explains_itself_and_a_hit_carries_only_what_teaches() {
+    let app = TestApp::new();
+    let miss = app.get("/factorial/12");
+    assert_eq!(
+        miss.header("X-Cache-Detail"),
+        Some("computed 12 steps from 0! = 1")
+    );
+    let reuse = app.get("/factorial/15");
+    assert_eq!(
+        reuse.header("X-Cache-Detail"),
+        Some("computed 3 steps on top of 12!")
+    );
+
+    let hit = app.get("/factorial/15");
+    assert_eq!(hit.x_cache(), "HIT");
+    let mut names = hit.header_names();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "content-type",
+            "server-timing",
+            "x-cache",
+            "x-content-type-options",
+            "x-frame-options"
+        ],
+        "a memory hit's headers"
+    );
+}
+
 #[test]
 fn a_larger_n_computes_only_the_missing_steps() {
     let app = TestApp::new();
