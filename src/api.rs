@@ -4,7 +4,6 @@
 //! turn its answer into a response whose headers tell hit or miss and how
 //! long the server took.
 
-use std::borrow::Cow;
 use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Duration;
@@ -224,17 +223,17 @@ impl<'r> FromData<'r> for JsonBody {
 ///
 /// A response carries only the headers that teach something, because each
 /// one costs the server measurable time (see "Performance" in the README):
-/// `X-Cache` and `Server-Timing` always, `X-Cache-Detail` when there is more
-/// to say than `HIT`, and `X-Cache-Key` for the disk tier. No `Cache-Control`
+/// `X-Cache` and `Server-Timing` always, `X-Cache-Detail` on a miss (a hit
+/// needs no more words than `HIT`), and `X-Cache-Key` for the disk tier.
+/// No `Cache-Control`
 /// is needed to keep browsers from answering for the app: they reuse a stored
 /// response only when it says how long it stays fresh or how to revalidate
 /// it, and these say neither.
 pub struct CachedJson {
     body: Body,
     hit: bool,
-    /// One line for people (`X-Cache-Detail`): why a miss was a miss, or
-    /// that a disk hit passed its integrity check.
-    detail: Option<Cow<'static, str>>,
+    /// One line for people (`X-Cache-Detail`): why a miss was a miss.
+    detail: Option<String>,
     server_timing: String,
     key: Option<String>,
 }
@@ -303,7 +302,7 @@ impl CachedJson {
         Self {
             body: Body::Built(factorial_body(answer, elapsed)),
             hit: lookup.is_hit(),
-            detail: detail.map(Cow::Owned),
+            detail,
             server_timing: timing,
             key: None,
         }
@@ -312,13 +311,10 @@ impl CachedJson {
     fn data(timed: Timed<DiskAnswer>) -> Self {
         let Timed { answer, elapsed } = timed;
         let (desc, detail) = match answer.lookup {
-            DiskLookup::Hit => (
-                "disk hit",
-                Cow::Borrowed("read from disk and its SHA-256 verified"),
-            ),
+            DiskLookup::Hit => ("disk hit", None),
             DiskLookup::Computed { reason, stored } => (
                 "disk miss",
-                Cow::Owned(format!(
+                Some(format!(
                     "{}; computed{}",
                     miss_reason_text(reason),
                     if stored {
@@ -330,7 +326,7 @@ impl CachedJson {
             ),
             DiskLookup::Joined { reason } => (
                 "disk miss",
-                Cow::Owned(format!(
+                Some(format!(
                     "{}; waited for another request doing the same work",
                     miss_reason_text(reason)
                 )),
@@ -350,7 +346,7 @@ impl CachedJson {
         Self {
             body: Body::Shared(answer.body),
             hit: answer.lookup.is_hit(),
-            detail: Some(detail),
+            detail,
             server_timing: timing,
             key: Some(answer.key),
         }

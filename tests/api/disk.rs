@@ -31,6 +31,26 @@ fn a_body_is_answered_and_then_served_from_disk() {
     assert_eq!(second.body, canonical);
     let timing = second.header("Server-Timing").expect("Server-Timing");
     assert!(timing.starts_with("cache;desc=\"disk hit\""), "{timing}");
+    assert_eq!(
+        first.header("X-Cache-Detail"),
+        Some("not stored yet; computed and stored")
+    );
+    // A hit says HIT, its timing and its key; no more headers than that are
+    // paid for on the fast path.
+    let mut names = second.header_names();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "content-type",
+            "server-timing",
+            "x-cache",
+            "x-cache-key",
+            "x-content-type-options",
+            "x-frame-options"
+        ],
+        "a disk hit's headers"
+    );
 
     let stats = app.stats();
     assert_eq!(stats["disk"]["entries"], 1);
