@@ -55,7 +55,7 @@ pub fn figment() -> Figment {
 /// withdrawn in 2022, so it no longer does anything, and every header costs
 /// each response time (see "Performance" in the README).
 /// `X-Content-Type-Options` and `X-Frame-Options` stay on every response.
-fn security_headers() -> Shield {
+pub fn security_headers() -> Shield {
     Shield::default().disable::<Permission>()
 }
 
