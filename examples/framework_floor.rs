@@ -35,7 +35,9 @@ impl<'r> Responder<'r, 'static> for Fixed {
                 .header(Header::new("X-Cache", "HIT"))
                 .header(Header::new("Server-Timing", HIT_TIMING));
         }
-        response.sized_body(self.body.len(), Cursor::new(self.body)).ok()
+        response
+            .sized_body(self.body.len(), Cursor::new(self.body))
+            .ok()
     }
 }
 

@@ -57,6 +57,7 @@ mod platform {
     use std::os::unix::ffi::OsStrExt;
     use std::path::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::OnceLock;
 
     /// Cleared the first time the kernel turns out to lack `openat2` or
     /// `RWF_NOWAIT`, so old kernels pay for the attempt only once.
@@ -67,9 +68,13 @@ mod platform {
             return None;
         }
         let file = open_if_cached(path)?;
-        let mut bytes = vec![0u8; size];
+        // One byte more than the entry says: a file that fills it is longer
+        // than it should be, so it has been damaged, even if its first
+        // `size` bytes still verify. That is left to the checked read,
+        // which refuses it.
+        let mut bytes = vec![0u8; size + 1];
         let mut filled = 0;
-        while filled < size {
+        loop {
             let rest = &mut bytes[filled..];
             let iov = libc::iovec {
                 iov_base: rest.as_mut_ptr().cast(),
@@ -81,7 +86,6 @@ mod platform {
             let read =
                 unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
             match read {
-                // End of file before `size` bytes: the check will tell.
                 0 => break,
                 n if n > 0 => filled += usize::try_from(n).ok()?,
                 _ => {
@@ -89,23 +93,31 @@ mod platform {
                     return None;
                 }
             }
+            if filled > size {
+                return None;
+            }
+            // A short read stops at the end of the file or where the cached
+            // part of it ends, and the page cache holds whole pages: a read
+            // that stops mid-page has reached the end of the file, and no
+            // second call is needed to find that out.
+            if filled % page_size() != 0 {
+                break;
+            }
         }
         bytes.truncate(filled);
-        // A file longer than its entry says has been damaged, even if its
-        // first `size` bytes still verify: leave it to the checked read,
-        // which refuses it.
-        let mut extra = [0u8; 1];
-        let iov = libc::iovec {
-            iov_base: extra.as_mut_ptr().cast(),
-            iov_len: 1,
-        };
-        let offset = libc::off_t::try_from(filled).ok()?;
-        // SAFETY: `iov` points into `extra`, which outlives the call.
-        let read = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
-        if read != 0 {
-            return None;
-        }
         Some(bytes)
+    }
+
+    fn page_size() -> usize {
+        static PAGE_SIZE: OnceLock<usize> = OnceLock::new();
+        *PAGE_SIZE.get_or_init(|| {
+            // SAFETY: sysconf has no preconditions.
+            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            usize::try_from(size)
+                .ok()
+                .filter(|size| *size > 0)
+                .unwrap_or(4096)
+        })
     }
 
     fn open_if_cached(path: &Path) -> Option<OwnedFd> {
@@ -207,6 +219,50 @@ mod tests {
         assert_eq!(read_if_cached(dir.path(), &integrity, body.len()), None);
         std::fs::write(&path, br#"{"a""#).expect("truncate content");
         assert_eq!(read_if_cached(dir.path(), &integrity, body.len()), None);
+    }
+
+    #[test]
+    fn a_file_longer_than_its_entry_is_never_returned() {
+        // Small, exactly one page, and several pages: a read that fills a
+        // whole page must look again before it calls the file complete.
+        for len in [7usize, 4096, 3 * 4096 + 5] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let body = json_of_length(len);
+            let integrity = store(dir.path(), "k", &body);
+            let path = content_path(dir.path(), &integrity);
+            let mut longer = body.clone();
+            longer.extend_from_slice(b"  ");
+            std::fs::write(&path, &longer).expect("append to content");
+            assert_eq!(
+                read_if_cached(dir.path(), &integrity, body.len()),
+                None,
+                "{len} bytes and two more"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_content_of_any_length_whole() {
+        for len in [1usize, 4095, 4096, 4097, 8192, 3 * 4096 + 5] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let body = json_of_length(len);
+            let integrity = store(dir.path(), "k", &body);
+            match read_if_cached(dir.path(), &integrity, body.len()) {
+                Some(bytes) => assert_eq!(bytes, body, "{len} bytes"),
+                None => assert!(!cfg!(target_os = "linux") || !platform_supported()),
+            }
+        }
+    }
+
+    /// A JSON string of exactly `len` bytes (`len` ≥ 1; a lone digit for 1).
+    fn json_of_length(len: usize) -> Vec<u8> {
+        if len == 1 {
+            return b"7".to_vec();
+        }
+        let mut body = vec![b'x'; len];
+        body[0] = b'"';
+        body[len - 1] = b'"';
+        body
     }
 
     #[cfg(target_os = "linux")]
