@@ -74,9 +74,11 @@ impl Answer {
             .map(|(_, value)| value.as_str())
     }
 
-    /// Every header name, lowercased, in the order the app set them.
+    /// Every header name, lowercased and sorted.
     pub fn header_names(&self) -> Vec<&str> {
-        self.headers.iter().map(|(name, _)| name.as_str()).collect()
+        let mut names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        names.sort_unstable();
+        names
     }
 
     /// `HIT` or `MISS`.
