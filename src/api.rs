@@ -14,8 +14,6 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::serde::json::{json, Json, Value};
 use rocket::{delete, get, post, routes, Route, State};
-use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::disk::{DiskAnswer, DiskLookup, MissReason};
@@ -245,25 +243,6 @@ enum Body {
     Shared(Arc<[u8]>),
 }
 
-/// The shape of a `/factorial/<n>` answer, as serde would write it.
-/// [`factorial_body`] writes the same JSON by hand; a test holds the two to
-/// the same value, and this struct is that test's reference.
-#[cfg_attr(not(test), allow(dead_code))]
-#[derive(Serialize)]
-struct FactorialBody<'a> {
-    number: u64,
-    /// A string, so no JSON client (JavaScript included) rounds it.
-    factorial: &'a RawValue,
-    digits: usize,
-    cache: &'static str,
-    steps_computed: u64,
-    /// The cached k! this answer was built from (n itself on a hit).
-    reused_from: Option<u64>,
-    /// True when this request waited for another one computing the same n.
-    coalesced: bool,
-    elapsed_ms: f64,
-}
-
 impl CachedJson {
     fn factorial(timed: &Timed<FactorialAnswer>) -> Self {
         let (answer, elapsed) = (&timed.answer, timed.elapsed);
@@ -353,7 +332,8 @@ impl CachedJson {
     }
 }
 
-/// The answer's JSON, written straight into the response's buffer. The
+/// The answer's JSON, written by hand (a test holds it to the shape serde
+/// would write), straight into the response's buffer. The
 /// digits are already a JSON string (see `FactorialStep::decimal_json`), so
 /// answering 10000! from memory costs one copy of its 35,660 bytes rather
 /// than a pass of the string escaper, and the other fields are plain
@@ -497,10 +477,29 @@ impl Millis {
 mod tests {
     use std::time::Duration;
 
+    use serde::Serialize;
+    use serde_json::value::RawValue;
     use serde_json::Value;
 
     use super::*;
     use crate::memory::FactorialCache;
+
+    /// The shape of a `/factorial/<n>` answer as serde would write it: the
+    /// reference that [`factorial_body`], written by hand, is held to.
+    #[derive(Serialize)]
+    struct FactorialBody<'a> {
+        number: u64,
+        /// A string, so no JSON client (JavaScript included) rounds it.
+        factorial: &'a RawValue,
+        digits: usize,
+        cache: &'static str,
+        steps_computed: u64,
+        /// The cached k! this answer was built from (n itself on a hit).
+        reused_from: Option<u64>,
+        /// True when this request waited for another one computing the same n.
+        coalesced: bool,
+        elapsed_ms: f64,
+    }
 
     fn serde_body(answer: &FactorialAnswer, elapsed: Duration) -> Value {
         let lookup = answer.lookup;
