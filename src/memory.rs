@@ -142,8 +142,6 @@ pub struct FactorialCache {
     flights: SingleFlight<u64, (Arc<FactorialStep>, Computation)>,
     delay_per_step: Duration,
     delay_max: Duration,
-    hits: AtomicU64,
-    misses: AtomicU64,
     computed: Arc<AtomicU64>,
 }
 
@@ -155,8 +153,6 @@ impl FactorialCache {
             flights: SingleFlight::default(),
             delay_per_step,
             delay_max,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
             computed: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -164,10 +160,10 @@ impl FactorialCache {
     /// Returns n!, from memory when it is there, computing the missing steps
     /// when it is not. Concurrent misses for the same n share one computation.
     pub async fn factorial(&self, n: u64) -> FactorialAnswer {
-        // Bound first, so the guard is dropped before any await below.
+        // Bound first, so the guard is dropped before any await below. The
+        // LRU store counts the hit or the miss itself.
         let cached = self.lock().cache_get(&n).cloned();
         if let Some(step) = cached {
-            self.hits.fetch_add(1, Ordering::Relaxed);
             if !step.is_rendered() {
                 render_off_the_worker(&step).await;
             }
@@ -176,7 +172,6 @@ impl FactorialCache {
                 lookup: MemoryLookup::Hit,
             };
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
         let ((step, work), flight) = self.flights.run(n, || self.compute(n)).await;
         let lookup = match flight {
             Flight::Led => MemoryLookup::Computed(work),
@@ -244,8 +239,8 @@ impl FactorialCache {
         MemoryStats {
             entries: steps.cache_size(),
             capacity: steps.capacity(),
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
+            hits: steps.cache_hits().unwrap_or(0),
+            misses: steps.cache_misses().unwrap_or(0),
             evictions: steps.cache_evictions().unwrap_or(0),
             computed: self.computed.load(Ordering::Relaxed),
             in_flight: self.flights.in_flight_count(),
