@@ -5,14 +5,15 @@
 //! Compare the numbers with each other rather than with another machine's.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cached::stores::LruCache;
 use cached::Cached;
 use cachelab::canonical::CanonicalJson;
 use cachelab::disk::DiskCache;
+use cachelab::history::{RequestHistory, Subject, Tier};
 use cachelab::memory::FactorialCache;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use num_bigint::BigUint;
@@ -93,6 +94,43 @@ fn memory(c: &mut Criterion) {
             b.iter(|| runtime.block_on(cache.factorial(black_box(n))))
         });
     }
+    group.finish();
+}
+
+/// Every request, hits included, is recorded for the timing chart. Under load
+/// two workers record at once, so the second benchmark measures one thread's
+/// records while another thread records without pause.
+fn history(c: &mut Criterion) {
+    let mut group = c.benchmark_group("history");
+    let history = RequestHistory::new(200);
+    let record = |history: &RequestHistory| {
+        history.record(
+            Tier::Memory,
+            true,
+            Duration::from_micros(3),
+            Subject::Factorial(20),
+        )
+    };
+    group.bench_function("record", |b| b.iter(|| record(&history)));
+    group.bench_function("record_while_another_thread_records", |b| {
+        b.iter_custom(|iters| {
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        record(&history);
+                    }
+                });
+                let started = Instant::now();
+                for _ in 0..iters {
+                    record(&history);
+                }
+                let elapsed = started.elapsed();
+                stop.store(true, Ordering::Relaxed);
+                elapsed
+            })
+        })
+    });
     group.finish();
 }
 
@@ -208,5 +246,12 @@ fn disk(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, memory, factorial_work, canonical_key, disk);
+criterion_group!(
+    benches,
+    memory,
+    history,
+    factorial_work,
+    canonical_key,
+    disk
+);
 criterion_main!(benches);
