@@ -14,43 +14,14 @@
 //! done   # (second - first) / 20000 = instructions per request
 //! ```
 //!
-//! `FRAMEWORK_ONLY=1` measures Rocket alone with the app's security headers:
+//! `FRAMEWORK_ONLY=1` measures Rocket alone instead (`examples/floor`): its
 //! `/health`, and `/factorial/<n>` answering a hit's exact bytes.
 
-use std::io::Cursor;
+mod floor;
+
 use std::time::Instant;
 
-use rocket::http::{ContentType, Header};
 use rocket::local::asynchronous::Client;
-use rocket::request::Request;
-use rocket::response::{self, Responder, Response};
-use rocket::{get, routes};
-
-const HIT_BODY: &str = r#"{"number":20,"factorial":"2432902008176640000","digits":19,"cache":"hit","steps_computed":0,"reused_from":20,"coalesced":false,"elapsed_ms":0.002}"#;
-const HIT_TIMING: &str = r#"cache;desc="memory hit", total;dur=0.002"#;
-
-struct FixedHit;
-
-impl<'r> Responder<'r, 'static> for FixedHit {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        Response::build()
-            .header(ContentType::JSON)
-            .header(Header::new("X-Cache", "HIT"))
-            .header(Header::new("Server-Timing", HIT_TIMING))
-            .sized_body(HIT_BODY.len(), Cursor::new(HIT_BODY))
-            .ok()
-    }
-}
-
-#[get("/health")]
-fn health() -> &'static str {
-    "ok"
-}
-
-#[get("/factorial/<_n>")]
-fn fixed_hit(_n: &str) -> FixedHit {
-    FixedHit
-}
 
 #[rocket::main]
 async fn main() {
@@ -64,9 +35,7 @@ async fn main() {
         .merge(("cache_dir", &cache_dir))
         .merge(("log_level", "off"));
     let rocket = if std::env::var_os("FRAMEWORK_ONLY").is_some() {
-        rocket::custom(figment)
-            .attach(cachelab::security_headers())
-            .mount("/", routes![health, fixed_hit])
+        floor::rocket(figment)
     } else {
         cachelab::rocket_from(figment).expect("the default settings are valid")
     };

@@ -9,70 +9,9 @@
 //!
 //! `ROCKET_PORT=9000 cargo run --release --example framework_floor`
 
-use std::io::Cursor;
+mod floor;
 
-use rocket::http::{ContentType, Header};
-use rocket::request::Request;
-use rocket::response::{self, Responder, Response};
-use rocket::{get, launch, routes};
-
-/// The bytes of a `/factorial/20` hit, body and cache headers alike.
-const HIT_BODY: &str = r#"{"number":20,"factorial":"2432902008176640000","digits":19,"cache":"hit","steps_computed":0,"reused_from":20,"coalesced":false,"elapsed_ms":0.002}"#;
-const HIT_TIMING: &str = r#"cache;desc="memory hit", total;dur=0.002"#;
-
-struct Fixed {
-    content_type: ContentType,
-    body: &'static str,
-    cache_headers: bool,
-}
-
-impl<'r> Responder<'r, 'static> for Fixed {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        let mut response = Response::build();
-        response.header(self.content_type);
-        if self.cache_headers {
-            response
-                .header(Header::new("X-Cache", "HIT"))
-                .header(Header::new("Server-Timing", HIT_TIMING));
-        }
-        response
-            .sized_body(self.body.len(), Cursor::new(self.body))
-            .ok()
-    }
-}
-
-/// The same as the app's `/health`.
-#[get("/health")]
-fn health() -> &'static str {
-    "ok"
-}
-
-/// `/health` plus the two headers every cached answer carries.
-#[get("/health-with-cache-headers")]
-fn health_with_cache_headers() -> Fixed {
-    Fixed {
-        content_type: ContentType::Plain,
-        body: "ok",
-        cache_headers: true,
-    }
-}
-
-/// A memory hit's whole response, from the same route shape, with no lookup.
-#[get("/factorial/<_n>")]
-fn fixed_hit(_n: &str) -> Fixed {
-    Fixed {
-        content_type: ContentType::JSON,
-        body: HIT_BODY,
-        cache_headers: true,
-    }
-}
-
-#[launch]
+#[rocket::launch]
 fn rocket() -> _ {
-    let figment = rocket::Config::figment()
-        .merge(("ident", false))
-        .merge(("log_level", "critical"));
-    rocket::custom(figment)
-        .attach(cachelab::security_headers())
-        .mount("/", routes![health, health_with_cache_headers, fixed_hit])
+    floor::rocket(rocket::Config::figment().merge(("log_level", "critical")))
 }

@@ -1,0 +1,69 @@
+//! Rocket alone, with the app's settings, sending fixed responses: the floor
+//! under any cache hit. Shared by the `framework_floor` server and the
+//! `dispatch_cost` instruction counter, so both measure the same thing.
+
+use std::io::Cursor;
+
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Header};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use rocket::{get, routes, Build, Rocket};
+
+/// The bytes of a `/factorial/20` hit, body and cache headers alike.
+const HIT_BODY: &str = r#"{"number":20,"factorial":"2432902008176640000","digits":19,"cache":"hit","steps_computed":0,"reused_from":20,"coalesced":false,"elapsed_ms":0.002}"#;
+const HIT_TIMING: &str = r#"cache;desc="memory hit", total;dur=0.002"#;
+
+struct Fixed {
+    content_type: ContentType,
+    body: &'static str,
+    cache_headers: bool,
+}
+
+impl<'r> Responder<'r, 'static> for Fixed {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = Response::build();
+        response.header(self.content_type);
+        if self.cache_headers {
+            response
+                .header(Header::new("X-Cache", "HIT"))
+                .header(Header::new("Server-Timing", HIT_TIMING));
+        }
+        response
+            .sized_body(self.body.len(), Cursor::new(self.body))
+            .ok()
+    }
+}
+
+/// The same as the app's `/health`.
+#[get("/health")]
+fn health() -> &'static str {
+    "ok"
+}
+
+/// `/health` plus the two headers every cached answer carries.
+#[get("/health-with-cache-headers")]
+fn health_with_cache_headers() -> Fixed {
+    Fixed {
+        content_type: ContentType::Plain,
+        body: "ok",
+        cache_headers: true,
+    }
+}
+
+/// A memory hit's whole response, from the same route shape, with no lookup.
+#[get("/factorial/<_n>")]
+fn fixed_hit(_n: &str) -> Fixed {
+    Fixed {
+        content_type: ContentType::JSON,
+        body: HIT_BODY,
+        cache_headers: true,
+    }
+}
+
+/// The app's Rocket settings from `figment`, serving only the fixed routes.
+pub fn rocket(figment: Figment) -> Rocket<Build> {
+    rocket::custom(figment.merge(("ident", false)))
+        .attach(cachelab::security_headers())
+        .mount("/", routes![health, health_with_cache_headers, fixed_hit])
+}
