@@ -46,9 +46,9 @@ pub fn routes() -> Vec<Route> {
 /// and by default a path with a `<parameter>` ranks after every fully static
 /// path. A memory hit was therefore checked against a dozen other routes
 /// before its own, and those failed matches took several times as long as
-/// the cache lookup itself. No other route can match `/factorial/...`, so trying this one first
-/// changes no answer. (The route attribute takes no negative rank, so it is
-/// set here.)
+/// the cache lookup itself. No other route can match `/factorial/...`, so
+/// trying this one first changes no answer. (The route attribute takes no
+/// negative rank, so it is set here.)
 const FACTORIAL_RANK: isize = -100;
 
 /// `GET /factorial/<n>`: n! from the memory tier.
