@@ -17,6 +17,11 @@ pub const MAX_FACTORIAL_CEILING: u64 = 100_000;
 /// expiry times stay far from overflowing.
 pub const MAX_DISK_TTL_SECS: u64 = 10 * 365 * 24 * 3600;
 
+/// The smallest `disk_max_bytes` that holds an entry: on a file system with
+/// 4 KiB blocks the directory's own folders and files take about 24 KiB, and
+/// one small entry another 8–24 KiB (two files, up to four new folders).
+pub const MIN_DISK_MAX_BYTES: u64 = 64 * 1024;
+
 /// Settings for both cache tiers. Field names are the keys in `Rocket.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]
@@ -40,13 +45,12 @@ pub struct Config {
     /// Where workshop progress is kept. By default a file beside `cache_dir`
     /// (not inside it, so clearing the disk cache keeps everyone's progress).
     pub progress_file: Option<PathBuf>,
-    /// Most content bytes the disk tier keeps; past it the least recently
-    /// used entries are removed, index and content. Accepts `"64 MiB"`.
+    /// What `cache_dir` may occupy on disk, as `du -s` counts it: content,
+    /// index files and directories in whole file-system blocks. Past it the
+    /// least recently used entries are removed. Accepts `"64 MiB"`. There is
+    /// no separate limit on the number of entries: each costs at least two
+    /// blocks, so this bounds the count too (and the memory the index uses).
     pub disk_max_bytes: ByteUnit,
-    /// Most entries the disk tier keeps. Each entry also costs an index file
-    /// on disk and a few hundred bytes of memory, so many tiny entries are
-    /// bounded by this rather than by their bytes.
-    pub disk_max_entries: usize,
     /// How often expired entries are removed from disk and leftovers of
     /// interrupted writes are reclaimed.
     pub disk_sweep_interval_secs: u64,
@@ -64,7 +68,6 @@ impl Default for Config {
             data_delay_ms: 500,
             progress_file: None,
             disk_max_bytes: ByteUnit::Mebibyte(64),
-            disk_max_entries: 50_000,
             disk_sweep_interval_secs: 60,
         }
     }
@@ -117,11 +120,12 @@ impl Config {
                     .into(),
             ));
         }
-        if self.disk_max_bytes == 0 || self.disk_max_entries == 0 {
-            return Err(ConfigError(
-                "disk_max_bytes and disk_max_entries must be at least 1 (an empty disk tier can hold nothing)"
-                    .into(),
-            ));
+        if self.disk_max_bytes < MIN_DISK_MAX_BYTES {
+            return Err(ConfigError(format!(
+                "disk_max_bytes must be at least {MIN_DISK_MAX_BYTES} bytes (64 KiB): the cache \
+                 directory's own folders and one entry's files take about that much, got {}",
+                self.disk_max_bytes.as_u64()
+            )));
         }
         if self.disk_sweep_interval_secs == 0 {
             return Err(ConfigError(

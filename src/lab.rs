@@ -6,8 +6,9 @@
 use std::time::{Duration, Instant};
 
 use crate::canonical::{CanonicalJson, FactorialInput};
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::disk::{DiskAnswer, DiskBounds, DiskCache, DiskLookup};
+use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings};
 use crate::history::{RequestHistory, Subject, Tier};
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
 use crate::workshop::{ClearedTier, DataEvent, FactorialEvent, LearnerName, What, Workshop};
@@ -24,6 +25,7 @@ pub struct Timed<T> {
 /// Both cache tiers and the record of what was asked of them.
 pub struct Lab {
     config: Config,
+    clock: Clock,
     memory: FactorialCache,
     disk: DiskCache,
     history: RequestHistory,
@@ -40,23 +42,29 @@ pub struct Cleared {
 impl Lab {
     /// Builds both tiers from checked settings (see [`Config::validate`]).
     pub fn new(config: Config) -> Self {
+        Self::with_clock(config, Clock::system())
+    }
+
+    /// Builds both tiers with time from `clock` (a mock one in tests).
+    pub fn with_clock(config: Config, clock: Clock) -> Self {
         let memory = FactorialCache::new(
             config.memory_capacity,
             config.factorial_delay_per_step(),
             config.factorial_delay_max(),
         );
-        let disk = DiskCache::open_bounded(
+        let disk = DiskCache::open(
             &config.cache_dir,
-            config.disk_ttl(),
-            config.data_delay(),
-            DiskBounds {
+            DiskSettings {
+                ttl: config.disk_ttl(),
+                miss_delay: config.data_delay(),
                 max_bytes: config.disk_max_bytes.as_u64(),
-                max_entries: config.disk_max_entries,
+                clock: clock.clone(),
             },
         );
         let workshop = Workshop::open(&config.progress_path());
         Self {
             config,
+            clock,
             memory,
             disk,
             history: RequestHistory::new(HISTORY_CAPACITY),
@@ -176,6 +184,11 @@ impl Lab {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Where the app's "now" comes from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn memory(&self) -> &FactorialCache {

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod canonical;
 pub mod chart;
+pub mod clock;
 pub mod config;
 pub mod disk;
 pub mod errors;
@@ -67,8 +68,17 @@ pub fn rocket() -> Result<Rocket<Build>, ConfigError> {
 /// The app with the given settings. Refuses settings it cannot honour
 /// (capacity 0, a `cache_dir` it cannot write) before anything is served.
 pub fn rocket_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
+    rocket_with_clock(figment, clock::Clock::system())
+}
+
+/// The app with the given settings and time from `clock`, so that tests can
+/// move time forward instead of sleeping.
+pub fn rocket_with_clock(
+    figment: Figment,
+    clock: clock::Clock,
+) -> Result<Rocket<Build>, ConfigError> {
     let config = Config::from_figment(&figment)?;
-    let lab = Lab::new(config);
+    let lab = Lab::with_clock(config, clock);
     let sweeper = lab.disk().sweeper(lab.config().disk_sweep_interval());
     Ok(rocket::custom(figment)
         .attach(AdHoc::on_liftoff("disk sweeper", |rocket| {

@@ -271,13 +271,92 @@ struct DiskEntryView {
     time_left: Option<String>,
 }
 
+/// Which stored entries the disk page lists.
+#[derive(Debug, Clone, PartialEq, Eq, FromForm)]
+struct ListingQuery {
+    /// Show only keys that start with this (hex digits).
+    key: Option<String>,
+    /// Which page of [`ENTRIES_PER_PAGE`], from 1.
+    page: Option<usize>,
+}
+
+/// Entries per page of the disk page's listing: enough to see eviction and
+/// expiry at work, few enough that the page stays small with 50,000 stored.
+const ENTRIES_PER_PAGE: usize = 100;
+
+/// The longest key search accepted: a whole key.
+const KEY_LENGTH: usize = 64;
+
+#[derive(Serialize)]
+struct EntriesListing {
+    entries: Vec<DiskEntryView>,
+    /// The search as typed, when it was usable.
+    key_search: String,
+    /// Why the search was not used, if it was not.
+    search_error: Option<String>,
+    /// Entries matching the search (all of them without one).
+    matching: usize,
+    /// Entries this process knows of.
+    known: usize,
+    page: usize,
+    pages: usize,
+    first_shown: usize,
+    last_shown: usize,
+}
+
+fn entries_listing(lab: &Lab, query: &ListingQuery) -> EntriesListing {
+    let typed = query.key.as_deref().unwrap_or("").trim();
+    let (prefix, search_error) =
+        if typed.len() <= KEY_LENGTH && typed.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            (typed.to_ascii_lowercase(), None)
+        } else {
+            (
+                String::new(),
+                Some(format!(
+                    "a key is made of hex digits (0-9, a-f), at most {KEY_LENGTH} of them; \
+                 showing every entry instead"
+                )),
+            )
+        };
+    let page = query.page.unwrap_or(1).max(1);
+    let offset = (page - 1).saturating_mul(ENTRIES_PER_PAGE);
+    let found = lab.disk().entries_page(&prefix, offset, ENTRIES_PER_PAGE);
+    let now = lab.clock().now_ms();
+    let shown = found.entries.len();
+    EntriesListing {
+        entries: found
+            .entries
+            .into_iter()
+            .map(|entry| DiskEntryView {
+                age: human_duration_ms(now.saturating_sub(entry.written_at_ms)),
+                time_left: (entry.expires_at_ms > now)
+                    .then(|| human_duration_ms(entry.expires_at_ms - now)),
+                key: entry.key,
+                size: entry.size,
+            })
+            .collect(),
+        key_search: if search_error.is_none() {
+            prefix
+        } else {
+            String::new()
+        },
+        search_error,
+        matching: found.matching,
+        known: found.known,
+        page,
+        pages: found.matching.div_ceil(ENTRIES_PER_PAGE).max(1),
+        first_shown: if shown == 0 { 0 } else { offset + 1 },
+        last_shown: offset + shown,
+    }
+}
+
 #[derive(Serialize)]
 struct DiskPage {
     settings: Settings,
     body_input: String,
     error: Option<String>,
     result: Option<DiskResult>,
-    entries: Vec<DiskEntryView>,
+    listing: EntriesListing,
     stats: DiskStats,
 }
 
@@ -289,37 +368,33 @@ fn disk_page_content(
     error: Option<String>,
     result: Option<DiskResult>,
 ) -> DiskPage {
-    let now = crate::disk::now_ms();
-    let entries = lab
-        .disk()
-        .entries()
-        .into_iter()
-        .map(|entry| DiskEntryView {
-            age: human_duration_ms(now.saturating_sub(entry.written_at_ms)),
-            time_left: (entry.expires_at_ms > now)
-                .then(|| human_duration_ms(entry.expires_at_ms - now)),
-            key: entry.key,
-            size: entry.size,
-        })
-        .collect();
     DiskPage {
         settings: settings(lab),
         body_input,
         error,
         result,
-        entries,
+        listing: entries_listing(
+            lab,
+            &ListingQuery {
+                key: None,
+                page: None,
+            },
+        ),
         stats: lab.disk().stats(),
     }
 }
 
-/// `GET /disk`: the form, with an example body.
-#[get("/disk")]
+/// `GET /disk`: the form, with an example body, and a page of the stored
+/// entries (`?key=<hex prefix>&page=<n>`).
+#[get("/disk?<listing..>")]
 fn disk_page(
     lab: &State<Lab>,
     _learner: BrowserLearner,
     flash: Option<FlashMessage<'_>>,
+    listing: ListingQuery,
 ) -> Template {
-    let content = disk_page_content(lab, EXAMPLE_BODY.to_owned(), None, None);
+    let mut content = disk_page_content(lab, EXAMPLE_BODY.to_owned(), None, None);
+    content.listing = entries_listing(lab, &listing);
     render("disk", "Disk cache: JSON bodies", flash, content)
 }
 
@@ -344,7 +419,7 @@ async fn disk_submit(
     let fingerprint = raw_fingerprint(body_input.as_bytes());
     let timed = lab.data(&canonical, fingerprint, learner.recorded()).await;
     let answer = &timed.answer;
-    let now = crate::disk::now_ms();
+    let now = lab.clock().now_ms();
     let (detail, stored) = match answer.lookup {
         DiskLookup::Hit => (
             "Read from disk; its bytes matched their hash.".to_owned(),

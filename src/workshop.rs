@@ -20,7 +20,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-use crate::disk::{now_ms, MissReason};
+use crate::clock::system_now_ms as now_ms;
+use crate::disk::MissReason;
 
 /// Events kept per learner: enough for every exercise, bounded so a busy
 /// room cannot grow memory without limit. Some checks compare events

@@ -5,8 +5,8 @@ use std::time::Duration;
 use rocket::http::{ContentType, Status};
 
 use crate::helpers::{
-    async_client_for, async_stats, content_files, files_under, index_files, setting, test_settings,
-    TestApp,
+    async_client_for, async_stats, content_files, du, empty_dirs_under, files_under, index_files,
+    setting, test_settings, TestApp,
 };
 
 /// Ten bytes each in canonical form.
@@ -22,26 +22,52 @@ fn files_on_disk(app: &TestApp) -> (usize, usize) {
     )
 }
 
+/// What the cache directory occupies once `bodies` are stored in an
+/// otherwise empty one, measured the way `du` measures it.
+fn footprint_of(bodies: &[&str]) -> u64 {
+    let app = TestApp::new();
+    for body in bodies {
+        app.post_json("/data", body);
+    }
+    let measured = du(&app.cache_dir());
+    assert_eq!(
+        app.disk_stat("bytes_on_disk"),
+        measured,
+        "the record is exact"
+    );
+    measured
+}
+
 #[test]
 fn past_disk_max_bytes_the_least_recently_used_entry_goes_index_and_content() {
-    let app = TestApp::with(|settings| settings.merge(setting("disk_max_bytes", 30)));
+    // Room for exactly these three, as the file system counts it.
+    let bound = footprint_of(&[A, B, C]);
+    let app = TestApp::with(|settings| settings.merge(setting("disk_max_bytes", bound)));
     for body in [A, B, C] {
         assert_eq!(app.post_json("/data", body).x_cache(), "MISS");
     }
+    assert_eq!(app.disk_stat("evictions"), 0, "three fit");
     // Reading A makes B the least recently used.
     assert_eq!(app.post_json("/data", A).x_cache(), "HIT");
     assert_eq!(app.post_json("/data", D).x_cache(), "MISS");
 
     let stats = app.stats();
     assert_eq!(stats["disk"]["entries"], 3);
-    assert_eq!(stats["disk"]["bytes"], 30);
+    assert_eq!(stats["disk"]["content_bytes"], 30);
     assert_eq!(stats["disk"]["evictions"], 1);
-    assert_eq!(stats["disk"]["max_bytes"], 30);
+    assert_eq!(stats["disk"]["max_bytes"], bound);
+    let on_disk = du(&app.cache_dir());
+    assert_eq!(stats["disk"]["bytes_on_disk"], on_disk);
+    assert!(on_disk <= bound, "{on_disk} > {bound}");
     assert_eq!(
         files_on_disk(&app),
         (3, 3),
         "B's content and index are gone"
     );
+    for tree in ["content-v2", "index-v5"] {
+        let empty = empty_dirs_under(&app.cache_dir().join(tree));
+        assert_eq!(empty, Vec::<std::path::PathBuf>::new());
+    }
     for kept in [A, C, D] {
         assert_eq!(app.post_json("/data", kept).x_cache(), "HIT", "{kept}");
     }
@@ -49,22 +75,56 @@ fn past_disk_max_bytes_the_least_recently_used_entry_goes_index_and_content() {
 }
 
 #[test]
-fn past_disk_max_entries_the_oldest_entries_go() {
-    let app = TestApp::with(|settings| settings.merge(setting("disk_max_entries", 2)));
-    for body in [A, B, C, D] {
-        app.post_json("/data", body);
+fn after_a_workload_du_is_within_the_bound_and_no_empty_directory_is_left() {
+    let bound: u64 = 512 * 1024;
+    let app = TestApp::with(|settings| settings.merge(setting("disk_max_bytes", bound)));
+    // Many tiny bodies (each costs blocks and directories far beyond its
+    // bytes), some larger ones, repeats, and a clear half-way.
+    for round in 0..400 {
+        let body = if round % 10 == 0 {
+            format!(r#"{{"big":"{}","n":{round}}}"#, "x".repeat(9_000))
+        } else {
+            format!(r#"{{"n":{round}}}"#)
+        };
+        assert_eq!(app.post_json("/data", &body).status, Status::Ok);
+        if round % 7 == 0 {
+            app.post_json("/data", r#"{"n":1}"#);
+        }
+        if round == 200 {
+            assert_eq!(app.delete("/cache/disk").status, Status::Ok);
+        }
     }
-    assert_eq!(app.disk_stat("entries"), 2);
-    assert_eq!(app.disk_stat("evictions"), 2);
-    assert_eq!(files_on_disk(&app), (2, 2));
-    assert_eq!(app.post_json("/data", D).x_cache(), "HIT");
-    assert_eq!(app.post_json("/data", A).x_cache(), "MISS");
+    let on_disk = du(&app.cache_dir());
+    assert!(on_disk <= bound, "du {on_disk} > bound {bound}");
+    assert!(
+        on_disk > bound * 3 / 4,
+        "the bound is used, not left mostly empty: {on_disk}"
+    );
+    let stats = app.stats();
+    assert_eq!(
+        stats["disk"]["bytes_on_disk"], on_disk,
+        "/stats says what du says"
+    );
+    assert!(stats["disk"]["evictions"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(stats["disk"]["errors"], 0);
+    assert_eq!(
+        stats["disk"]["entries"].as_u64(),
+        Some(content_files(&app.cache_dir()).len() as u64)
+    );
+    assert_eq!(
+        empty_dirs_under(&app.cache_dir().join("content-v2")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert_eq!(
+        empty_dirs_under(&app.cache_dir().join("index-v5")),
+        Vec::<std::path::PathBuf>::new()
+    );
 }
 
 #[test]
 fn a_body_larger_than_the_whole_bound_is_answered_but_not_stored() {
-    let app = TestApp::with(|settings| settings.merge(setting("disk_max_bytes", 30)));
-    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(100));
+    let app = TestApp::with(|settings| settings.merge(setting("disk_max_bytes", 64 * 1024)));
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(100_000));
     app.post_json("/data", A);
     let answer = app.post_json("/data", &big);
     assert_eq!(
@@ -82,19 +142,19 @@ fn a_body_larger_than_the_whole_bound_is_answered_but_not_stored() {
 
 #[test]
 fn a_lowered_bound_is_applied_to_what_a_restart_finds() {
+    let bound = footprint_of(&[C, D]);
     let app = TestApp::new();
     for body in [A, B, C, D] {
         app.post_json("/data", body);
     }
-    let app = app.restart_with(|settings| settings.merge(setting("disk_max_entries", 1)));
+    let app = app.restart_with(|settings| settings.merge(setting("disk_max_bytes", bound)));
     assert!(app.wait_for(Duration::from_secs(5), |app| {
-        app.disk_stat("entries") == 1 && files_on_disk(app) == (1, 1)
+        app.disk_stat("entries") == 2 && files_on_disk(app) == (2, 2)
     }));
-    assert_eq!(
-        app.post_json("/data", D).x_cache(),
-        "HIT",
-        "the newest is kept"
-    );
+    assert!(du(&app.cache_dir()) <= bound);
+    for newest in [C, D] {
+        assert_eq!(app.post_json("/data", newest).x_cache(), "HIT", "{newest}");
+    }
 }
 
 #[test]
@@ -107,14 +167,20 @@ fn the_sweep_removes_expired_entries_from_disk() {
     app.post_json("/data", A);
     app.post_json("/data", B);
     assert_eq!(files_on_disk(&app), (2, 2));
+    app.time.advance(Duration::from_secs(2));
     assert!(
         app.wait_for(Duration::from_secs(5), |app| {
             app.disk_stat("expirations") == 2 && files_on_disk(app) == (0, 0)
         }),
-        "both entries expire within a second and are swept within another"
+        "both entries are past their TTL and the next sweep (every second) takes them"
     );
     assert_eq!(app.disk_stat("entries"), 0);
-    assert_eq!(app.disk_stat("bytes"), 0);
+    assert_eq!(app.disk_stat("content_bytes"), 0);
+    assert_eq!(app.disk_stat("bytes_on_disk"), du(&app.cache_dir()));
+    assert_eq!(
+        empty_dirs_under(&app.cache_dir().join("content-v2")),
+        Vec::<std::path::PathBuf>::new()
+    );
     assert_eq!(
         files_on_disk(&app),
         (0, 0),

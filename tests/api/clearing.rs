@@ -95,7 +95,15 @@ fn stats_and_health_answer() {
         assert!(stats["memory"][key].is_number(), "memory.{key}");
     }
     for key in [
-        "entries", "bytes", "hits", "misses", "expired", "computed", "errors",
+        "entries",
+        "content_bytes",
+        "bytes_on_disk",
+        "max_bytes",
+        "hits",
+        "misses",
+        "expired",
+        "computed",
+        "errors",
     ] {
         assert!(stats["disk"][key].is_number(), "disk.{key}");
     }

@@ -52,7 +52,12 @@ fn a_body_is_answered_and_then_served_from_disk() {
 
     let stats = app.stats();
     assert_eq!(stats["disk"]["entries"], 1);
-    assert_eq!(stats["disk"]["bytes"], canonical.len());
+    assert_eq!(stats["disk"]["content_bytes"], canonical.len());
+    assert_eq!(
+        stats["disk"]["bytes_on_disk"],
+        crate::helpers::du(&app.cache_dir()),
+        "bytes on disk are what du reports"
+    );
     assert_eq!(stats["disk"]["hits"], 1);
     assert_eq!(stats["disk"]["misses"], 1);
     assert_eq!(stats["disk"]["computed"], 1);

@@ -2,6 +2,9 @@
 //! so tests are fast, isolated and can run in parallel.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cachelab::clock::{Clock, MockTime};
 
 use rocket::figment::providers::Serialized;
 use rocket::figment::Figment;
@@ -13,6 +16,8 @@ use tempfile::TempDir;
 pub struct TestApp {
     pub client: Client,
     pub dir: TempDir,
+    /// Moves the app's clock forward (TTLs without sleeping).
+    pub time: Arc<MockTime>,
 }
 
 /// The shipped settings with a test's own cache_dir and no delays.
@@ -96,8 +101,9 @@ impl TestApp {
     /// An app whose settings are adjusted by `adjust` (e.g. a tiny TTL).
     pub fn with(adjust: impl FnOnce(Figment) -> Figment) -> Self {
         let dir = tempfile::tempdir().expect("create temp dir");
-        let client = client_for(adjust(test_settings(&cache_dir_in(&dir))));
-        Self { client, dir }
+        let (clock, time) = Clock::mock();
+        let client = client_with_clock(adjust(test_settings(&cache_dir_in(&dir))), clock);
+        Self { client, dir, time }
     }
 
     /// A second, independent app on the same cache_dir: what a restart looks like.
@@ -107,10 +113,10 @@ impl TestApp {
 
     /// A restart with settings adjusted by `adjust`.
     pub fn restart_with(self, adjust: impl FnOnce(Figment) -> Figment) -> Self {
-        let TestApp { client, dir } = self;
+        let TestApp { client, dir, time } = self;
         drop(client);
-        let client = client_for(adjust(test_settings(&cache_dir_in(&dir))));
-        Self { client, dir }
+        let client = client_with_clock(adjust(test_settings(&cache_dir_in(&dir))), time.clock());
+        Self { client, dir, time }
     }
 
     pub fn cache_dir(&self) -> PathBuf {
@@ -188,8 +194,52 @@ pub async fn async_stats(client: &rocket::local::asynchronous::Client) -> Value 
 }
 
 pub fn client_for(settings: Figment) -> Client {
-    let rocket = cachelab::rocket_from(settings).expect("test settings are valid");
+    client_with_clock(settings, Clock::system())
+}
+
+pub fn client_with_clock(settings: Figment, clock: Clock) -> Client {
+    let rocket = cachelab::rocket_with_clock(settings, clock).expect("test settings are valid");
     Client::tracked(rocket).expect("a valid rocket instance")
+}
+
+/// What `du -s` reports for `root`: every file and directory under it, and
+/// itself, as the file system allocated them.
+pub fn du(root: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = std::fs::symlink_metadata(root).map_or(0, |meta| meta.blocks() * 512);
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            total += meta.blocks() * 512;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    total
+}
+
+/// Directories under `root` that hold nothing.
+pub fn empty_dirs_under(root: &Path) -> Vec<PathBuf> {
+    let mut empty = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let children: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
+        if children.is_empty() && dir != root {
+            empty.push(dir);
+        }
+        pending.extend(children.into_iter().filter(|path| path.is_dir()));
+    }
+    empty
 }
 
 fn cache_dir_in(dir: &TempDir) -> PathBuf {

@@ -1,0 +1,758 @@
+//! The disk tier's public face: look a body up, store its answer, clear,
+//! count, list.
+
+use std::collections::HashSet;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use cacache::Integrity;
+
+use super::faults::{Fault, FaultLog};
+use super::files;
+use super::index::{self, Index, IndexEntry};
+use super::ledger::{Footprint, SharedDir, FOOTPRINT_FILE, LOCK_FILE};
+use super::page_cache;
+use crate::canonical::CanonicalJson;
+use crate::clock::{duration_ms, Clock};
+use crate::single_flight::{Flight, SingleFlight};
+
+/// How many swept-away expired keys are remembered (see `swept_expired`).
+const SWEPT_EXPIRED_KEPT: usize = 10_000;
+
+/// How the disk tier behaves.
+#[derive(Debug, Clone)]
+pub struct DiskSettings {
+    /// How long an entry is served before it counts as expired.
+    pub ttl: Duration,
+    /// The simulated cost of the work a miss does.
+    pub miss_delay: Duration,
+    /// What the whole directory may occupy on disk, as `du -s` counts it.
+    pub max_bytes: u64,
+    /// Where "now" comes from.
+    pub clock: Clock,
+}
+
+impl Default for DiskSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(3600),
+            miss_delay: Duration::ZERO,
+            max_bytes: 64 * 1024 * 1024,
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// Why a request was not served from disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissReason {
+    /// Nothing stored under this key.
+    Absent,
+    /// Stored, but older than the TTL.
+    Expired,
+    /// Stored, but the content failed its integrity check or could not be read.
+    Unreadable,
+}
+
+/// What the disk tier did to answer one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskLookup {
+    Hit,
+    /// This request did the slow work (and stored the result if it could).
+    Computed {
+        reason: MissReason,
+        stored: bool,
+    },
+    /// Another request was doing the same slow work; this one waited for it.
+    Joined {
+        reason: MissReason,
+    },
+}
+
+impl DiskLookup {
+    pub fn is_hit(&self) -> bool {
+        matches!(self, DiskLookup::Hit)
+    }
+}
+
+/// The answer for one JSON body.
+pub struct DiskAnswer {
+    pub key: String,
+    pub body: Arc<[u8]>,
+    pub lookup: DiskLookup,
+    /// When the stored entry was written (unix ms); `None` if it could not be stored.
+    pub written_at_ms: Option<u64>,
+    pub ttl: Duration,
+    /// Simulated cost waited on a miss.
+    pub simulated_delay: Duration,
+}
+
+impl DiskAnswer {
+    pub fn expires_at_ms(&self) -> Option<u64> {
+        self.written_at_ms
+            .map(|written| written.saturating_add(duration_ms(self.ttl)))
+    }
+}
+
+/// Counters for `/stats`. Entries and bytes are the whole directory's,
+/// whichever process wrote them; hits, misses and the rest are this
+/// process's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DiskStats {
+    pub entries: u64,
+    /// The stored answers, byte for byte.
+    pub content_bytes: u64,
+    /// What the directory occupies (`du -s`): content, index files and
+    /// directories, each rounded up to whole file-system blocks.
+    pub bytes_on_disk: u64,
+    /// The bound on `bytes_on_disk`.
+    pub max_bytes: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    /// Times the slow work actually ran.
+    pub computed: u64,
+    /// Cache faults survived (unreadable content, failed writes, failed
+    /// clears and removals).
+    pub errors: u64,
+    pub in_flight: usize,
+    pub ttl_secs: u64,
+    /// Entries removed because the directory was past `max_bytes`.
+    pub evictions: u64,
+    /// Expired entries removed from disk by the sweep.
+    pub expirations: u64,
+    /// True while the index is still being read in the background after
+    /// start-up. Answers are right meanwhile: a key not yet read is looked
+    /// up on disk.
+    pub index_loading: bool,
+}
+
+/// One stored entry as shown to a learner.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DiskEntry {
+    pub key: String,
+    pub size: usize,
+    pub written_at_ms: u64,
+    pub expires_at_ms: u64,
+}
+
+/// A page of stored entries, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EntriesPage {
+    pub entries: Vec<DiskEntry>,
+    /// Entries whose key starts with the search, on every page.
+    pub matching: usize,
+    /// Entries this process knows of (see [`DiskTier::entries_page`]).
+    pub known: usize,
+}
+
+#[derive(Clone)]
+pub(super) struct StoredValue {
+    body: Arc<[u8]>,
+    written_at_ms: Option<u64>,
+    simulated_delay: Duration,
+    /// False when the entry turned up on disk before this flight did any work.
+    computed_here: bool,
+}
+
+/// JSON answers on disk, with an in-memory view of the index.
+///
+/// A cheap handle: the tier itself lives behind an `Arc`, so that writes can
+/// finish even if the request that started them goes away, and so that the
+/// background [`super::Sweeper`] and the index loader can reach it.
+pub struct DiskCache(pub(super) Arc<DiskTier>);
+
+impl Deref for DiskCache {
+    type Target = DiskTier;
+
+    fn deref(&self) -> &DiskTier {
+        &self.0
+    }
+}
+
+/// The state behind a [`DiskCache`].
+pub struct DiskTier {
+    pub(super) dir: PathBuf,
+    pub(super) settings: DiskSettings,
+    pub(super) shared: SharedDir,
+    pub(super) index: Mutex<Index>,
+    pub(super) index_loading: AtomicBool,
+    /// The clear generation this process's view belongs to (see
+    /// [`Footprint::generation`]).
+    pub(super) seen_generation: AtomicU64,
+    flights: SingleFlight<String, StoredValue>,
+    /// Entries whose content failed to read: their files are removed by the
+    /// next sweep, unless a rewrite replaced them first.
+    pub(super) unreadable: Mutex<Vec<(String, Integrity)>>,
+    /// Keys the sweep removed for being expired and nobody has asked for
+    /// since, so the next request can still say "expired" rather than "never
+    /// stored". Bounded: it is forgotten wholesale when it grows too large.
+    pub(super) swept_expired: Mutex<HashSet<String>>,
+    /// Whether a sweep has looked for content that no entry points to (once
+    /// per start is enough: the app itself never leaves any behind).
+    pub(super) orphans_checked: AtomicBool,
+    pub(super) faults: FaultLog,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    expired: AtomicU64,
+    computed: AtomicU64,
+    pub(super) evictions: AtomicU64,
+    pub(super) expirations: AtomicU64,
+}
+
+impl DiskCache {
+    /// Opens the cache in `dir` at once; its index is read by a background
+    /// thread, so start-up never waits for the disk however many entries are
+    /// stored.
+    pub fn open(dir: &Path, settings: DiskSettings) -> Self {
+        let shared = SharedDir::new(dir);
+        let generation = shared.read().map_or(0, |footprint| footprint.generation);
+        let tier = Arc::new(DiskTier {
+            dir: dir.to_path_buf(),
+            settings,
+            shared,
+            index: Mutex::new(Index::default()),
+            index_loading: AtomicBool::new(true),
+            seen_generation: AtomicU64::new(generation),
+            flights: SingleFlight::default(),
+            unreadable: Mutex::new(Vec::new()),
+            swept_expired: Mutex::new(HashSet::new()),
+            orphans_checked: AtomicBool::new(false),
+            faults: FaultLog::default(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+            computed: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            expirations: AtomicU64::new(0),
+        });
+        let loader = Arc::clone(&tier);
+        let spawned = std::thread::Builder::new()
+            .name("disk-index-loader".into())
+            .spawn(move || loader.load_index());
+        if let Err(error) = spawned {
+            // Every lookup still finds stored entries on disk; only the
+            // listing and the eviction order start empty.
+            log::warn!("disk index not read in the background: {error}");
+            tier.index_loading.store(false, Ordering::Relaxed);
+        }
+        Self(tier)
+    }
+
+    /// Answers `request` from disk when a fresh, intact entry is stored, and
+    /// otherwise does the slow work once (however many ask at the same time)
+    /// and stores the result.
+    pub async fn get_or_compute(&self, request: &CanonicalJson) -> DiskAnswer {
+        let key = request.key();
+        let reason = match self.read_fresh(key) {
+            Ok((body, entry)) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return DiskAnswer {
+                    key: key.to_owned(),
+                    body,
+                    lookup: DiskLookup::Hit,
+                    written_at_ms: Some(entry.written_at_ms),
+                    ttl: self.settings.ttl,
+                    simulated_delay: Duration::ZERO,
+                };
+            }
+            Err(reason) => reason,
+        };
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        if reason == MissReason::Expired {
+            self.expired.fetch_add(1, Ordering::Relaxed);
+        }
+
+        let (stored, flight) = self
+            .flights
+            .run(key.to_owned(), || self.compute_and_store(request))
+            .await;
+        let lookup = match flight {
+            Flight::Led if stored.computed_here => DiskLookup::Computed {
+                reason,
+                stored: stored.written_at_ms.is_some(),
+            },
+            _ => DiskLookup::Joined { reason },
+        };
+        DiskAnswer {
+            key: key.to_owned(),
+            body: stored.body,
+            lookup,
+            written_at_ms: stored.written_at_ms,
+            ttl: self.settings.ttl,
+            simulated_delay: stored.simulated_delay,
+        }
+    }
+
+    async fn compute_and_store(&self, request: &CanonicalJson) -> StoredValue {
+        // A flight that finished just before ours began, here or in another
+        // process, has already stored it.
+        if let Ok((body, entry)) = self.read_fresh(request.key()) {
+            return StoredValue {
+                body,
+                written_at_ms: Some(entry.written_at_ms),
+                simulated_delay: Duration::ZERO,
+                computed_here: false,
+            };
+        }
+        tokio::time::sleep(self.settings.miss_delay).await;
+        self.computed.fetch_add(1, Ordering::Relaxed);
+        // The "expensive work" of this demo is to answer with the request
+        // itself, in canonical form.
+        let body: Arc<[u8]> = Arc::from(request.text().as_bytes());
+        let written_at_ms = self.store(request.key(), &body).await;
+        StoredValue {
+            body,
+            written_at_ms,
+            simulated_delay: self.settings.miss_delay,
+            computed_here: true,
+        }
+    }
+
+    /// Writes `body` under `key` and evicts past the bound; returns its write
+    /// time, or `None` when it was not stored: the caller still gets its
+    /// answer. The write runs on a blocking thread of its own, which
+    /// finishes even if the request that started it goes away, so the
+    /// content is never written without its index line.
+    async fn store(&self, key: &str, body: &Arc<[u8]>) -> Option<u64> {
+        let tier = Arc::clone(&self.0);
+        let owned_key = key.to_owned();
+        let owned_body = Arc::clone(body);
+        tokio::task::spawn_blocking(move || tier.write(&owned_key, &owned_body))
+            .await
+            .unwrap_or_else(|join_error| {
+                self.faults
+                    .record(Fault::Write, 1, &files::one_line(&join_error.to_string()));
+                None
+            })
+    }
+}
+
+impl DiskCache {
+    /// Removes every entry, index and content, in every process's eyes, and
+    /// returns how many there were.
+    pub async fn clear(&self) -> usize {
+        let tier = Arc::clone(&self.0);
+        let cleared = tokio::task::spawn_blocking(move || tier.clear_blocking())
+            .await
+            .unwrap_or_else(|join_error| Err(std::io::Error::other(join_error.to_string())));
+        match cleared {
+            Ok(removed) => removed,
+            Err(error) => {
+                self.faults
+                    .record(Fault::SharedRecord, 1, &files::one_line(&error.to_string()));
+                0
+            }
+        }
+    }
+}
+
+impl DiskTier {
+    /// A fresh, verified entry for `key`, or why there is none.
+    fn read_fresh(&self, key: &str) -> Result<(Arc<[u8]>, IndexEntry), MissReason> {
+        let viewed = self.lock_index().get_and_touch(key);
+        let entry = match viewed {
+            Some(entry) if !self.is_expired(&entry) => entry,
+            _ => self.find_on_disk(key, viewed.is_some())?,
+        };
+        // Content the kernel holds in memory is read and verified right here,
+        // without waiting (see `page_cache`). Otherwise a small synchronous
+        // read is ~25× cheaper than cacache's async path, which hops to the
+        // blocking pool for every file step; block_in_place hands this
+        // worker's other tasks to another thread while we read, so nothing
+        // async waits on the disk. (It needs the multi-threaded runtime,
+        // which Rocket always runs.)
+        let read = match page_cache::read_if_cached(&self.dir, &entry.integrity, entry.size) {
+            Some(bytes) => Ok(bytes),
+            None => {
+                tokio::task::block_in_place(|| cacache::read_hash_sync(&self.dir, &entry.integrity))
+            }
+        };
+        match read {
+            Ok(bytes) => Ok((Arc::from(bytes), entry)),
+            Err(error) => Err(self.forget_unreadable(key, &entry, &error)),
+        }
+    }
+
+    /// Looks `key` up in cacache's own index, for an entry this process's
+    /// view lacks or holds as expired: another process may have written it,
+    /// or the start-up walk has not reached it yet. Found entries join the
+    /// view.
+    fn find_on_disk(&self, key: &str, viewed_as_expired: bool) -> Result<IndexEntry, MissReason> {
+        let found = tokio::task::block_in_place(|| cacache::index::find(&self.dir, key));
+        let found = match found {
+            Ok(found) => found,
+            Err(error) => {
+                self.faults.record(
+                    Fault::UnreadableContent,
+                    1,
+                    &files::one_line(&error.to_string()),
+                );
+                None
+            }
+        };
+        let Some(meta) = found else {
+            if viewed_as_expired {
+                self.lock_index().remove(key);
+                return Err(MissReason::Expired);
+            }
+            // The sweep may have removed it for being old: still "expired".
+            return Err(if lock(&self.swept_expired).remove(key) {
+                MissReason::Expired
+            } else {
+                MissReason::Absent
+            });
+        };
+        let entry = IndexEntry::from_metadata(&meta);
+        // Already found damaged and awaiting its rewrite: counted once, not
+        // again by the flight that is about to rewrite it.
+        if lock(&self.unreadable)
+            .iter()
+            .any(|(damaged, integrity)| damaged == key && *integrity == entry.integrity)
+        {
+            return Err(MissReason::Unreadable);
+        }
+        self.lock_index().insert(key.to_owned(), entry.clone());
+        if self.is_expired(&entry) {
+            return Err(MissReason::Expired);
+        }
+        Ok(entry)
+    }
+
+    /// Drops an entry whose content could not be read, so it is recomputed
+    /// and rewritten instead of failing again on every request.
+    /// Returns `Absent` when the content is gone because the entry is gone
+    /// (another process or this one cleared, evicted or expired it: a plain
+    /// miss, not a fault) and `Unreadable` when the index still points at
+    /// content that is missing or damaged (a fault, counted and logged once).
+    fn forget_unreadable(
+        &self,
+        key: &str,
+        entry: &IndexEntry,
+        error: &cacache::Error,
+    ) -> MissReason {
+        self.lock_index().remove_if_same(key, entry);
+        let content_missing = matches!(
+            error,
+            cacache::Error::IoError(io, _) if io.kind() == std::io::ErrorKind::NotFound
+        );
+        if content_missing {
+            let still_indexed = tokio::task::block_in_place(|| {
+                cacache::index::find(&self.dir, key)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|meta| meta.integrity == entry.integrity)
+            });
+            if !still_indexed {
+                return MissReason::Absent;
+            }
+        }
+        self.faults.record(
+            Fault::UnreadableContent,
+            1,
+            &format!(
+                "key={}… {}",
+                short(key),
+                files::one_line(&error.to_string())
+            ),
+        );
+        lock(&self.unreadable).push((key.to_owned(), entry.integrity.clone()));
+        MissReason::Unreadable
+    }
+
+    /// Writes the entry's files while holding the directory's change lock,
+    /// records what they occupy, evicts past the bound and returns the write
+    /// time, or `None` if it was not stored (or was itself evicted at once
+    /// because it alone does not fit).
+    fn write(&self, key: &str, body: &[u8]) -> Option<u64> {
+        if !self.could_ever_fit(body.len()) {
+            log::info!(
+                "disk entry not stored key={}… reason=larger than disk_max_bytes allows \
+                 ({} bytes of content against {})",
+                short(key),
+                body.len(),
+                self.settings.max_bytes
+            );
+            return None;
+        }
+        let integrity = files::sha256_integrity(body)?;
+        let written_at_ms = self.settings.clock.now_ms();
+        let changed = self.shared.change(|footprint| {
+            self.notice_clear_elsewhere(footprint);
+            let written = self.write_files(footprint, key, body, &integrity, written_at_ms);
+            if written.is_ok() {
+                self.lock_index().insert(
+                    key.to_owned(),
+                    IndexEntry {
+                        integrity: integrity.clone(),
+                        written_at_ms,
+                        size: body.len(),
+                    },
+                );
+                self.evict_over_bound(footprint);
+            }
+            written
+        });
+        match changed {
+            Ok(Ok(())) => {
+                self.faults.cleared(Fault::Write);
+                lock(&self.swept_expired).remove(key);
+                // The rewrite replaced any damaged file of the same entry.
+                lock(&self.unreadable).retain(|(damaged, _)| damaged != key);
+                // Still there, unless it alone was larger than the bound.
+                self.lock_index()
+                    .get(key)
+                    .is_some()
+                    .then_some(written_at_ms)
+            }
+            Ok(Err(error)) => {
+                self.faults
+                    .record(Fault::Write, 1, &format!("key={}… {error}", short(key)));
+                None
+            }
+            Err(error) => {
+                self.faults
+                    .record(Fault::SharedRecord, 1, &files::one_line(&error.to_string()));
+                None
+            }
+        }
+    }
+
+    /// The file work of [`Self::write`], accounted in `footprint`. On
+    /// failure, whatever the write left behind is removed again.
+    fn write_files(
+        &self,
+        footprint: &mut Footprint,
+        key: &str,
+        body: &[u8],
+        integrity: &Integrity,
+        written_at_ms: u64,
+    ) -> Result<(), String> {
+        let dir = &self.dir;
+        let bucket = files::bucket_path(dir, key);
+        let content = files::content_path(dir, integrity);
+        if files::remove_directory_squatting(&content) {
+            log::info!(
+                "disk: removed a directory standing where content belongs key={}…",
+                short(key)
+            );
+        }
+        let before = files::entry_files(dir, key, integrity);
+        let mut added = files::create_parent_dirs(dir, &bucket)
+            .and_then(|bytes| Ok(bytes + files::create_parent_dirs(dir, &content)?))
+            .and_then(|bytes| {
+                Ok(bytes + files::create_parent_dirs(dir, &dir.join(files::TEMP_DIR).join("-"))?)
+            })
+            .map_err(|error| error.to_string())?;
+        let written = files::write_entry(dir, key, body, written_at_ms)
+            .map_err(|error| files::one_line(&error.to_string()));
+        let after = files::entry_files(dir, key, integrity);
+        if let Err(error) = written {
+            // The content may be in place with its index line missing: take
+            // it out again unless an earlier write of the same entry owns it.
+            if before.content_len.is_none() && after.content_len.is_some() {
+                let _ = std::fs::remove_file(&content);
+            }
+            let freed = files::remove_empty_parents(dir, &content)
+                + files::remove_empty_parents(dir, &bucket);
+            added = added.saturating_sub(freed);
+            footprint.grow(added + files::entry_files(dir, key, integrity).allocated);
+            footprint.shrink(before.allocated);
+            return Err(error);
+        }
+        footprint.grow(added + after.allocated);
+        footprint.shrink(before.allocated);
+        if before.content_len.is_none() {
+            footprint.entries += 1;
+            footprint.content_bytes += body.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn clear_blocking(&self) -> std::io::Result<usize> {
+        self.shared.change(|footprint| {
+            let removed = usize::try_from(footprint.entries).unwrap_or(usize::MAX);
+            if let Err(error) = files::clear_dir(&self.dir, &[LOCK_FILE, FOOTPRINT_FILE]) {
+                self.faults.record(Fault::Clear, 1, &error.to_string());
+            }
+            self.lock_index().clear();
+            lock(&self.unreadable).clear();
+            lock(&self.swept_expired).clear();
+            let measured = files::measure(&self.dir);
+            *footprint = Footprint {
+                bytes_on_disk: measured.bytes_on_disk,
+                entries: measured.entries,
+                content_bytes: measured.content_bytes,
+                generation: footprint.generation + 1,
+            };
+            self.seen_generation
+                .store(footprint.generation, Ordering::Relaxed);
+            removed
+        })
+    }
+
+    /// If another process cleared the directory since this one last looked,
+    /// forgets the view, which lists nothing that exists any more.
+    pub(super) fn notice_clear_elsewhere(&self, footprint: &Footprint) {
+        if self
+            .seen_generation
+            .swap(footprint.generation, Ordering::Relaxed)
+            != footprint.generation
+        {
+            self.lock_index().clear();
+        }
+    }
+
+    pub fn stats(&self) -> DiskStats {
+        let recorded = self.shared.read();
+        if let Some(footprint) = &recorded {
+            self.notice_clear_elsewhere(footprint);
+        }
+        let footprint = recorded.unwrap_or_else(|| {
+            let index = self.lock_index();
+            Footprint {
+                entries: index.len() as u64,
+                content_bytes: index.iter().map(|(_, entry)| entry.size as u64).sum(),
+                ..Footprint::default()
+            }
+        });
+        DiskStats {
+            entries: footprint.entries,
+            content_bytes: footprint.content_bytes,
+            bytes_on_disk: footprint.bytes_on_disk,
+            max_bytes: self.settings.max_bytes,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            expired: self.expired.load(Ordering::Relaxed),
+            computed: self.computed.load(Ordering::Relaxed),
+            errors: self.faults.count(),
+            in_flight: self.flights.in_flight_count(),
+            ttl_secs: self.settings.ttl.as_secs(),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            expirations: self.expirations.load(Ordering::Relaxed),
+            index_loading: self.index_loading.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Up to `limit` entries whose key starts with `key_prefix`, newest first,
+    /// skipping the first `offset`. These are the entries this process knows
+    /// of: every entry stored when it started (once the background read is
+    /// done), those it wrote or found since. Cheap at any size: only the
+    /// page is copied and sorted in full.
+    pub fn entries_page(&self, key_prefix: &str, offset: usize, limit: usize) -> EntriesPage {
+        if let Some(footprint) = self.shared.read() {
+            self.notice_clear_elsewhere(&footprint);
+        }
+        let ttl_ms = duration_ms(self.settings.ttl);
+        let index = self.lock_index();
+        let mut matching: Vec<(u64, &String, &IndexEntry)> = index
+            .iter()
+            .filter(|(key, _)| key.starts_with(key_prefix))
+            .map(|(key, entry)| (entry.written_at_ms, key, entry))
+            .collect();
+        let total_matching = matching.len();
+        let newest_first = |a: &(u64, &String, &IndexEntry), b: &(u64, &String, &IndexEntry)| {
+            b.0.cmp(&a.0).then(a.1.cmp(b.1))
+        };
+        // Only the entries up to the end of the page need sorting.
+        let wanted = offset.saturating_add(limit);
+        if wanted > 0 && wanted < matching.len() {
+            matching.select_nth_unstable_by(wanted - 1, newest_first);
+            matching.truncate(wanted);
+        }
+        matching.sort_unstable_by(newest_first);
+        let entries = matching
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(written_at_ms, key, entry)| DiskEntry {
+                key: key.clone(),
+                size: entry.size,
+                written_at_ms,
+                expires_at_ms: written_at_ms.saturating_add(ttl_ms),
+            })
+            .collect();
+        EntriesPage {
+            entries,
+            matching: total_matching,
+            known: index.len(),
+        }
+    }
+
+    /// Reads the whole index in the background after start-up and merges it
+    /// into the view; measures the directory if it has no footprint record
+    /// yet, and brings it within the bound (the setting may have shrunk).
+    fn load_index(&self) {
+        let (loaded, skipped) = index::read_all(&self.dir);
+        let count = loaded.len();
+        self.lock_index().merge_loaded(loaded);
+        self.index_loading.store(false, Ordering::Relaxed);
+        log::info!(
+            "disk tier: {count} entries read from {} ({skipped} unreadable index lines skipped)",
+            self.dir.display()
+        );
+        let needs_housekeeping = self
+            .shared
+            .read()
+            .is_none_or(|footprint| footprint.bytes_on_disk > self.settings.max_bytes);
+        if needs_housekeeping {
+            let changed = self.shared.change(|footprint| {
+                self.notice_clear_elsewhere(footprint);
+                self.evict_over_bound(footprint);
+            });
+            if let Err(error) = changed {
+                self.faults
+                    .record(Fault::SharedRecord, 1, &files::one_line(&error.to_string()));
+            }
+        }
+    }
+
+    /// Whether an entry of `content_len` bytes fits in an otherwise empty
+    /// directory; if not, storing it would only evict everything else and
+    /// then itself. Counted in 4 KiB blocks: the directory's own folders and
+    /// files, the entry's two files, and up to four folders of its own.
+    fn could_ever_fit(&self, content_len: usize) -> bool {
+        const BLOCK: u64 = 4096;
+        const EMPTY_DIRECTORY: u64 = 6 * BLOCK;
+        let content_blocks = (content_len as u64).div_ceil(BLOCK).max(1);
+        let entry = (content_blocks + 1 + 4) * BLOCK;
+        EMPTY_DIRECTORY + entry <= self.settings.max_bytes
+    }
+
+    pub(super) fn is_expired(&self, entry: &IndexEntry) -> bool {
+        self.settings
+            .clock
+            .now_ms()
+            .saturating_sub(entry.written_at_ms)
+            >= duration_ms(self.settings.ttl)
+    }
+
+    pub(super) fn lock_index(&self) -> MutexGuard<'_, Index> {
+        lock(&self.index)
+    }
+
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().expect("disk tier lock poisoned")
+}
+
+pub(super) fn short(key: &str) -> &str {
+    &key[..12.min(key.len())]
+}
+
+pub(super) fn remember_swept_expired(tier: &DiskTier, keys: impl Iterator<Item = String>) {
+    let mut swept = lock(&tier.swept_expired);
+    let keys: Vec<String> = keys.collect();
+    if swept.len() + keys.len() > SWEPT_EXPIRED_KEPT {
+        swept.clear();
+    }
+    swept.extend(keys);
+}
