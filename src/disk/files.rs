@@ -10,6 +10,7 @@
 //! costs 8 KiB or more on disk. The size bound counts what the file system
 //! allocates (`st_blocks`), the same figure `du` reports.
 
+use std::collections::HashSet;
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -250,11 +251,13 @@ pub(super) struct Orphans {
 }
 
 /// Removes content files (`content-v2/sha256/ab/cd/ef…`) that no index entry
-/// points to, and directories left empty. Every entry of this app is stored
-/// under the hex of its own content's SHA-256, so "is this content
-/// referenced" is one index lookup. Only called while holding the change
-/// lock, so no write is between its content and its index line.
-pub(super) fn remove_orphan_content(dir: &Path) -> Orphans {
+/// points to, and directories left empty. `known` holds the content hashes
+/// (hex) the caller already knows are referenced; any other file is checked
+/// in the index itself (every entry of this app is stored under the hex of
+/// its own content's SHA-256, so that is one lookup). Only called while
+/// holding the change lock, so no write is between its content and its
+/// index line.
+pub(super) fn remove_orphan_content(dir: &Path, known: &HashSet<String>) -> Orphans {
     let root = dir.join(CONTENT_DIR).join("sha256");
     let mut orphans = Orphans::default();
     for first in read_dir_paths(&root) {
@@ -264,10 +267,11 @@ pub(super) fn remove_orphan_content(dir: &Path) -> Orphans {
                     .iter()
                     .filter_map(|path| path.file_name()?.to_str())
                     .collect();
-                let referenced = cacache::index::find(dir, &hex)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|meta| meta.integrity.to_hex().1 == hex);
+                let referenced = known.contains(&hex)
+                    || cacache::index::find(dir, &hex)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|meta| meta.integrity.to_hex().1 == hex);
                 if !referenced {
                     let Ok(meta) = std::fs::symlink_metadata(&file) else {
                         continue;

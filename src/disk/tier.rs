@@ -192,9 +192,14 @@ pub struct DiskTier {
     /// since, so the next request can still say "expired" rather than "never
     /// stored". Bounded: it is forgotten wholesale when it grows too large.
     pub(super) swept_expired: Mutex<HashSet<String>>,
-    /// Whether a sweep has looked for content that no entry points to (once
-    /// per start is enough: the app itself never leaves any behind).
+    /// Whether the start-up read has looked for content that no entry
+    /// points to (once per start is enough: the app itself never leaves any
+    /// behind).
     pub(super) orphans_checked: AtomicBool,
+    /// Set when something outside the app changed files (a damaged or
+    /// vanished content file): the footprint record no longer matches the
+    /// directory, so the next sweep measures it afresh.
+    pub(super) remeasure_wanted: AtomicBool,
     pub(super) faults: FaultLog,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -222,6 +227,7 @@ impl DiskCache {
             unreadable: Mutex::new(Vec::new()),
             swept_expired: Mutex::new(HashSet::new()),
             orphans_checked: AtomicBool::new(false),
+            remeasure_wanted: AtomicBool::new(false),
             faults: FaultLog::default(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -461,6 +467,7 @@ impl DiskTier {
             ),
         );
         lock(&self.unreadable).push((key.to_owned(), entry.integrity.clone()));
+        self.remeasure_wanted.store(true, Ordering::Relaxed);
         MissReason::Unreadable
     }
 
@@ -684,8 +691,9 @@ impl DiskTier {
     }
 
     /// Reads the whole index in the background after start-up and merges it
-    /// into the view; measures the directory if it has no footprint record
-    /// yet, and brings it within the bound (the setting may have shrunk).
+    /// into the view; removes content no entry points to; measures the
+    /// directory if it has no footprint record yet, and brings it within the
+    /// bound (the setting may have shrunk).
     fn load_index(&self) {
         let (loaded, skipped) = index::read_all(&self.dir);
         let count = loaded.len();
@@ -695,6 +703,10 @@ impl DiskTier {
             "disk tier: {count} entries read from {} ({skipped} unreadable index lines skipped)",
             self.dir.display()
         );
+        let orphans = self.remove_orphans();
+        if orphans > 0 {
+            log::info!("disk tier: {orphans} content files no entry pointed to were removed");
+        }
         let needs_housekeeping = self
             .shared
             .read()

@@ -158,7 +158,7 @@ fn an_entry_older_than_the_ttl_is_a_miss() {
         "HIT"
     );
 
-    std::thread::sleep(Duration::from_millis(1100));
+    app.time.advance(Duration::from_millis(1001));
     let expired = app.post_json("/data", r#"{"fresh":false}"#);
     assert_eq!(expired.x_cache(), "MISS");
     assert!(expired
@@ -207,6 +207,7 @@ fn an_entry_the_sweep_removed_for_age_is_still_reported_as_expired() {
             .merge(setting("disk_sweep_interval_secs", 1))
     });
     app.post_json("/data", r#"{"old":true}"#);
+    app.time.advance(Duration::from_secs(2));
     // Past the TTL, and past at least one sweep that removes the entry.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while app.stats()["disk"]["expirations"] == 0 {

@@ -251,3 +251,22 @@ fn a_read_only_disk_serves_what_it_has_and_recovers_when_writable() {
     assert_eq!(app.disk_stat("errors"), errors);
     app.assert_healthy();
 }
+
+#[test]
+fn a_directory_where_content_belongs_is_counted_once_removed_and_rewritten() {
+    let app = TestApp::with(|settings| settings.merge(setting("disk_sweep_interval_secs", 1)));
+    assert_answers(&app, BODY);
+    for file in content_files(&app.cache_dir()) {
+        std::fs::remove_file(&file).expect("delete content");
+        std::fs::create_dir_all(file.join("in-the-way")).expect("a directory in its place");
+    }
+    assert_eq!(assert_answers(&app, BODY), "MISS");
+    assert_eq!(app.disk_stat("errors"), 1, "the unreadable entry, once");
+    assert_eq!(assert_answers(&app, BODY), "HIT", "rewritten over it");
+    assert_eq!(assert_answers(&app, BODY), "HIT");
+    assert_eq!(app.disk_stat("errors"), 1, "not once per request");
+    // Files changed behind the app's back: the next sweep measures again.
+    assert!(app.wait_for(std::time::Duration::from_secs(5), |app| {
+        app.disk_stat("bytes_on_disk") == crate::helpers::du(&app.cache_dir())
+    }));
+}

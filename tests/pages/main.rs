@@ -209,7 +209,75 @@ fn the_disk_form_shows_canonical_form_key_and_expiry() {
 
     let second = submit_form(&app, "/disk", &disk_form(r#"{"a":[true,null],"b":1}"#));
     assert_eq!(badge(&second.body), "HIT");
-    assert!(second.body.contains("1 entry, 23 bytes"));
+    assert!(second.body.contains("1 entry:"));
+    assert!(second.body.contains("23 bytes of answers"));
+    let on_disk = app.stats()["disk"]["bytes_on_disk"].clone();
+    assert!(
+        second
+            .body
+            .contains(&format!("<strong>{on_disk} bytes on disk</strong>")),
+        "the footprint as du counts it"
+    );
+}
+
+/// Rows of the disk page's table of stored entries.
+fn entry_rows(body: &str) -> usize {
+    body.matches("<td><code title=").count()
+}
+
+#[test]
+fn the_disk_page_lists_the_newest_hundred_and_pages_through_the_rest() {
+    let app = TestApp::new();
+    for n in 0..150 {
+        app.post_json("/data", &format!(r#"{{"n":{n}}}"#));
+    }
+    let first = app.get("/disk");
+    assert_eq!(first.status, Status::Ok);
+    assert_eq!(entry_rows(&first.body), 100);
+    assert!(
+        first.body.contains("entries 1–100 of 150"),
+        "{}",
+        first.body
+    );
+    assert!(first.body.contains("Page 1 of 2"));
+    assert!(first
+        .body
+        .contains("rel=\"next\" href=\"/disk?key=&amp;page=2\""));
+
+    let second = app.get("/disk?page=2");
+    assert_eq!(entry_rows(&second.body), 50);
+    assert!(second.body.contains("entries 101–150 of 150"));
+    assert!(second.body.contains("rel=\"prev\""));
+
+    let beyond = app.get("/disk?page=9");
+    assert_eq!(beyond.status, Status::Ok);
+    assert_eq!(entry_rows(&beyond.body), 0);
+    assert!(beyond.body.contains("back to the newest"));
+}
+
+#[test]
+fn the_disk_page_finds_a_key_by_its_first_digits_and_explains_a_bad_search() {
+    let app = TestApp::new();
+    for n in 0..20 {
+        app.post_json("/data", &format!(r#"{{"n":{n}}}"#));
+    }
+    let key = sha256_hex(r#"{"n":7}"#);
+    let found = app.get(&format!("/disk?key={}", &key[..6].to_uppercase()));
+    assert_eq!(entry_rows(&found.body), 1, "{}", found.body);
+    assert!(found.body.contains(&format!("title=\"{key}\"")));
+    assert!(found
+        .body
+        .contains(&format!("whose key starts with <code>{}</code>", &key[..6])));
+
+    let none = app.get("/disk?key=ffffffffffffffffffff");
+    assert_eq!(entry_rows(&none.body), 0);
+    assert!(none.body.contains("No stored key starts with"));
+
+    let bad = app.get("/disk?key=%3Cscript%3E");
+    assert_eq!(bad.status, Status::Ok);
+    assert!(bad.body.contains("id=\"key-search-error\""));
+    assert!(!bad.body.contains("<script>"));
+    assert_eq!(entry_rows(&bad.body), 20, "every entry instead");
 }
 
 #[test]

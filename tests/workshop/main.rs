@@ -205,7 +205,7 @@ fn ttl_ticks_when_an_entry_expires() {
     let app = TestApp::with(|settings| settings.merge(setting("disk_ttl_secs", 1)));
     data_as(&app, "ada", r#"{"fresh": "maybe"}"#);
     assert_eq!(evidence(&app, "ada", "ttl"), None, "not before it expires");
-    std::thread::sleep(Duration::from_millis(1100));
+    app.time.advance(Duration::from_millis(1001));
     assert_eq!(
         data_as(&app, "ada", r#"{"fresh": "maybe"}"#).x_cache(),
         "MISS"
