@@ -3,8 +3,9 @@
 //! A full disk or a damaged file tends to fail every request that touches
 //! it. Each of those requests still gets its answer (a fault is a miss, or
 //! an answer that is not stored), and each is counted in `/stats`, but the
-//! log says so once per cause, and once more when that cause clears up,
-//! rather than once per request.
+//! log says so once per cause rather than once per request. For writes and
+//! removals, which can be seen to work again, the log says that too, and a
+//! later fault of that kind is logged afresh.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};

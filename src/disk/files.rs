@@ -321,12 +321,16 @@ pub(super) fn clear_dir(dir: &Path, keep: &[&str]) -> std::io::Result<()> {
         Err(error) if error.kind() == ErrorKind::NotFound => return std::fs::create_dir_all(dir),
         Err(error) => return Err(error),
     };
+    // The index goes first: a reader in another process that then finds
+    // content gone also finds its entry gone, and counts a plain miss.
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|entry| !keep.iter().any(|name| entry.file_name() == *name))
+        .map(|entry| entry.path())
+        .collect();
+    paths.sort_by_key(|path| !path.ends_with(INDEX_DIR));
     let mut first_error = None;
-    for entry in entries.flatten() {
-        if keep.iter().any(|name| entry.file_name() == *name) {
-            continue;
-        }
-        let path = entry.path();
+    for path in paths {
         let removed = if path.is_dir() {
             std::fs::remove_dir_all(&path)
         } else {
@@ -337,6 +341,19 @@ pub(super) fn clear_dir(dir: &Path, keep: &[&str]) -> std::io::Result<()> {
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// The integrity of the content stored under `key`: every key of this app
+/// is the lowercase hex SHA-256 of its content. `None` for any other key.
+pub(super) fn integrity_for_key(key: &str) -> Option<Integrity> {
+    let is_sha256_hex = key.len() == 64
+        && key
+            .bytes()
+            .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
+    if !is_sha256_hex {
+        return None;
+    }
+    Integrity::from_hex(key, cacache::Algorithm::Sha256).ok()
 }
 
 /// The integrity cacache gives content written with SHA-256.

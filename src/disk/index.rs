@@ -25,12 +25,24 @@ pub(super) struct IndexEntry {
 }
 
 impl IndexEntry {
-    pub(super) fn from_metadata(meta: &cacache::Metadata) -> Self {
-        Self {
-            integrity: meta.integrity.clone(),
-            written_at_ms: u64::try_from(meta.time).unwrap_or(u64::MAX),
-            size: meta.size,
-        }
+    /// An entry read from cacache's index, if it is one this app could have
+    /// written: the key is the hex SHA-256 of the content, so the integrity
+    /// must be exactly that hash, and the size must be one the tier could
+    /// have stored. Anything else (a damaged or planted line) is refused
+    /// here, before any code relies on its integrity or size.
+    pub(super) fn checked(
+        key: &str,
+        integrity: &Integrity,
+        time: u128,
+        size: usize,
+        max_size: u64,
+    ) -> Option<Self> {
+        let expected = files::integrity_for_key(key)?;
+        (*integrity == expected && size as u64 <= max_size).then(|| Self {
+            integrity: expected,
+            written_at_ms: u64::try_from(time).unwrap_or(u64::MAX),
+            size,
+        })
     }
 }
 
@@ -152,7 +164,7 @@ struct BucketLine {
 /// `<sha256 of the JSON>\t<JSON>`; a line whose hash does not match is torn or
 /// damaged and skipped, as cacache's own reads skip it; the last line for a
 /// key wins, and a line without integrity is a deletion.
-pub(super) fn read_all(dir: &Path) -> (Vec<(String, IndexEntry)>, usize) {
+pub(super) fn read_all(dir: &Path, max_size: u64) -> (Vec<(String, IndexEntry)>, usize) {
     let mut loaded = Vec::new();
     let mut skipped = 0;
     let mut pending = vec![dir.join(files::INDEX_DIR)];
@@ -165,7 +177,7 @@ pub(super) fn read_all(dir: &Path) -> (Vec<(String, IndexEntry)>, usize) {
             match child.file_type() {
                 Ok(kind) if kind.is_dir() => pending.push(path),
                 Ok(kind) if kind.is_file() => {
-                    skipped += read_bucket(&path, &mut loaded);
+                    skipped += read_bucket(&path, max_size, &mut loaded);
                 }
                 _ => {}
             }
@@ -176,7 +188,7 @@ pub(super) fn read_all(dir: &Path) -> (Vec<(String, IndexEntry)>, usize) {
 
 /// Adds the live entries of one bucket file to `loaded`; returns how many
 /// lines it skipped.
-fn read_bucket(path: &Path, loaded: &mut Vec<(String, IndexEntry)>) -> usize {
+fn read_bucket(path: &Path, max_size: u64, loaded: &mut Vec<(String, IndexEntry)>) -> usize {
     let Ok(bytes) = std::fs::read(path) else {
         return 1;
     };
@@ -196,14 +208,12 @@ fn read_bucket(path: &Path, loaded: &mut Vec<(String, IndexEntry)>) -> usize {
             skipped += 1;
             continue;
         };
-        let entry = parsed
-            .integrity
-            .and_then(|integrity| integrity.parse::<Integrity>().ok())
-            .map(|integrity| IndexEntry {
-                integrity,
-                written_at_ms: u64::try_from(parsed.time).unwrap_or(u64::MAX),
-                size: parsed.size,
-            });
+        // A deletion line has no integrity; a line that fails the check is
+        // treated as one too, so it hides nothing older that it replaced.
+        let entry = parsed.integrity.and_then(|integrity| {
+            let integrity = integrity.parse::<Integrity>().ok()?;
+            IndexEntry::checked(&parsed.key, &integrity, parsed.time, parsed.size, max_size)
+        });
         match latest.iter_mut().find(|(key, _)| *key == parsed.key) {
             Some(slot) => slot.1 = entry,
             None => latest.push((parsed.key, entry)),
@@ -223,10 +233,15 @@ mod tests {
 
     fn entry(written_at_ms: u64) -> IndexEntry {
         IndexEntry {
-            integrity: "sha256-AAAA".parse().expect("an integrity string"),
+            integrity: files::sha256_integrity(b"1").expect("a hash"),
             written_at_ms,
             size: 1,
         }
+    }
+
+    /// The key this app gives `content`.
+    fn key_of(content: &[u8]) -> String {
+        format!("{:x}", Sha256::digest(content))
     }
 
     #[test]
@@ -251,22 +266,40 @@ mod tests {
     fn the_walk_finds_live_entries_and_skips_damage_without_panicking() {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
-        files::write_entry(root, "kept", b"1", 5).expect("written");
-        files::write_entry(root, "gone", b"2", 6).expect("written");
-        cacache::index::delete(root, "gone").expect("deleted");
-        files::write_entry(root, "damaged", b"3", 7).expect("written");
-        // A line whose hash checks out but whose integrity does not parse:
-        // cacache's own listing panics on it.
-        let json = r#"{"key":"damaged","integrity":"not-an-integrity","time":8,"size":1}"#;
-        let line = format!("\n{:x}\t{json}", Sha256::digest(json.as_bytes()));
-        let bucket = files::bucket_path(root, "damaged");
+        let (kept, gone, damaged) = (key_of(b"1"), key_of(b"2"), key_of(b"3"));
+        files::write_entry(root, &kept, b"1", 5).expect("written");
+        files::write_entry(root, &gone, b"2", 6).expect("written");
+        cacache::index::delete(root, &gone).expect("deleted");
+        files::write_entry(root, &damaged, b"3", 7).expect("written");
+        // Lines whose hash checks out but whose integrity would make cacache
+        // (or ssri's hex conversion) panic, or whose size is absurd.
+        let bucket = files::bucket_path(root, &damaged);
         let mut text = std::fs::read_to_string(&bucket).expect("bucket");
-        text.push_str(&line);
+        for integrity in ["not-an-integrity", "sha256-!!!", "sha256-", "sha256-AA=="] {
+            let json =
+                format!(r#"{{"key":"{damaged}","integrity":"{integrity}","time":8,"size":1}}"#);
+            text.push_str(&format!("\n{:x}\t{json}", Sha256::digest(json.as_bytes())));
+        }
         text.push_str("\ntorn line without a tab");
         std::fs::write(&bucket, text).expect("rewritten");
-        let (loaded, skipped) = read_all(root);
+        // A foreign entry: a key that is not the hash of its content.
+        files::write_entry(root, "not-our-key", b"4", 9).expect("written");
+        let huge = key_of(b"5");
+        let json = format!(
+            r#"{{"key":"{huge}","integrity":"{}","time":9,"size":18446744073709551615}}"#,
+            files::sha256_integrity(b"5").expect("hash")
+        );
+        std::fs::create_dir_all(files::bucket_path(root, &huge).parent().expect("parent"))
+            .expect("dirs");
+        std::fs::write(
+            files::bucket_path(root, &huge),
+            format!("\n{:x}\t{json}", Sha256::digest(json.as_bytes())),
+        )
+        .expect("planted");
+
+        let (loaded, skipped) = read_all(root, 1024 * 1024);
         let keys: Vec<&str> = loaded.iter().map(|(key, _)| key.as_str()).collect();
-        assert_eq!(keys, ["kept"]);
+        assert_eq!(keys, [kept.as_str()]);
         assert_eq!(loaded[0].1.written_at_ms, 5);
         assert_eq!(skipped, 1, "the torn line");
     }

@@ -13,7 +13,7 @@
 //! another process.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::files;
@@ -43,23 +43,34 @@ pub struct Footprint {
 }
 
 impl Footprint {
-    fn parse(text: &str) -> Option<Self> {
+    /// The record's footprint and whether it was left mid-change.
+    fn parse(text: &str) -> Option<(Self, State)> {
         let mut words = text.split_whitespace();
         if words.next()? != FORMAT {
             return None;
         }
         let mut number = || words.next()?.parse::<u64>().ok();
-        Some(Self {
+        let footprint = Self {
             bytes_on_disk: number()?,
             entries: number()?,
             content_bytes: number()?,
             generation: number()?,
-        })
+        };
+        let state = match words.next()? {
+            "clean" => State::Clean,
+            "changing" => State::Changing,
+            _ => return None,
+        };
+        Some((footprint, state))
     }
 
-    fn render(&self) -> String {
+    fn render(&self, state: State) -> String {
+        let state = match state {
+            State::Clean => "clean",
+            State::Changing => "changing",
+        };
         format!(
-            "{FORMAT} {} {} {} {}\n",
+            "{FORMAT} {} {} {} {} {state}\n",
             self.bytes_on_disk, self.entries, self.content_bytes, self.generation
         )
     }
@@ -73,6 +84,16 @@ impl Footprint {
     pub(super) fn shrink(&mut self, bytes: u64) {
         self.bytes_on_disk = self.bytes_on_disk.saturating_sub(bytes);
     }
+}
+
+/// Whether the record was written after a change finished, or before one
+/// began. A record still marked `Changing` when the next process takes the
+/// lock means its writer died half-way (killed, out of memory): its files
+/// and its numbers may disagree, so the directory is measured afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Clean,
+    Changing,
 }
 
 /// A cache directory shared by any number of processes.
@@ -90,19 +111,32 @@ impl SharedDir {
 
     /// The recorded footprint, read without the lock (the record is replaced
     /// whole by a rename, so it is never seen half-written). `None` if there
-    /// is none yet.
+    /// is none yet or it cannot be read.
     pub(super) fn read(&self) -> Option<Footprint> {
+        self.read_record()
+            .ok()
+            .flatten()
+            .map(|(footprint, _)| footprint)
+    }
+
+    /// The record, `None` if there is none or it is not in our format; an
+    /// error only if reading it failed for another reason (no file
+    /// descriptors left, say), which must not pass for a missing record.
+    fn read_record(&self) -> std::io::Result<Option<(Footprint, State)>> {
         let mut text = String::new();
-        File::open(self.dir.join(FOOTPRINT_FILE))
-            .ok()?
-            .read_to_string(&mut text)
-            .ok()?;
-        Footprint::parse(&text)
+        match File::open(self.dir.join(FOOTPRINT_FILE)) {
+            Ok(mut file) => {
+                file.read_to_string(&mut text)?;
+                Ok(Footprint::parse(&text))
+            }
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// Runs `change` while holding the directory's change lock, with the
-    /// footprint as recorded (measured afresh if there is no record), and
-    /// records what `change` leaves in it. Blocks until the lock is free:
+    /// footprint as recorded (measured afresh if there is no usable record),
+    /// and records what `change` leaves in it. Blocks until the lock is free:
     /// call it from a blocking thread.
     pub(super) fn change<R>(&self, change: impl FnOnce(&mut Footprint) -> R) -> std::io::Result<R> {
         std::fs::create_dir_all(&self.dir)?;
@@ -112,12 +146,18 @@ impl SharedDir {
             .write(true)
             .open(self.dir.join(LOCK_FILE))?;
         lock.lock()?;
-        let mut footprint = match self.read() {
-            Some(footprint) => footprint,
-            None => self.measure(),
+        let mut footprint = match self.read_record()? {
+            Some((footprint, State::Clean)) => footprint,
+            Some((left, State::Changing)) => self.measure(left.generation),
+            None => self.measure(0),
         };
+        self.record(&footprint, State::Changing)?;
         let result = change(&mut footprint);
-        self.record(&footprint)?;
+        if let Err(error) = self.record(&footprint, State::Clean) {
+            // Better no record (the next change measures) than a wrong one.
+            let _ = std::fs::remove_file(self.dir.join(FOOTPRINT_FILE));
+            return Err(error);
+        }
         // Closing the file releases the lock; said out loud for the reader.
         drop(lock);
         Ok(result)
@@ -125,23 +165,23 @@ impl SharedDir {
 
     /// Measures the directory afresh. A placeholder record is written
     /// first so that the measurement counts the record file itself.
-    fn measure(&self) -> Footprint {
-        if self.read().is_none() {
-            let _ = self.record(&Footprint::default());
+    fn measure(&self, generation: u64) -> Footprint {
+        if !self.dir.join(FOOTPRINT_FILE).exists() {
+            let _ = self.record(&Footprint::default(), State::Changing);
         }
         let measured = files::measure(&self.dir);
         Footprint {
             bytes_on_disk: measured.bytes_on_disk,
             entries: measured.entries,
             content_bytes: measured.content_bytes,
-            generation: 0,
+            generation,
         }
     }
 
-    fn record(&self, footprint: &Footprint) -> std::io::Result<()> {
+    fn record(&self, footprint: &Footprint, state: State) -> std::io::Result<()> {
         let temp = self.dir.join(FOOTPRINT_TEMP_FILE);
         let mut file = File::create(&temp)?;
-        file.write_all(footprint.render().as_bytes())?;
+        file.write_all(footprint.render(state).as_bytes())?;
         drop(file);
         std::fs::rename(&temp, self.dir.join(FOOTPRINT_FILE))
     }
@@ -159,7 +199,14 @@ mod tests {
             content_bytes: 890,
             generation: 3,
         };
-        assert_eq!(Footprint::parse(&footprint.render()), Some(footprint));
+        assert_eq!(
+            Footprint::parse(&footprint.render(State::Clean)),
+            Some((footprint, State::Clean))
+        );
+        assert_eq!(
+            Footprint::parse(&footprint.render(State::Changing)),
+            Some((footprint, State::Changing))
+        );
         assert_eq!(Footprint::parse("something else 1 2 3 4"), None);
         assert_eq!(Footprint::parse(""), None);
     }
@@ -179,5 +226,27 @@ mod tests {
             shared.read().map(|footprint| footprint.bytes_on_disk),
             Some(on_disk + 4096)
         );
+    }
+
+    #[test]
+    fn a_change_that_died_half_way_is_measured_again_keeping_the_generation() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shared = SharedDir::new(dir.path());
+        shared
+            .change(|footprint| footprint.generation = 3)
+            .expect("changed");
+        let on_disk = files::measure(dir.path()).bytes_on_disk;
+        // What a writer killed inside its change leaves: a record marked as
+        // changing, whose numbers were never brought up to date.
+        let stale = Footprint {
+            bytes_on_disk: 1,
+            entries: 99,
+            content_bytes: 99,
+            generation: 3,
+        };
+        shared.record(&stale, State::Changing).expect("recorded");
+        let seen = shared.change(|footprint| *footprint).expect("changed");
+        assert_eq!(seen.bytes_on_disk, on_disk);
+        assert_eq!((seen.entries, seen.generation), (0, 3));
     }
 }

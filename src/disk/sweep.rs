@@ -108,9 +108,10 @@ impl DiskTier {
             .collect();
         removals.extend(unreadable);
         for (key, integrity) in &removals {
-            self.remove_counted(footprint, key, integrity);
+            // Failures are counted and logged inside; the next sweep retries.
+            let _ = self.remove_counted(footprint, key, integrity);
         }
-        report.evicted = self.evict_over_bound(footprint);
+        report.evicted = self.evict_over_bound(footprint, None);
 
         let (temp_files, temp_freed) = files::remove_temp_files(self.dir());
         footprint.shrink(temp_freed);
@@ -129,8 +130,8 @@ impl DiskTier {
     /// Removes content files that no entry points to (left by a write that
     /// was interrupted between its content and its index line), once per
     /// start, after the view holds every entry: only files the view does not
-    /// know are looked up in the index, which at 50,000 entries keeps the
-    /// lock held for milliseconds rather than seconds. Returns how many.
+    /// know are looked up in the index, so the walk of the content folders
+    /// is most of the cost, not 50,000 index reads. Returns how many.
     pub(super) fn remove_orphans(&self) -> usize {
         if self.orphans_checked.swap(true, Ordering::Relaxed) {
             return 0;
@@ -176,11 +177,17 @@ impl DiskTier {
     }
 
     /// Removes least recently used entries, index and content, until the
-    /// directory is within its bound. Returns how many it removed. Called
-    /// with the change lock held.
-    pub(super) fn evict_over_bound(&self, footprint: &mut Footprint) -> usize {
+    /// directory is within its bound, never `protected` (the entry being
+    /// written). Returns how many it removed. Called with the change lock
+    /// held.
+    pub(super) fn evict_over_bound(
+        &self,
+        footprint: &mut Footprint,
+        protected: Option<&str>,
+    ) -> usize {
         let mut evicted = 0;
         let mut read_whole_index = false;
+        let mut set_aside = None;
         while footprint.bytes_on_disk > self.settings.max_bytes {
             let victim = self.lock_index().pop_least_recent();
             let Some((key, entry)) = victim else {
@@ -191,26 +198,42 @@ impl DiskTier {
                     break;
                 }
                 read_whole_index = true;
-                let (loaded, _) = index::read_all(self.dir());
+                let (loaded, _) = index::read_all(self.dir(), self.settings.max_bytes);
                 self.lock_index().merge_loaded(loaded);
                 continue;
             };
-            if self.remove_counted(footprint, &key, &entry.integrity) {
-                evicted += 1;
-            } else {
-                // Put it back, still least recently used, rather than loop
-                // on a file that cannot go; the next sweep tries again.
-                self.lock_index().merge_loaded(vec![(key, entry)]);
-                break;
+            if protected == Some(key.as_str()) {
+                set_aside = Some((key, entry));
+                continue;
             }
+            match self.remove_counted(footprint, &key, &entry.integrity) {
+                Some(true) => evicted += 1,
+                // Already gone (another process removed it): nothing freed.
+                Some(false) => {}
+                None => {
+                    // Put it back, still least recently used, rather than
+                    // loop on a file that cannot go; the next sweep retries.
+                    self.lock_index().merge_loaded(vec![(key, entry)]);
+                    break;
+                }
+            }
+        }
+        if let Some((key, entry)) = set_aside {
+            self.lock_index().insert(key, entry);
         }
         self.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
         evicted
     }
 
     /// Removes one entry's files and takes them off the footprint. Returns
-    /// whether the files are gone.
-    fn remove_counted(&self, footprint: &mut Footprint, key: &str, integrity: &Integrity) -> bool {
+    /// whether there were files to remove, or `None` if they could not go.
+    fn remove_counted(
+        &self,
+        footprint: &mut Footprint,
+        key: &str,
+        integrity: &Integrity,
+    ) -> Option<bool> {
+        self.note_removed(key);
         let before = files::entry_files(self.dir(), key, integrity);
         match files::remove_entry(self.dir(), key, integrity) {
             Ok(freed) => {
@@ -220,11 +243,11 @@ impl DiskTier {
                     footprint.content_bytes = footprint.content_bytes.saturating_sub(length);
                 }
                 self.faults.cleared(Fault::Removal);
-                true
+                Some(before.allocated > 0)
             }
             Err(error) => {
                 self.faults.record(Fault::Removal, 1, &error);
-                false
+                None
             }
         }
     }

@@ -150,6 +150,14 @@ pub struct EntriesPage {
     pub known: usize,
 }
 
+/// What to do after a content read failed.
+enum Retry {
+    /// The index still points to the content: it may have been removed and
+    /// rewritten between the lookup and the read.
+    ReadAgain,
+    Miss(MissReason),
+}
+
 #[derive(Clone)]
 pub(super) struct StoredValue {
     body: Arc<[u8]>,
@@ -181,6 +189,9 @@ pub struct DiskTier {
     pub(super) shared: SharedDir,
     pub(super) index: Mutex<Index>,
     pub(super) index_loading: AtomicBool,
+    /// Keys removed while the background read of the index runs, so that it
+    /// does not bring back entries that no longer exist.
+    pub(super) removed_while_loading: Mutex<HashSet<String>>,
     /// The clear generation this process's view belongs to (see
     /// [`Footprint::generation`]).
     pub(super) seen_generation: AtomicU64,
@@ -222,6 +233,7 @@ impl DiskCache {
             shared,
             index: Mutex::new(Index::default()),
             index_loading: AtomicBool::new(true),
+            removed_while_loading: Mutex::new(HashSet::new()),
             seen_generation: AtomicU64::new(generation),
             flights: SingleFlight::default(),
             unreadable: Mutex::new(Vec::new()),
@@ -374,14 +386,22 @@ impl DiskTier {
         // which Rocket always runs.)
         let read = match page_cache::read_if_cached(&self.dir, &entry.integrity, entry.size) {
             Some(bytes) => Ok(bytes),
-            None => {
-                tokio::task::block_in_place(|| cacache::read_hash_sync(&self.dir, &entry.integrity))
-            }
+            None => self.read_content(&entry),
         };
         match read {
             Ok(bytes) => Ok((Arc::from(bytes), entry)),
-            Err(error) => Err(self.forget_unreadable(key, &entry, &error)),
+            Err(error) => match self.forget_unreadable(key, &entry, &error) {
+                Retry::ReadAgain => self
+                    .read_content(&entry)
+                    .map(|bytes| (Arc::from(bytes), entry.clone()))
+                    .map_err(|error| self.count_unreadable(key, &entry, &error)),
+                Retry::Miss(reason) => Err(reason),
+            },
         }
+    }
+
+    fn read_content(&self, entry: &IndexEntry) -> cacache::Result<Vec<u8>> {
+        tokio::task::block_in_place(|| cacache::read_hash_sync(&self.dir, &entry.integrity))
     }
 
     /// Looks `key` up in cacache's own index, for an entry this process's
@@ -413,7 +433,22 @@ impl DiskTier {
                 MissReason::Absent
             });
         };
-        let entry = IndexEntry::from_metadata(&meta);
+        let Some(entry) = IndexEntry::checked(
+            key,
+            &meta.integrity,
+            meta.time,
+            meta.size,
+            self.settings.max_bytes,
+        ) else {
+            // A line this app cannot have written (damaged, or planted):
+            // never trust its integrity or size.
+            self.faults.record(
+                Fault::UnreadableContent,
+                1,
+                &format!("key={}… an index line this app did not write", short(key)),
+            );
+            return Err(MissReason::Unreadable);
+        };
         // Already found damaged and awaiting its rewrite: counted once, not
         // again by the flight that is about to rewrite it.
         if lock(&self.unreadable)
@@ -430,17 +465,13 @@ impl DiskTier {
     }
 
     /// Drops an entry whose content could not be read, so it is recomputed
-    /// and rewritten instead of failing again on every request.
-    /// Returns `Absent` when the content is gone because the entry is gone
-    /// (another process or this one cleared, evicted or expired it: a plain
-    /// miss, not a fault) and `Unreadable` when the index still points at
-    /// content that is missing or damaged (a fault, counted and logged once).
-    fn forget_unreadable(
-        &self,
-        key: &str,
-        entry: &IndexEntry,
-        error: &cacache::Error,
-    ) -> MissReason {
+    /// and rewritten instead of failing again on every request, and decides
+    /// what the failure was. Content that is gone because the entry is gone
+    /// (another process or this one cleared, evicted or expired it) is a
+    /// plain miss, not a fault. Content missing while the index still points
+    /// to it may have been removed and rewritten in between: read it once
+    /// more. Anything else is damage: counted, logged once, rewritten.
+    fn forget_unreadable(&self, key: &str, entry: &IndexEntry, error: &cacache::Error) -> Retry {
         self.lock_index().remove_if_same(key, entry);
         let content_missing = matches!(
             error,
@@ -453,10 +484,22 @@ impl DiskTier {
                     .flatten()
                     .is_some_and(|meta| meta.integrity == entry.integrity)
             });
-            if !still_indexed {
-                return MissReason::Absent;
-            }
+            return if still_indexed {
+                Retry::ReadAgain
+            } else {
+                Retry::Miss(MissReason::Absent)
+            };
         }
+        Retry::Miss(self.count_unreadable(key, entry, error))
+    }
+
+    fn count_unreadable(
+        &self,
+        key: &str,
+        entry: &IndexEntry,
+        error: &cacache::Error,
+    ) -> MissReason {
+        self.lock_index().remove_if_same(key, entry);
         self.faults.record(
             Fault::UnreadableContent,
             1,
@@ -500,7 +543,12 @@ impl DiskTier {
                         size: body.len(),
                     },
                 );
-                self.evict_over_bound(footprint);
+                // While the index is still being read the view lacks most
+                // entries and would evict the newest; the loader applies the
+                // bound once it has them all.
+                if !self.index_loading.load(Ordering::Relaxed) {
+                    self.evict_over_bound(footprint, Some(key));
+                }
             }
             written
         });
@@ -605,10 +653,12 @@ impl DiskTier {
     /// If another process cleared the directory since this one last looked,
     /// forgets the view, which lists nothing that exists any more.
     pub(super) fn notice_clear_elsewhere(&self, footprint: &Footprint) {
+        // Generations only grow; a record read before this process's own
+        // clear was recorded must not undo it.
         if self
             .seen_generation
-            .swap(footprint.generation, Ordering::Relaxed)
-            != footprint.generation
+            .fetch_max(footprint.generation, Ordering::Relaxed)
+            < footprint.generation
         {
             self.lock_index().clear();
         }
@@ -695,10 +745,30 @@ impl DiskTier {
     /// directory if it has no footprint record yet, and brings it within the
     /// bound (the setting may have shrunk).
     fn load_index(&self) {
-        let (loaded, skipped) = index::read_all(&self.dir);
+        let generation = self.seen_generation.load(Ordering::Relaxed);
+        let (loaded, skipped) = index::read_all(&self.dir, self.settings.max_bytes);
         let count = loaded.len();
-        self.lock_index().merge_loaded(loaded);
-        self.index_loading.store(false, Ordering::Relaxed);
+        // A clear while the walk ran (here or, as the record shows, in another
+        // process) made what it read out of date.
+        let cleared_meanwhile = self.seen_generation.load(Ordering::Relaxed) != generation
+            || self
+                .shared
+                .read()
+                .is_some_and(|footprint| footprint.generation != generation);
+        {
+            let mut removed = lock(&self.removed_while_loading);
+            if !cleared_meanwhile {
+                let loaded = loaded
+                    .into_iter()
+                    .filter(|(key, _)| !removed.contains(key))
+                    .collect();
+                self.lock_index().merge_loaded(loaded);
+            }
+            // Under the same lock as removals note themselves, so none falls
+            // between the filter and the end of loading.
+            self.index_loading.store(false, Ordering::Relaxed);
+            removed.clear();
+        }
         log::info!(
             "disk tier: {count} entries read from {} ({skipped} unreadable index lines skipped)",
             self.dir.display()
@@ -714,7 +784,7 @@ impl DiskTier {
         if needs_housekeeping {
             let changed = self.shared.change(|footprint| {
                 self.notice_clear_elsewhere(footprint);
-                self.evict_over_bound(footprint);
+                self.evict_over_bound(footprint, None);
             });
             if let Err(error) = changed {
                 self.faults
@@ -745,6 +815,17 @@ impl DiskTier {
 
     pub(super) fn lock_index(&self) -> MutexGuard<'_, Index> {
         lock(&self.index)
+    }
+
+    /// Notes that `key` was removed, if the background read of the index
+    /// might still bring it back.
+    pub(super) fn note_removed(&self, key: &str) {
+        if self.index_loading.load(Ordering::Relaxed) {
+            let mut removed = lock(&self.removed_while_loading);
+            if self.index_loading.load(Ordering::Relaxed) {
+                removed.insert(key.to_owned());
+            }
+        }
     }
 
     pub(super) fn dir(&self) -> &Path {
