@@ -15,7 +15,7 @@ use crate::disk::{DiskLookup, DiskStats};
 use crate::exercises::BrowserLearner;
 use crate::lab::Lab;
 use crate::memory::{MemoryLookup, MemoryStats};
-use crate::view::{clock_utc, count_of, human_duration_ms, ratio_percent, server_ms};
+use crate::view::{clock_utc, count_of, human_bytes, human_duration_ms, ratio_percent, server_ms};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -350,6 +350,24 @@ fn entries_listing(lab: &Lab, query: &ListingQuery) -> EntriesListing {
     }
 }
 
+/// The disk tier's sizes as a person reads them.
+#[derive(Serialize)]
+struct DiskSizes {
+    content: String,
+    on_disk: String,
+    allowed: String,
+}
+
+impl DiskSizes {
+    fn of(stats: &DiskStats) -> Self {
+        Self {
+            content: human_bytes(stats.content_bytes),
+            on_disk: human_bytes(stats.bytes_on_disk),
+            allowed: human_bytes(stats.max_bytes),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct DiskPage {
     settings: Settings,
@@ -357,6 +375,7 @@ struct DiskPage {
     error: Option<String>,
     result: Option<DiskResult>,
     listing: EntriesListing,
+    sizes: DiskSizes,
     stats: DiskStats,
 }
 
@@ -368,6 +387,7 @@ fn disk_page_content(
     error: Option<String>,
     result: Option<DiskResult>,
 ) -> DiskPage {
+    let stats = lab.disk().stats();
     DiskPage {
         settings: settings(lab),
         body_input,
@@ -380,7 +400,8 @@ fn disk_page_content(
                 page: None,
             },
         ),
-        stats: lab.disk().stats(),
+        sizes: DiskSizes::of(&stats),
+        stats,
     }
 }
 

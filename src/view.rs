@@ -48,6 +48,28 @@ pub fn ratio_percent(hits: u64, misses: u64) -> String {
     }
 }
 
+/// A size as a person reads it: `512 bytes`, `4.0 KiB`, `673 MiB`, `2.0 GiB`
+/// (binary units, as `du -h` and the `disk_max_bytes` setting use). Three
+/// significant figures at most, so a number never claims more precision than
+/// a glance needs; the exact bytes go beside it where they matter.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} byte{}", if bytes == 1 { "" } else { "s" });
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
 /// `1 entry`, `3 entries`.
 pub fn count_of(count: usize, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
@@ -65,6 +87,16 @@ mod tests {
         assert_eq!(human_duration_ms(7_200_000), "2 h 0 min");
         assert_eq!(server_ms(Duration::from_micros(12)), "0.012 ms");
         assert_eq!(server_ms(Duration::from_millis(201)), "201 ms");
+    }
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(human_bytes(1), "1 byte");
+        assert_eq!(human_bytes(1023), "1023 bytes");
+        assert_eq!(human_bytes(4096), "4.0 KiB");
+        assert_eq!(human_bytes(64 * 1024 * 1024), "64 MiB");
+        assert_eq!(human_bytes(705_028_096), "672 MiB");
+        assert_eq!(human_bytes(2 * 1024 * 1024 * 1024), "2.0 GiB");
     }
 
     #[test]

@@ -210,12 +210,15 @@ fn the_disk_form_shows_canonical_form_key_and_expiry() {
     let second = submit_form(&app, "/disk", &disk_form(r#"{"a":[true,null],"b":1}"#));
     assert_eq!(badge(&second.body), "HIT");
     assert!(second.body.contains("1 entry:"));
-    assert!(second.body.contains("23 bytes of answers"));
-    let on_disk = app.stats()["disk"]["bytes_on_disk"].clone();
+    assert!(second.body.contains(">23 bytes</span> of answers"));
+    let on_disk = app.stats()["disk"]["bytes_on_disk"]
+        .as_u64()
+        .expect("a number");
     assert!(
-        second
-            .body
-            .contains(&format!("<strong>{on_disk} bytes on disk</strong>")),
+        second.body.contains(&format!(
+            "<strong title=\"{on_disk} bytes\">{} on disk</strong>",
+            cachelab::view::human_bytes(on_disk)
+        )),
         "the footprint as du counts it"
     );
 }
