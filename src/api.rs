@@ -19,6 +19,7 @@ use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::disk::{DiskAnswer, DiskLookup, MissReason};
 use crate::errors::ApiError;
 use crate::exercises::Learner;
+use crate::guards::SameOriginChange;
 use crate::lab::{Lab, Timed};
 use crate::memory::{FactorialAnswer, MemoryLookup};
 use crate::pages::BaseUrl;
@@ -70,6 +71,7 @@ async fn factorial(
 /// `POST /data`: a JSON body answered from the disk tier.
 #[post("/data", data = "<body>")]
 async fn post_data(
+    _from: SameOriginChange,
     body: Result<JsonBody, ApiError>,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
@@ -98,6 +100,7 @@ fn health() -> &'static str {
 /// made a POST).
 #[post("/clear-cache")]
 async fn clear_all(
+    _from: SameOriginChange,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
@@ -138,6 +141,7 @@ fn clear_all_by_get(
 /// `DELETE /cache/memory`: empties the memory tier only.
 #[delete("/cache/memory")]
 fn clear_memory(
+    _from: SameOriginChange,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
@@ -150,6 +154,7 @@ fn clear_memory(
 /// `DELETE /cache/disk`: empties the disk tier only.
 #[delete("/cache/disk")]
 async fn clear_disk(
+    _from: SameOriginChange,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<Json<Value>, ApiError> {

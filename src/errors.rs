@@ -113,7 +113,28 @@ fn refuse(request: &Request<'_>, error: ApiError) -> Refusal {
 /// Rocket's own refusals (no route, body too large, a guard failing) in the
 /// same shapes as ours.
 pub fn catchers() -> Vec<Catcher> {
-    catchers![not_found, unprocessable, payload_too_large, any_other]
+    catchers![
+        forbidden,
+        not_found,
+        unprocessable,
+        payload_too_large,
+        any_other
+    ]
+}
+
+#[catch(403)]
+fn forbidden(request: &Request<'_>) -> Refusal {
+    let reason = request
+        .local_cache(crate::guards::CrossSiteRefusal::default)
+        .0
+        .clone()
+        .unwrap_or_else(|| "this request is not allowed".to_owned());
+    let error = ApiError::new(Status::Forbidden, format!("{reason}; nothing was changed"))
+        .accepting(
+            "changes sent from this app's own pages, or from a client that is not a browser \
+         (curl sends no Origin)",
+        );
+    refuse(request, error)
 }
 
 #[catch(404)]

@@ -11,6 +11,7 @@ use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use crate::errors::ApiError;
+use crate::guards::SameOriginChange;
 use crate::lab::Lab;
 use crate::pages::{render, BaseUrl};
 use crate::workshop::{Exercise, LearnerName, LearnerProgress, What};
@@ -120,8 +121,11 @@ fn remember(request: &Request<'_>, name: &LearnerName) {
 
 /// Kept for a year: a workshop may span days.
 fn learner_cookie(name: &LearnerName) -> Cookie<'static> {
+    // HttpOnly: no script needs it, so none can read it. SameSite=Lax: other
+    // sites' forms arrive without it (and are refused anyway, see guards).
     Cookie::build((LEARNER_COOKIE, name.to_string()))
         .path("/")
+        .http_only(true)
         .same_site(SameSite::Lax)
         .max_age(rocket::time::Duration::days(365))
         .build()
@@ -252,6 +256,7 @@ struct RenameForm {
 /// progress moves with them.
 #[post("/exercises/name", data = "<form>")]
 fn rename(
+    _from: SameOriginChange,
     form: Form<RenameForm>,
     lab: &State<Lab>,
     learner: BrowserLearner,
@@ -290,6 +295,7 @@ struct TimingsVerdict {
 /// it measured.
 #[post("/exercises/timings", data = "<form>")]
 fn report_timings(
+    _from: SameOriginChange,
     form: Form<TimingsForm>,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,

@@ -12,9 +12,11 @@ pub mod config;
 pub mod disk;
 pub mod errors;
 pub mod exercises;
+pub mod guards;
 pub mod history;
 pub mod lab;
 pub mod memory;
+pub mod page_headers;
 pub mod pages;
 pub mod single_flight;
 pub mod view;
@@ -90,6 +92,7 @@ pub fn rocket_with_clock(
         .manage(lab)
         .attach(Template::fairing())
         .attach(security_headers())
+        .attach(page_headers::PageHeaders)
         .mount("/", api::routes())
         .mount("/", pages::routes())
         .mount("/", exercises::routes())

@@ -13,6 +13,7 @@ use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::chart::TimingChart;
 use crate::disk::{DiskLookup, DiskStats};
 use crate::exercises::BrowserLearner;
+use crate::guards::SameOriginChange;
 use crate::lab::Lab;
 use crate::memory::{MemoryLookup, MemoryStats};
 use crate::view::{clock_utc, count_of, human_bytes, human_duration_ms, ratio_percent, server_ms};
@@ -234,7 +235,11 @@ fn memory_detail(lookup: &MemoryLookup, n: u64) -> String {
 }
 
 #[post("/memory/clear")]
-fn memory_clear(lab: &State<Lab>, learner: BrowserLearner) -> Flash<Redirect> {
+fn memory_clear(
+    _from: SameOriginChange,
+    lab: &State<Lab>,
+    learner: BrowserLearner,
+) -> Flash<Redirect> {
     let removed = lab.clear_memory(learner.recorded());
     Flash::success(
         Redirect::to("/memory"),
@@ -422,6 +427,7 @@ fn disk_page(
 /// `POST /disk`: runs the body through the disk tier and shows what happened.
 #[post("/disk", data = "<form>")]
 async fn disk_submit(
+    _from: SameOriginChange,
     form: Form<DiskForm>,
     lab: &State<Lab>,
     learner: BrowserLearner,
@@ -498,7 +504,11 @@ fn miss_sentence(reason: crate::disk::MissReason) -> &'static str {
 }
 
 #[post("/disk/clear")]
-async fn disk_clear(lab: &State<Lab>, learner: BrowserLearner) -> Flash<Redirect> {
+async fn disk_clear(
+    _from: SameOriginChange,
+    lab: &State<Lab>,
+    learner: BrowserLearner,
+) -> Flash<Redirect> {
     let removed = lab.clear_disk(learner.recorded()).await;
     Flash::success(
         Redirect::to("/disk"),
@@ -558,7 +568,11 @@ fn dashboard(
 }
 
 #[post("/dashboard/clear")]
-async fn dashboard_clear(lab: &State<Lab>, learner: BrowserLearner) -> Flash<Redirect> {
+async fn dashboard_clear(
+    _from: SameOriginChange,
+    lab: &State<Lab>,
+    learner: BrowserLearner,
+) -> Flash<Redirect> {
     let cleared = lab.clear_all(learner.recorded()).await;
     Flash::success(
         Redirect::to("/dashboard"),

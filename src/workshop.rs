@@ -57,8 +57,12 @@ impl LearnerName {
         if valid {
             Ok(Self(name))
         } else {
+            // Echo only the start of what was sent: the message may travel
+            // back in a cookie, and a 300 KB name must not become a 900 KB one.
+            let shown: String = raw.chars().take(40).collect();
+            let more = if shown.len() < raw.len() { "…" } else { "" };
             Err(format!(
-                "{raw:?} is not a usable learner name: use 1 to 32 letters, digits, '-' or '_'"
+                "{shown:?}{more} is not a usable learner name: use 1 to 32 letters, digits, '-' or '_'"
             ))
         }
     }

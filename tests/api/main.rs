@@ -4,6 +4,7 @@ mod bounds;
 mod canonical_keys;
 mod clearing;
 mod config;
+mod cross_site;
 mod disk;
 mod faults;
 mod fuzz_replay;
