@@ -314,6 +314,9 @@ pub struct Workshop {
     state: Mutex<State>,
     boot: u64,
     log: Option<ProgressLog>,
+    /// Held for as long as this workshop may write the progress file (see
+    /// [`Workshop::open`]); closing it releases the lock.
+    _exclusive: Option<File>,
 }
 
 /// The queue to the writer thread, and the thread itself so that dropping the
@@ -350,7 +353,30 @@ impl Workshop {
     /// Opens (or starts) the progress file at `path`. A file that cannot be
     /// written leaves the workshop running in memory only, with a warning:
     /// losing progress on restart beats refusing to teach.
+    ///
+    /// Only one running copy of the app may write the file: compacting it
+    /// rewrites it whole, so a second copy started by mistake (on a port
+    /// already taken, say) would replace the file under the first, and the
+    /// first's later ticks would be lost at its next restart. The writer
+    /// holds an exclusive lock on `<path>.lock` (released by the kernel when
+    /// the process ends, however it ends); a copy that cannot take it reads
+    /// the progress but never writes the file.
     pub fn open(path: &Path) -> Self {
+        let exclusive = lock_progress_file(path);
+        if exclusive.is_none() {
+            let mut state = State {
+                learners: HashMap::new(),
+                clears: Vec::new(),
+                next_seq: 0,
+            };
+            let boot = replay(path, &mut state).saturating_add(1).max(now_ms());
+            return Self {
+                state: Mutex::new(state),
+                boot,
+                log: None,
+                _exclusive: None,
+            };
+        }
         let mut state = State {
             learners: HashMap::new(),
             clears: Vec::new(),
@@ -390,6 +416,7 @@ impl Workshop {
             state: Mutex::new(state),
             boot,
             log,
+            _exclusive: exclusive,
         }
     }
 
@@ -581,6 +608,39 @@ fn forget_least_recent_learners(learners: &mut HashMap<LearnerName, LearnerRecor
 /// Rewrites the progress file with only what is remembered (bounded events,
 /// learners and clears), through a temporary file renamed into place, so
 /// the file does not grow without end across restarts.
+/// The lock that makes one running copy the progress file's only writer, or
+/// `None` (with a warning) if another copy holds it or it cannot be made.
+fn lock_progress_file(path: &Path) -> Option<File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let file = match OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+    {
+        Ok(file) => file,
+        Err(error) => {
+            log::warn!(
+                "workshop progress kept in memory only: {} cannot be created ({error})",
+                PathBuf::from(&lock_path).display()
+            );
+            return None;
+        }
+    };
+    match file.try_lock() {
+        Ok(()) => Some(file),
+        Err(_) => {
+            log::warn!(
+                "workshop progress kept in memory only: another running copy of cachelab \
+                 writes {}",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
 fn compact(path: &Path, state: &State) -> std::io::Result<()> {
     if !path.exists() {
         return Ok(());
@@ -1128,6 +1188,26 @@ mod tests {
         );
         let compacted = std::fs::read_to_string(&path).expect("valid UTF-8 after compaction");
         assert_eq!(compacted.lines().count(), 2);
+    }
+
+    #[test]
+    fn a_second_copy_never_rewrites_the_file_the_first_one_writes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("progress.jsonl");
+        let ada = LearnerName::parse("ada").expect("valid");
+        let grace = LearnerName::parse("grace").expect("valid");
+        let first = Workshop::open(&path);
+        first.record(&ada, factorial(0, 9, false).what);
+        // A copy started by mistake: it must not compact the file away.
+        let second = Workshop::open(&path);
+        second.record(&grace, factorial(0, 3, false).what);
+        first.record(&ada, factorial(0, 9, true).what);
+        drop(second);
+        drop(first);
+        let reopened = Workshop::open(&path);
+        assert_eq!(reopened.progress_of(&ada).done, 1, "the first copy's tick");
+        assert_eq!(reopened.recent_events(&ada, 10).len(), 2);
+        assert_eq!(reopened.recent_events(&grace, 10).len(), 0);
     }
 
     #[test]
