@@ -389,7 +389,7 @@ impl Workshop {
             .chain(state.clears.iter().map(|clear| clear.seq))
             .max()
             .unwrap_or(0);
-        forget_least_recent_learners(&mut state.learners, MAX_LEARNERS);
+        make_room_for_a_learner(&mut state.learners, MAX_LEARNERS);
         if let Err(error) = compact(path, &state) {
             log::warn!(
                 "workshop progress file {} not compacted: {error}",
@@ -426,6 +426,16 @@ impl Workshop {
             self.note_clear(tier);
         }
         let mut state = self.lock();
+        if !state.learners.contains_key(learner)
+            && !make_room_for_a_learner(&mut state.learners, MAX_LEARNERS - 1)
+        {
+            // Every place is taken by a learner who has done exercises: a
+            // flood of new names must not cost anyone their ticks.
+            log::debug!(
+                "workshop full: {MAX_LEARNERS} learners with ticks; {learner} not recorded"
+            );
+            return;
+        }
         let event = Event {
             at_ms: now_ms(),
             boot: self.boot,
@@ -439,9 +449,6 @@ impl Workshop {
         let State {
             learners, clears, ..
         } = &mut *state;
-        if !learners.contains_key(learner) {
-            forget_least_recent_learners(learners, MAX_LEARNERS - 1);
-        }
         let record = learners.entry(learner.clone()).or_default();
         record.last_seen_ms = event.at_ms;
         if record.events.len() == EVENTS_PER_LEARNER {
@@ -590,24 +597,30 @@ fn progress(name: &LearnerName, record: Option<&LearnerRecord>) -> LearnerProgre
 }
 
 /// Keeps at most `keep` learners, forgetting the least recently seen.
-fn forget_least_recent_learners(learners: &mut HashMap<LearnerName, LearnerRecord>, keep: usize) {
+/// Forgets the least recently seen learners who have no ticks until at most
+/// `keep` remain, and says whether that was enough. A learner with ticks is
+/// never forgotten to make room: names cost nothing to invent, ticks cost
+/// work.
+fn make_room_for_a_learner(
+    learners: &mut HashMap<LearnerName, LearnerRecord>,
+    keep: usize,
+) -> bool {
     if learners.len() <= keep {
-        return;
+        return true;
     }
-    let mut by_last_seen: Vec<(u64, LearnerName)> = learners
+    let mut tickless: Vec<(u64, LearnerName)> = learners
         .iter()
+        .filter(|(_, record)| record.ticks.is_empty())
         .map(|(name, record)| (record.last_seen_ms, name.clone()))
         .collect();
-    by_last_seen.sort_unstable();
+    tickless.sort_unstable();
     let excess = learners.len() - keep;
-    for (_, name) in by_last_seen.into_iter().take(excess) {
+    for (_, name) in tickless.into_iter().take(excess) {
         learners.remove(&name);
     }
+    learners.len() <= keep
 }
 
-/// Rewrites the progress file with only what is remembered (bounded events,
-/// learners and clears), through a temporary file renamed into place, so
-/// the file does not grow without end across restarts.
 /// The lock that makes one running copy the progress file's only writer, or
 /// `None` (with a warning) if another copy holds it or it cannot be made.
 fn lock_progress_file(path: &Path) -> Option<File> {
@@ -641,6 +654,9 @@ fn lock_progress_file(path: &Path) -> Option<File> {
     }
 }
 
+/// Rewrites the progress file with only what is remembered (bounded events,
+/// learners and clears), through a temporary file renamed into place, so
+/// the file does not grow without end across restarts.
 fn compact(path: &Path, state: &State) -> std::io::Result<()> {
     if !path.exists() {
         return Ok(());
@@ -1188,6 +1204,27 @@ mod tests {
         );
         let compacted = std::fs::read_to_string(&path).expect("valid UTF-8 after compaction");
         assert_eq!(compacted.lines().count(), 2);
+    }
+
+    #[test]
+    fn a_flood_of_new_names_never_costs_a_learner_their_ticks() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let workshop = Workshop::open(&dir.path().join("progress.jsonl"));
+        let ada = LearnerName::parse("ada").expect("valid");
+        workshop.record(&ada, factorial(0, 9, false).what);
+        workshop.record(&ada, factorial(0, 9, true).what);
+        assert_eq!(workshop.progress_of(&ada).done, 1);
+        for n in 0..MAX_LEARNERS + 100 {
+            let invented = LearnerName::parse(&format!("bot-{n}")).expect("valid");
+            workshop.record(&invented, factorial(0, 3, false).what);
+        }
+        assert_eq!(workshop.progress_of(&ada).done, 1, "ada keeps her tick");
+        let last = LearnerName::parse(&format!("bot-{}", MAX_LEARNERS + 99)).expect("valid");
+        assert_eq!(
+            workshop.recent_events(&last, 10).len(),
+            1,
+            "tick-less names rotate"
+        );
     }
 
     #[test]
