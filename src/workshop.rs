@@ -323,8 +323,27 @@ pub struct Workshop {
 /// workshop waits until everything queued is on disk (a restarted app must
 /// find all of it).
 struct ProgressLog {
-    queue: Mutex<Option<Sender<LogLine>>>,
+    queue: Mutex<Option<Sender<ToWriter>>>,
+    /// Lines sent since the file was last compacted.
+    lines_since_compaction: std::sync::atomic::AtomicU64,
     writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressLog {
+    fn send(&self, message: ToWriter) {
+        if let Some(queue) = &*self.queue.lock().expect("progress log lock poisoned") {
+            // Sending fails only once the writer has stopped, at shutdown.
+            let _ = queue.send(message);
+        }
+    }
+}
+
+/// What the writer thread is asked to do.
+enum ToWriter {
+    /// Append one line.
+    Line(LogLine),
+    /// Replace the whole file with this text (see `compact_if_grown`).
+    Compact(String),
 }
 
 impl Drop for ProgressLog {
@@ -401,6 +420,7 @@ impl Workshop {
                 let (queue, writer) = spawn_writer(file, path.to_path_buf());
                 Some(ProgressLog {
                     queue: Mutex::new(Some(queue)),
+                    lines_since_compaction: std::sync::atomic::AtomicU64::new(0),
                     writer: Some(writer),
                 })
             }
@@ -481,6 +501,7 @@ impl Workshop {
             });
             record.ticks.insert(exercise, tick);
         }
+        self.compact_if_grown(&state);
     }
 
     /// A generated name nobody here uses yet.
@@ -563,12 +584,43 @@ impl Workshop {
             .unwrap_or_default()
     }
 
+    /// Queues `line` for the progress file. Called with the state locked, so
+    /// lines reach the writer in the order the state changed.
     fn write(&self, line: LogLine) {
         if let Some(log) = &self.log {
-            if let Some(queue) = &*log.queue.lock().expect("progress log lock poisoned") {
-                // Sending fails only once the writer has stopped, at shutdown.
-                let _ = queue.send(line);
-            }
+            log.lines_since_compaction
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            log.send(ToWriter::Line(line));
+        }
+    }
+
+    /// Keeps the file bounded while the app runs: once more lines have been
+    /// appended since the last compaction than the state remembers (plus
+    /// some slack, so compaction stays rare), the file is rewritten with only
+    /// what is remembered. One client repeating a request can no longer grow
+    /// it without end. Called with the state locked, so the snapshot and the
+    /// lines after it reach the writer in order.
+    fn compact_if_grown(&self, state: &State) {
+        const SLACK_LINES: u64 = 10_000;
+        let Some(log) = &self.log else {
+            return;
+        };
+        let written = log
+            .lines_since_compaction
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if written < SLACK_LINES {
+            return;
+        }
+        let remembered: usize = state.clears.len()
+            + state
+                .learners
+                .values()
+                .map(|record| record.events.len() + record.ticks.len())
+                .sum::<usize>();
+        if written > remembered as u64 + SLACK_LINES {
+            log.lines_since_compaction
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+            log.send(ToWriter::Compact(compacted_text(state)));
         }
     }
 
@@ -661,6 +713,19 @@ fn compact(path: &Path, state: &State) -> std::io::Result<()> {
     if !path.exists() {
         return Ok(());
     }
+    replace_file(path, &compacted_text(state))
+}
+
+/// Writes `text` to a temporary file and renames it over `path`, so a crash
+/// leaves the old file or the new one, never half of one.
+fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let temporary = path.with_extension("jsonl.compacting");
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path)
+}
+
+/// The progress file's text holding only what `state` remembers.
+fn compacted_text(state: &State) -> String {
     let mut text = String::new();
     let mut push = |line: &LogLine| {
         text.push_str(&serde_json::to_string(line).expect("a log line always serializes"));
@@ -684,9 +749,7 @@ fn compact(path: &Path, state: &State) -> std::io::Result<()> {
             });
         }
     }
-    let temporary = path.with_extension("jsonl.compacting");
-    std::fs::write(&temporary, text)?;
-    std::fs::rename(&temporary, path)
+    text
 }
 
 /// Reads the progress file into `state`; returns the latest boot id seen.
@@ -741,14 +804,30 @@ fn replay(path: &Path, state: &mut State) -> u64 {
     latest_boot
 }
 
-fn spawn_writer(file: File, path: PathBuf) -> (Sender<LogLine>, std::thread::JoinHandle<()>) {
-    let (sender, receiver) = channel::<LogLine>();
+fn spawn_writer(file: File, path: PathBuf) -> (Sender<ToWriter>, std::thread::JoinHandle<()>) {
+    let (sender, receiver) = channel::<ToWriter>();
     let writer = std::thread::Builder::new()
         .name("workshop-progress".into())
         .spawn(move || {
             let mut file = file;
             let mut warned = false;
-            for line in receiver {
+            for message in receiver {
+                let line = match message {
+                    ToWriter::Line(line) => line,
+                    ToWriter::Compact(text) => {
+                        let reopened = replace_file(&path, &text).and_then(|()| {
+                            OpenOptions::new().create(true).append(true).open(&path)
+                        });
+                        match reopened {
+                            Ok(reopened) => file = reopened,
+                            Err(error) => log::warn!(
+                                "workshop progress file {} not compacted: {error}",
+                                path.display()
+                            ),
+                        }
+                        continue;
+                    }
+                };
                 let mut text = serde_json::to_string(&line).expect("a log line always serializes");
                 text.push('\n');
                 if let Err(error) = file.write_all(text.as_bytes()) {
@@ -1225,6 +1304,32 @@ mod tests {
             1,
             "tick-less names rotate"
         );
+    }
+
+    #[test]
+    fn one_client_repeating_a_request_keeps_the_file_bounded_while_running() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("progress.jsonl");
+        let ada = LearnerName::parse("ada").expect("valid");
+        let workshop = Workshop::open(&path);
+        workshop.record(&ada, factorial(0, 9, false).what);
+        workshop.record(&ada, factorial(0, 9, true).what);
+        for _ in 0..60_000 {
+            workshop.record(&ada, factorial(0, 9, true).what);
+        }
+        drop(workshop);
+        let lines = std::fs::read_to_string(&path)
+            .expect("file")
+            .lines()
+            .count();
+        assert!(lines < 12_000, "{lines} lines for 200 remembered events");
+        let reopened = Workshop::open(&path);
+        assert_eq!(
+            reopened.progress_of(&ada).done,
+            1,
+            "the tick survives compaction"
+        );
+        assert_eq!(reopened.recent_events(&ada, 500).len(), EVENTS_PER_LEARNER);
     }
 
     #[test]
