@@ -16,6 +16,7 @@ pub mod guards;
 pub mod history;
 pub mod lab;
 pub mod memory;
+pub mod os_limits;
 pub mod page_headers;
 pub mod pages;
 pub mod single_flight;

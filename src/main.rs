@@ -2,6 +2,9 @@ use std::process::ExitCode;
 
 #[rocket::main]
 async fn main() -> ExitCode {
+    if let Err(error) = cachelab::os_limits::raise_open_file_limit() {
+        eprintln!("cachelab: open-file limit left as it was: {error}");
+    }
     let rocket = match cachelab::rocket() {
         Ok(rocket) => rocket,
         Err(error) => {

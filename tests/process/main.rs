@@ -3,6 +3,7 @@
 //! raw requests no HTTP library would send.
 
 mod crash;
+mod half_open;
 mod server;
 mod shutdown;
 mod wire;

@@ -40,9 +40,27 @@ impl Server {
     /// `settings` (extra `ROCKET_*` variables) say otherwise, and waits until
     /// it answers.
     pub fn start(cache_dir: &Path, settings: &[(&str, &str)]) -> Self {
+        Self::start_command(
+            Command::new(env!("CARGO_BIN_EXE_cachelab")),
+            cache_dir,
+            settings,
+        )
+    }
+
+    /// Starts the binary as [`Server::start`] does, under a soft limit of
+    /// `soft_limit` open files (as a shell's `ulimit -Sn` sets it).
+    pub fn start_with_open_file_limit(cache_dir: &Path, soft_limit: u64) -> Self {
+        let mut command = Command::new("bash");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -Sn {soft_limit} && exec \"$0\""))
+            .arg(env!("CARGO_BIN_EXE_cachelab"));
+        Self::start_command(command, cache_dir, &[])
+    }
+
+    fn start_command(mut command: Command, cache_dir: &Path, settings: &[(&str, &str)]) -> Self {
         let port = free_port();
         let work_dir = cache_dir.parent().unwrap_or(cache_dir);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cachelab"));
         command
             .current_dir(work_dir)
             .env("ROCKET_ADDRESS", "127.0.0.1")
