@@ -6,7 +6,7 @@
 
 use std::io::Cursor;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rocket::data::{self, Data, FromData, ToByteUnit};
 use rocket::http::{ContentType, Header, Status};
@@ -23,6 +23,7 @@ use crate::guards::SameOriginChange;
 use crate::lab::{Lab, Timed};
 use crate::memory::{FactorialAnswer, MemoryLookup};
 use crate::pages::BaseUrl;
+use crate::request_start::RequestStarted;
 
 pub fn routes() -> Vec<Route> {
     let mut factorial_route = routes![factorial];
@@ -55,6 +56,7 @@ const FACTORIAL_RANK: isize = -100;
 /// `GET /factorial/<n>`: n! from the memory tier.
 #[get("/factorial/<n>")]
 async fn factorial(
+    started: RequestStarted,
     n: &str,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
@@ -64,13 +66,14 @@ async fn factorial(
         ApiError::new(Status::BadRequest, refused.message(n)).accepting(refused.accepted())
     })?;
     Ok(CachedJson::factorial(
-        &lab.factorial(input, learner.0.as_ref()).await,
+        &lab.factorial(input, learner.0.as_ref(), started.0).await,
     ))
 }
 
 /// `POST /data`: a JSON body answered from the disk tier.
 #[post("/data", data = "<body>")]
 async fn post_data(
+    started: RequestStarted,
     _from: SameOriginChange,
     body: Result<JsonBody, ApiError>,
     lab: &State<Lab>,
@@ -78,9 +81,14 @@ async fn post_data(
 ) -> Result<CachedJson, ApiError> {
     let (learner, body) = (learner?, body?);
     let timed = lab
-        .data(&body.canonical, body.raw_fingerprint, learner.0.as_ref())
+        .data(
+            &body.canonical,
+            body.raw_fingerprint,
+            learner.0.as_ref(),
+            started.0,
+        )
         .await;
-    Ok(CachedJson::data(timed))
+    Ok(CachedJson::data(timed, body.read_and_parsed))
 }
 
 /// `GET /stats`: both tiers' counters.
@@ -168,6 +176,9 @@ async fn clear_disk(
 pub struct JsonBody {
     pub canonical: CanonicalJson,
     pub raw_fingerprint: u64,
+    /// Reading the body off the connection, canonicalizing and hashing it
+    /// (`Server-Timing`'s `body`): for a large body, most of a hit's time.
+    pub read_and_parsed: Duration,
 }
 
 #[rocket::async_trait]
@@ -192,6 +203,7 @@ impl<'r> FromData<'r> for JsonBody {
             );
         }
 
+        let reading_started = Instant::now();
         let limit = request.limits().get("json").unwrap_or(1.mebibytes());
         let declared_length = request
             .headers()
@@ -228,6 +240,7 @@ impl<'r> FromData<'r> for JsonBody {
             Ok(canonical) => data::Outcome::Success(JsonBody {
                 canonical,
                 raw_fingerprint: raw_fingerprint(&bytes),
+                read_and_parsed: reading_started.elapsed(),
             }),
             Err(refused) => refuse(
                 ApiError::new(Status::BadRequest, refused.to_string())
@@ -243,10 +256,10 @@ impl<'r> FromData<'r> for JsonBody {
 /// one costs the server measurable time (see "Performance" in the README):
 /// `X-Cache` and `Server-Timing` always, `X-Cache-Detail` on a miss (a hit
 /// needs no more words than `HIT`), and `X-Cache-Key` for the disk tier.
-/// No `Cache-Control`
-/// is needed to keep browsers from answering for the app: they reuse a stored
-/// response only when it says how long it stays fresh or how to revalidate
-/// it, and these say neither.
+/// `Cache-Control: no-store` says in so many words that no browser or proxy
+/// may keep a copy: without it a cache may still reuse a response for a
+/// freshness lifetime it guesses for itself (RFC 9111 §4.2.2), and a lesson
+/// about this app's tiers must not be answered by another cache.
 pub struct CachedJson {
     body: Body,
     hit: bool,
@@ -270,8 +283,13 @@ impl CachedJson {
         let lookup = answer.lookup;
         let work = lookup.computation();
 
-        let mut timing = String::with_capacity(112);
-        push_timing_entry(&mut timing, "cache", memory_desc(&lookup), None);
+        let mut timing = String::with_capacity(128);
+        push_timing_entry(
+            &mut timing,
+            "cache",
+            memory_desc(&lookup),
+            Some(timed.cache_elapsed),
+        );
         if let Some(work) = work {
             push_timing_entry(
                 &mut timing,
@@ -307,8 +325,12 @@ impl CachedJson {
         }
     }
 
-    fn data(timed: Timed<DiskAnswer>) -> Self {
-        let Timed { answer, elapsed } = timed;
+    fn data(timed: Timed<DiskAnswer>, read_and_parsed: Duration) -> Self {
+        let Timed {
+            answer,
+            elapsed,
+            cache_elapsed,
+        } = timed;
         let (desc, detail) = match answer.lookup {
             DiskLookup::Hit => ("disk hit", None),
             DiskLookup::Computed { reason, stored } => (
@@ -331,8 +353,14 @@ impl CachedJson {
                 )),
             ),
         };
-        let mut timing = String::with_capacity(96);
-        push_timing_entry(&mut timing, "cache", desc, None);
+        let mut timing = String::with_capacity(160);
+        push_timing_entry(
+            &mut timing,
+            "body",
+            "reading and canonicalizing",
+            Some(read_and_parsed),
+        );
+        push_timing_entry(&mut timing, "cache", desc, Some(cache_elapsed));
         if !answer.lookup.is_hit() {
             push_timing_entry(
                 &mut timing,
@@ -401,6 +429,7 @@ impl<'r> Responder<'r, 'static> for CachedJson {
         let mut response = Response::build();
         response
             .header(ContentType::JSON)
+            .header(Header::new("Cache-Control", "no-store"))
             .header(Header::new(
                 "X-Cache",
                 if self.hit { "HIT" } else { "MISS" },

@@ -19,6 +19,7 @@ pub mod memory;
 pub mod os_limits;
 pub mod page_headers;
 pub mod pages;
+pub mod request_start;
 pub mod single_flight;
 pub mod view;
 pub mod workshop;
@@ -94,6 +95,7 @@ pub fn rocket_with_clock(
         .attach(Template::fairing())
         .attach(security_headers())
         .attach(page_headers::PageHeaders)
+        .attach(request_start::RequestClock)
         .mount("/", api::routes())
         .mount("/", pages::routes())
         .mount("/", exercises::routes())

@@ -16,6 +16,7 @@ use crate::exercises::BrowserLearner;
 use crate::guards::SameOriginChange;
 use crate::lab::Lab;
 use crate::memory::{MemoryLookup, MemoryStats};
+use crate::request_start::RequestStarted;
 use crate::view::{clock_utc, count_of, human_bytes, human_duration_ms, ratio_percent, server_ms};
 
 pub fn routes() -> Vec<Route> {
@@ -164,6 +165,7 @@ struct MemoryPage {
 /// `GET /memory?n=20`: the form, and n! when one was asked for.
 #[get("/memory?<n>")]
 async fn memory_page(
+    started: RequestStarted,
     n: Option<&str>,
     lab: &State<Lab>,
     learner: BrowserLearner,
@@ -175,7 +177,7 @@ async fn memory_page(
     if !n_input.is_empty() {
         match FactorialInput::parse(&n_input, lab.config().max_factorial) {
             Ok(input) => {
-                let timed = lab.factorial(input, learner.recorded()).await;
+                let timed = lab.factorial(input, learner.recorded(), started.0).await;
                 let answer = &timed.answer;
                 let decimal = answer.step.decimal();
                 result = Some(MemoryResult {
@@ -427,6 +429,7 @@ fn disk_page(
 /// `POST /disk`: runs the body through the disk tier and shows what happened.
 #[post("/disk", data = "<form>")]
 async fn disk_submit(
+    started: RequestStarted,
     _from: SameOriginChange,
     form: Form<DiskForm>,
     lab: &State<Lab>,
@@ -444,7 +447,9 @@ async fn disk_submit(
         }
     };
     let fingerprint = raw_fingerprint(body_input.as_bytes());
-    let timed = lab.data(&canonical, fingerprint, learner.recorded()).await;
+    let timed = lab
+        .data(&canonical, fingerprint, learner.recorded(), started.0)
+        .await;
     let answer = &timed.answer;
     let now = lab.clock().now_ms();
     let (detail, stored) = match answer.lookup {

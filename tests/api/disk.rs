@@ -30,7 +30,11 @@ fn a_body_is_answered_and_then_served_from_disk() {
     assert_eq!(second.x_cache(), "HIT");
     assert_eq!(second.body, canonical);
     let timing = second.header("Server-Timing").expect("Server-Timing");
-    assert!(timing.starts_with("cache;desc=\"disk hit\""), "{timing}");
+    assert!(
+        timing.starts_with("body;desc=\"reading and canonicalizing\";dur="),
+        "{timing}"
+    );
+    assert!(timing.contains("cache;desc=\"disk hit\";dur="), "{timing}");
     assert_eq!(
         first.header("X-Cache-Detail"),
         Some("not stored yet; computed and stored")
@@ -40,6 +44,7 @@ fn a_body_is_answered_and_then_served_from_disk() {
     assert_eq!(
         second.header_names(),
         [
+            "cache-control",
             "content-type",
             "server-timing",
             "x-cache",
@@ -219,4 +224,50 @@ fn an_entry_the_sweep_removed_for_age_is_still_reported_as_expired() {
     let detail = again.header("X-Cache-Detail").unwrap_or_default();
     assert!(detail.contains("expired"), "{detail}");
     assert_eq!(app.stats()["disk"]["expired"], 1);
+}
+
+/// `Server-Timing` as (metric, milliseconds) pairs.
+fn timing_of(answer: &crate::helpers::Answer) -> Vec<(String, f64)> {
+    let header = answer.header("Server-Timing").expect("Server-Timing");
+    header
+        .split(", ")
+        .map(|metric| {
+            let name = metric.split(';').next().unwrap_or("").to_owned();
+            let ms = metric
+                .rsplit(";dur=")
+                .next()
+                .and_then(|dur| dur.parse::<f64>().ok())
+                .unwrap_or(f64::NAN);
+            (name, ms)
+        })
+        .collect()
+}
+
+#[test]
+fn server_timing_total_covers_the_whole_request_and_names_its_parts() {
+    let app = TestApp::new();
+    // Large enough that reading and canonicalizing it takes a visible time.
+    let body = format!(
+        "[{}]",
+        (0..40_000)
+            .map(|n| format!(r#"{{"n":{n},"s":"x"}}"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    app.post_json("/data", &body);
+    let hit = app.post_json("/data", &body);
+    assert_eq!(hit.x_cache(), "HIT");
+    let timing = timing_of(&hit);
+    let names: Vec<&str> = timing.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["body", "cache", "total"]);
+    let (body_ms, cache_ms, total_ms) = (timing[0].1, timing[1].1, timing[2].1);
+    assert!(body_ms > 0.0, "{timing:?}");
+    assert!(
+        total_ms >= body_ms + cache_ms,
+        "the total includes every part: {timing:?}"
+    );
+    assert!(
+        body_ms > cache_ms,
+        "a big body's hit is mostly the body: {timing:?}"
+    );
 }

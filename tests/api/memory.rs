@@ -86,6 +86,7 @@ fn a_miss_explains_itself_and_a_hit_carries_only_what_teaches() {
     assert_eq!(
         hit.header_names(),
         [
+            "cache-control",
             "content-type",
             "server-timing",
             "x-cache",
