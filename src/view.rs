@@ -70,6 +70,43 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// How many times faster a hit was than a miss, with no more precision than
+/// the measurements hold. Times are whole microseconds, so a 4 µs hit is
+/// known only to within about 12%: one significant figure ("about 50,000×"),
+/// not "53,142×". Longer hits earn more figures, up to three.
+pub fn speedup(miss_us: u64, hit_us: u64) -> String {
+    if hit_us == 0 {
+        return format!(
+            "more than {}×",
+            grouped(round_significant(miss_us as f64, 1))
+        );
+    }
+    let ratio = miss_us as f64 / hit_us as f64;
+    let figures = (hit_us as f64).log10().floor().clamp(0.0, 2.0) as i32 + 1;
+    format!("about {}×", grouped(round_significant(ratio, figures)))
+}
+
+fn round_significant(value: f64, figures: i32) -> u64 {
+    if value < 1.0 {
+        return value.round() as u64;
+    }
+    let magnitude = 10f64.powi(value.log10().floor() as i32 - figures + 1);
+    ((value / magnitude).round() * magnitude).round() as u64
+}
+
+/// `53000` → `53,000`.
+fn grouped(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// `1 entry`, `3 entries`.
 pub fn count_of(count: usize, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
@@ -87,6 +124,16 @@ mod tests {
         assert_eq!(human_duration_ms(7_200_000), "2 h 0 min");
         assert_eq!(server_ms(Duration::from_micros(12)), "0.012 ms");
         assert_eq!(server_ms(Duration::from_millis(201)), "201 ms");
+    }
+
+    #[test]
+    fn a_speedup_claims_no_more_precision_than_its_measurements() {
+        assert_eq!(speedup(200_352, 1), "about 200,000×");
+        assert_eq!(speedup(801_408, 4), "about 200,000×");
+        assert_eq!(speedup(801_408, 40), "about 20,000×");
+        assert_eq!(speedup(801_408, 412), "about 1,950×");
+        assert_eq!(speedup(5_000, 0), "more than 5,000×");
+        assert_eq!(speedup(3, 2), "about 2×");
     }
 
     #[test]

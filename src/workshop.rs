@@ -1103,10 +1103,10 @@ fn check_reading_timings(events: &[Event]) -> Option<String> {
         let miss_us = closest(false, miss_ms)?;
         let hit_us = closest(true, hit_ms)?;
         Some(format!(
-            "you read a miss of {miss_ms} ms and a hit of {hit_ms} ms; the server had measured {} and {}: the hit was {:.0}× faster",
+            "you read a miss of {miss_ms} ms and a hit of {hit_ms} ms; the server had measured {} and {}: the hit was {} faster",
             micros(miss_us),
             micros(hit_us),
-            miss_us as f64 / hit_us.max(1) as f64
+            crate::view::speedup(miss_us, hit_us)
         ))
     })
 }
