@@ -535,6 +535,7 @@ struct TierCounters {
 struct DashboardPage {
     memory: MemoryStats,
     disk: DiskStats,
+    disk_sizes: DiskSizes,
     memory_ratio: TierCounters,
     disk_ratio: TierCounters,
     chart: TimingChart,
@@ -560,6 +561,7 @@ fn dashboard(
     let content = DashboardPage {
         memory_ratio: counters(memory.hits, memory.misses),
         disk_ratio: counters(disk.hits, disk.misses),
+        disk_sizes: DiskSizes::of(&disk),
         memory,
         disk,
         chart: TimingChart::from_records(&lab.history().recent()),

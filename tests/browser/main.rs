@@ -164,6 +164,23 @@ impl Screenshots {
                 .expect("resize");
             let png = browser.screenshot().await.expect("screenshot");
             assert!(png.starts_with(b"\x89PNG"), "{name}: a PNG");
+            // Nothing may make a page scroll sideways, even on a phone.
+            let overflow = browser
+                .execute(
+                    "const root = document.documentElement; \
+                     const wide = [...document.querySelectorAll('body *')] \
+                       .filter(e => e.getBoundingClientRect().right > root.clientWidth + 1) \
+                       .slice(0, 3).map(e => e.tagName + '.' + e.className); \
+                     return [root.scrollWidth, root.clientWidth, wide.join(' ')];",
+                    vec![],
+                )
+                .await
+                .expect("measure the page");
+            let (scroll, client) = (overflow[0].as_f64(), overflow[1].as_f64());
+            assert!(
+                scroll <= client,
+                "{name} at {width} px scrolls sideways: {overflow}"
+            );
             std::fs::write(self.0.join(format!("{name}-{size}.png")), png)
                 .expect("save screenshot");
         }
@@ -386,11 +403,14 @@ async fn a_learner_runs_every_experiment_in_chromium() {
         .await
         .expect("the name field");
     name.clear().await.expect("clear name");
-    name.send_keys("chromium-learner").await.expect("type name");
+    // The longest name allowed: no page may scroll sideways for it.
+    let long_name = "chromium-learner-with-a-long-one";
+    assert_eq!(long_name.len(), 32);
+    name.send_keys(long_name).await.expect("type name");
     submit(&browser, "form.rename").await;
     assert!(text_of(&browser, ".flash")
         .await
-        .contains("You are now chromium-learner."));
+        .contains(&format!("You are now {long_name}.")));
     browser
         .find(Locator::Css("[data-stampede]"))
         .await
@@ -421,7 +441,7 @@ async fn a_learner_runs_every_experiment_in_chromium() {
         .expect("open progress");
     assert!(text_of(&browser, "table.progress")
         .await
-        .contains("chromium-learner"));
+        .contains(long_name));
     assert_console_clean(&browser, "/exercises/progress").await;
     shots.take(&browser, "progress").await;
 
