@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cached::stores::LruCache;
 use cached::Cached;
 use cachelab::canonical::CanonicalJson;
-use cachelab::disk::DiskCache;
+use cachelab::disk::{DiskCache, DiskSettings};
 use cachelab::history::{RequestHistory, Subject, Tier};
 use cachelab::memory::FactorialCache;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
@@ -209,8 +209,11 @@ fn disk(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let cache = DiskCache::open(
         &dir.path().join("cache"),
-        Duration::from_secs(3600),
-        Duration::ZERO,
+        DiskSettings {
+            ttl: Duration::from_secs(3600),
+            miss_delay: Duration::ZERO,
+            ..DiskSettings::default()
+        },
     );
     let mut group = c.benchmark_group("disk");
 
