@@ -193,10 +193,6 @@ pub async fn async_stats(client: &rocket::local::asynchronous::Client) -> Value 
         .expect("stats are JSON")
 }
 
-pub fn client_for(settings: Figment) -> Client {
-    client_with_clock(settings, Clock::system())
-}
-
 pub fn client_with_clock(settings: Figment, clock: Clock) -> Client {
     let rocket = cachelab::rocket_with_clock(settings, clock).expect("test settings are valid");
     Client::tracked(rocket).expect("a valid rocket instance")
