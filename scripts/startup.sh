@@ -9,8 +9,12 @@
 #   /health      the first successful GET /health
 #   first hit    POST /data with a stored body, sent as soon as /health
 #                answers (a MISS there is reported: it should never happen)
+#   a miss       then how long POST /data with a new body takes: its answer
+#                is stored, which needs the directory's change lock
 #   index read   /stats stops saying index_loading
-#   all counted  /stats reports all N entries
+#   all counted  /stats reports every stored entry
+# (all from the moment the process is started, except the miss: its own
+# duration)
 # with the kernel's page cache warm and, when /proc/sys/vm/drop_caches can
 # be written (root), cold: after sync; echo 3 > /proc/sys/vm/drop_caches,
 # which also evicts the binary itself. The same is measured on a cache_dir
@@ -116,7 +120,7 @@ now_us() { printf -v "$1" '%s' "${EPOCHREALTIME//[.,]/}"; }
 # Requests over bash's /dev/tcp rather than curl, answers kept in variables
 # rather than printed: no process is started per attempt, so polling does
 # not take the CPU from the app starting up. Sets reply_status (e.g. 200)
-# and reply_x_cache; fails if nothing answers.
+# and reply_x_cache; fails if nothing answers (within 2 minutes).
 reply_status=""
 reply_x_cache=""
 http() {
@@ -130,7 +134,7 @@ http() {
     else
         printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$method" "$path" >&3
     fi
-    while IFS= read -r -t 5 line <&3; do
+    while IFS= read -r -t 120 line <&3; do
         line="${line%$'\r'}"
         [[ -z "$line" ]] && break
         case "${line,,}" in
@@ -172,11 +176,11 @@ results="$work_dir/results.txt"
 run=0
 
 # measure LABEL DIR ENTRIES BODY: one start on DIR, which holds ENTRIES
-# entries, BODY among them; appended to results as
-# "label health_ms hit_ms index_s counted_s x_cache".
+# entries, BODY among them; stores one entry more. Appended to results as
+# "label health_ms hit_ms index_s counted_s x_cache miss_ms".
 measure() {
     local label="$1" dir="$2" expected="$3" body="$4" started ready hit loaded counted now stats
-    local x_cache
+    local x_cache miss_sent missed
     now_us started
     (
         cd "$work_dir"
@@ -208,6 +212,10 @@ measure() {
     http POST /data "$body" || true
     now_us hit
     x_cache="$reply_x_cache"
+    now_us miss_sent
+    http POST /data "{\"startup_probe\":$run}" || true
+    now_us missed
+    expected=$((expected + 1))
     loaded=""
     counted=""
     while [[ -z "$counted" ]]; do
@@ -224,31 +232,43 @@ measure() {
     done
     stop_server
     awk -v label="$label" -v s="$started" -v r="$ready" -v h="$hit" -v l="$loaded" -v c="$counted" \
-        -v x="${x_cache:-none}" 'BEGIN {
-        printf "%s %.1f %.1f %.2f %.2f %s\n", label, (r - s) / 1000, (h - s) / 1000,
-            (l - s) / 1e6, (c - s) / 1e6, x }' >>"$results"
+        -v x="${x_cache:-none}" -v ms="$miss_sent" -v m="$missed" 'BEGIN {
+        printf "%s %.1f %.1f %.2f %.2f %s %.1f\n", label, (r - s) / 1000, (h - s) / 1000,
+            (l - s) / 1e6, (c - s) / 1e6, x, (m - ms) / 1000 }' >>"$results"
 }
 
 # A different stored body each time, so no start finds its entry read by
 # the one before.
-next_body() { body="${stored_bodies[$((run % ${#stored_bodies[@]}))]}"; run=$((run + 1)); }
+next_body() { body="${stored_bodies[$((run % ${#stored_bodies[@]}))]}"; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
+# Each start stores one new entry (the miss), counted here.
+stored=$entries
+single_stored=1
+on_cache_dir() {
+    next_body
+    measure "$1" "$cache_dir" "$stored" "$body"
+    stored=$((stored + 1))
+    run=$((run + 1))
+}
+on_single_dir() {
+    measure "$1" "$single_dir" "$single_stored" "$single_body"
+    single_stored=$((single_stored + 1))
+    run=$((run + 1))
+}
+
 echo "first start (the app measures the directory)..." >&2
-next_body
-measure first "$cache_dir" "$entries" "$body"
+on_cache_dir first
 for round in $(seq "$rounds"); do
     echo "round $round of $rounds: warm..." >&2
-    measure single_warm "$single_dir" 1 "$single_body"
-    next_body
-    measure warm "$cache_dir" "$entries" "$body"
+    on_single_dir single_warm
+    on_cache_dir warm
     if [[ $can_drop_caches -eq 1 ]]; then
         echo "round $round of $rounds: cold..." >&2
         drop_caches
-        measure single_cold "$single_dir" 1 "$single_body"
+        on_single_dir single_cold
         drop_caches
-        next_body
-        measure cold "$cache_dir" "$entries" "$body"
+        on_cache_dir cold
     fi
 done
 
@@ -271,16 +291,16 @@ row() {
     local label="$1" name="$2" count
     count=$(column_of "$label" 1 | wc -l)
     [[ $count -gt 0 ]] || return 0
-    printf "| %s | %s | %s | %s | %s |\n" "$name ($count)" "$(cell "$label" 2 1)" \
-        "$(cell "$label" 3 1)" "$(cell "$label" 4 2)" "$(cell "$label" 5 2)"
+    printf "| %s | %s | %s | %s | %s | %s |\n" "$name ($count)" "$(cell "$label" 2 1)" \
+        "$(cell "$label" 3 1)" "$(cell "$label" 7 1)" "$(cell "$label" 4 2)" "$(cell "$label" 5 2)"
 }
 
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 echo
 echo "$entries entries; du -s of the cache_dir: $du_bytes bytes ($du_human)"
 echo
-echo "| start (how many) | /health ms | first hit ms | index read s | all counted s |"
-echo "|---|---:|---:|---:|---:|"
+echo "| start (how many) | /health ms | first hit ms | a miss right after, ms | index read s | all counted s |"
+echo "|---|---:|---:|---:|---:|---:|"
 row first "$entries entries, first start: no footprint record, warm"
 row warm "$entries entries, warm page cache"
 row cold "$entries entries, cold page cache"
