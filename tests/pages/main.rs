@@ -209,7 +209,10 @@ fn the_disk_form_shows_canonical_form_key_and_expiry() {
 
     let second = submit_form(&app, "/disk", &disk_form(r#"{"a":[true,null],"b":1}"#));
     assert_eq!(badge(&second.body), "HIT");
-    assert!(second.body.contains("1 entry, 23 bytes"));
+    assert!(
+        second.body.contains("1 entry:") && second.body.contains("23 bytes of answers"),
+        "the entry count and the content's size"
+    );
 }
 
 #[test]
