@@ -250,16 +250,27 @@ pub(super) struct Orphans {
     pub freed: u64,
 }
 
-/// Removes content files (`content-v2/sha256/ab/cd/ef…`) that no index entry
-/// points to, and directories left empty. `known` holds the content hashes
-/// (hex) the caller already knows are referenced; any other file is checked
-/// in the index itself (every entry of this app is stored under the hex of
-/// its own content's SHA-256, so that is one lookup). Only called while
-/// holding the change lock, so no write is between its content and its
-/// index line.
-pub(super) fn remove_orphan_content(dir: &Path, known: &HashSet<String>) -> Orphans {
+/// Whether the index holds an entry for the content named `hex`: every
+/// entry of this app is stored under the hex of its own content's SHA-256,
+/// so that is one lookup.
+fn content_is_referenced(dir: &Path, hex: &str) -> bool {
+    let Some(expected) = integrity_for_key(hex) else {
+        return false;
+    };
+    cacache::index::find(dir, hex)
+        .ok()
+        .flatten()
+        .is_some_and(|meta| meta.integrity == expected)
+}
+
+/// Content files (`content-v2/sha256/ab/cd/ef…`) that no index entry points
+/// to. `known` holds the content hashes (hex) the caller already knows are
+/// referenced, so only the rest are looked up. Reads only, and takes no
+/// lock: at 50,000 entries the walk takes seconds on a cold disk, and
+/// nothing may hold the change lock that long.
+pub(super) fn orphan_candidates(dir: &Path, known: &HashSet<String>) -> Vec<(String, PathBuf)> {
     let root = dir.join(CONTENT_DIR).join("sha256");
-    let mut orphans = Orphans::default();
+    let mut candidates = Vec::new();
     for first in read_dir_paths(&root) {
         for second in read_dir_paths(&first) {
             for file in read_dir_paths(&second) {
@@ -267,42 +278,34 @@ pub(super) fn remove_orphan_content(dir: &Path, known: &HashSet<String>) -> Orph
                     .iter()
                     .filter_map(|path| path.file_name()?.to_str())
                     .collect();
-                let referenced = known.contains(&hex)
-                    || cacache::index::find(dir, &hex)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|meta| meta.integrity.to_hex().1 == hex);
-                if !referenced {
-                    let Ok(meta) = std::fs::symlink_metadata(&file) else {
-                        continue;
-                    };
-                    if std::fs::remove_file(&file).is_ok() {
-                        orphans.files += 1;
-                        orphans.content_bytes += meta.len();
-                        orphans.freed += meta.blocks() * 512;
-                    }
+                if !known.contains(&hex) && !content_is_referenced(dir, &hex) {
+                    candidates.push((hex, file));
                 }
             }
-            orphans.freed += remove_dir_if_empty(&second);
         }
-        orphans.freed += remove_dir_if_empty(&first);
     }
-    for first in read_dir_paths(&dir.join(INDEX_DIR)) {
-        for second in read_dir_paths(&first) {
-            orphans.freed += remove_dir_if_empty(&second);
-        }
-        orphans.freed += remove_dir_if_empty(&first);
-    }
-    orphans
+    candidates
 }
 
-fn remove_dir_if_empty(path: &Path) -> u64 {
-    let size = allocated(path);
-    if std::fs::remove_dir(path).is_ok() {
-        size
-    } else {
-        0
+/// Removes the candidates that are still unreferenced, and the directories
+/// that leaves empty. Called while holding the change lock, so no write is
+/// between its content and its index line: each is checked once more.
+pub(super) fn remove_orphans(dir: &Path, candidates: &[(String, PathBuf)]) -> Orphans {
+    let mut orphans = Orphans::default();
+    for (hex, file) in candidates {
+        if content_is_referenced(dir, hex) {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(file) else {
+            continue;
+        };
+        if meta.is_file() && std::fs::remove_file(file).is_ok() {
+            orphans.files += 1;
+            orphans.content_bytes += meta.len();
+            orphans.freed += meta.blocks() * 512 + remove_empty_parents(dir, file);
+        }
     }
+    orphans
 }
 
 fn read_dir_paths(dir: &Path) -> Vec<PathBuf> {

@@ -149,7 +149,14 @@ impl SharedDir {
         let mut footprint = match self.read_record()? {
             Some((footprint, State::Clean)) => footprint,
             Some((left, State::Changing)) => self.measure(left.generation),
-            None => self.measure(0),
+            None => {
+                // The walk could not count a record that did not exist yet:
+                // write it, then add what it occupies.
+                let mut footprint = self.measure(0);
+                self.record(&footprint, State::Changing)?;
+                footprint.grow(files::allocated(&self.dir.join(FOOTPRINT_FILE)));
+                footprint
+            }
         };
         self.record(&footprint, State::Changing)?;
         let result = change(&mut footprint);
@@ -163,12 +170,9 @@ impl SharedDir {
         Ok(result)
     }
 
-    /// Measures the directory afresh. A placeholder record is written
-    /// first so that the measurement counts the record file itself.
+    /// Measures the directory afresh (a record file already there is counted
+    /// like any other file).
     fn measure(&self, generation: u64) -> Footprint {
-        if !self.dir.join(FOOTPRINT_FILE).exists() {
-            let _ = self.record(&Footprint::default(), State::Changing);
-        }
         let measured = files::measure(&self.dir);
         Footprint {
             bytes_on_disk: measured.bytes_on_disk,

@@ -63,7 +63,7 @@ impl DiskTier {
             self.notice_clear_elsewhere(footprint);
             self.sweep_locked(footprint)
         });
-        let report = match swept {
+        let mut report = match swept {
             Ok(report) => report,
             Err(error) => {
                 self.faults
@@ -71,6 +71,9 @@ impl DiskTier {
                 return SweepReport::default();
             }
         };
+        // Reads only, so outside the lock: at 50,000 entries it stats every
+        // one, which must not keep other processes from storing.
+        report.forgotten = self.forget_removed_elsewhere();
         if report != SweepReport::default() {
             log::info!(
                 "disk sweep: {} expired, {} evicted, {} temporary files removed; {} entries \
@@ -116,7 +119,6 @@ impl DiskTier {
         let (temp_files, temp_freed) = files::remove_temp_files(self.dir());
         footprint.shrink(temp_freed);
         report.temp_files = temp_files;
-        report.forgotten = self.forget_removed_elsewhere();
         if self.remeasure_wanted.swap(false, Ordering::Relaxed) {
             let measured = files::measure(self.dir());
             footprint.bytes_on_disk = measured.bytes_on_disk;
@@ -130,8 +132,8 @@ impl DiskTier {
     /// Removes content files that no entry points to (left by a write that
     /// was interrupted between its content and its index line), once per
     /// start, after the view holds every entry: only files the view does not
-    /// know are looked up in the index, so the walk of the content folders
-    /// is most of the cost, not 50,000 index reads. Returns how many.
+    /// know are looked up in the index, and only those still unreferenced
+    /// are checked again under the lock. Returns how many.
     pub(super) fn remove_orphans(&self) -> usize {
         if self.orphans_checked.swap(true, Ordering::Relaxed) {
             return 0;
@@ -139,10 +141,16 @@ impl DiskTier {
         let known: HashSet<String> = self
             .lock_index()
             .iter()
-            .map(|(_, entry)| entry.integrity.to_hex().1)
+            .map(|(key, _)| key.clone())
             .collect();
+        // Found without the lock; only the few candidates are checked again
+        // and removed under it.
+        let candidates = files::orphan_candidates(self.dir(), &known);
+        if candidates.is_empty() {
+            return 0;
+        }
         let removed = self.shared.change(|footprint| {
-            let orphans = files::remove_orphan_content(self.dir(), &known);
+            let orphans = files::remove_orphans(self.dir(), &candidates);
             footprint.shrink(orphans.freed);
             footprint.entries = footprint.entries.saturating_sub(orphans.files);
             footprint.content_bytes = footprint

@@ -691,7 +691,9 @@ impl DiskTier {
             ttl_secs: self.settings.ttl.as_secs(),
             evictions: self.evictions.load(Ordering::Relaxed),
             expirations: self.expirations.load(Ordering::Relaxed),
-            index_loading: self.index_loading.load(Ordering::Relaxed),
+            // Until the directory has been measured its size is not known
+            // either: say "still reading" rather than report an empty cache.
+            index_loading: self.index_loading.load(Ordering::Relaxed) || recorded.is_none(),
         }
     }
 

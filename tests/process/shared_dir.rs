@@ -365,9 +365,6 @@ fn a_restart_on_ten_thousand_entries_answers_before_reading_them_all() {
 }
 
 #[test]
-#[ignore = "disk tier bug: on a directory without a footprint record, /stats reports \
-            index_loading false with entries 0 and bytes_on_disk 0 until the directory \
-            has been measured"]
 fn once_the_index_is_read_stats_count_every_stored_entry() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cache_dir = dir.path().join("cache");
