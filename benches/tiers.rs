@@ -13,7 +13,7 @@ use cached::stores::LruCache;
 use cached::Cached;
 use cachelab::canonical::CanonicalJson;
 use cachelab::disk::{DiskCache, DiskSettings};
-use cachelab::history::{RequestHistory, Subject, Tier};
+use cachelab::history::{Outcome, RequestHistory, Subject, Tier};
 use cachelab::memory::FactorialCache;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use num_bigint::BigUint;
@@ -106,7 +106,7 @@ fn history(c: &mut Criterion) {
     let record = |history: &RequestHistory| {
         history.record(
             Tier::Memory,
-            true,
+            Outcome::Hit,
             Duration::from_micros(3),
             Subject::Factorial(20),
         )

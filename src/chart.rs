@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::history::{RequestRecord, Tier};
+use crate::history::{Outcome, RequestRecord, Tier};
 
 /// The axis runs from 1 µs (10^0) to 10 s (10^7).
 const DECADES: f64 = 7.0;
@@ -17,7 +17,8 @@ const TICK_LABELS: [&str; 8] = [
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 320.0;
-const LEFT: f64 = 80.0;
+/// Room for the axis labels, which a phone draws larger (see style.css).
+const LEFT: f64 = 110.0;
 const RIGHT: f64 = WIDTH - 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = HEIGHT - 40.0;
@@ -32,8 +33,18 @@ pub struct TimingChart {
     pub bottom: f64,
     pub ticks: Vec<Tick>,
     pub points: Vec<ChartPoint>,
-    pub hits: usize,
+    /// How many points of each kind, for the legend.
+    pub counts: KindCounts,
+}
+
+/// Points per kind. Each kind has its own colour and shape, so the chart
+/// reads without hovering (phones cannot) and without colour vision.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct KindCounts {
+    pub memory_hits: usize,
+    pub disk_hits: usize,
     pub misses: usize,
+    pub waited: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,7 +57,8 @@ pub struct Tick {
 pub struct ChartPoint {
     pub x: f64,
     pub y: f64,
-    pub hit: bool,
+    /// `memory-hit`, `disk-hit`, `miss` or `waited`: the mark's class.
+    pub kind: &'static str,
     /// Shown as the point's tooltip.
     pub label: String,
 }
@@ -69,14 +81,18 @@ impl TimingChart {
                     LEFT + step * index as f64
                 }),
                 y: round1(y_for_micros(record.elapsed_us)),
-                hit: record.hit,
+                kind: kind_of(record),
                 label: format!(
                     "{} {} {}: {}",
                     match record.tier {
                         Tier::Memory => "memory",
                         Tier::Disk => "disk",
                     },
-                    if record.hit { "hit" } else { "miss" },
+                    match record.outcome {
+                        Outcome::Hit => "hit",
+                        Outcome::Miss => "miss",
+                        Outcome::Waited => "miss, waited for another request",
+                    },
                     record.subject,
                     crate::view::server_ms(std::time::Duration::from_micros(record.elapsed_us))
                 ),
@@ -90,7 +106,15 @@ impl TimingChart {
                 label,
             })
             .collect();
-        let hits = records.iter().filter(|record| record.hit).count();
+        let mut counts = KindCounts::default();
+        for record in records {
+            match kind_of(record) {
+                "memory-hit" => counts.memory_hits += 1,
+                "disk-hit" => counts.disk_hits += 1,
+                "waited" => counts.waited += 1,
+                _ => counts.misses += 1,
+            }
+        }
         Self {
             width: WIDTH,
             height: HEIGHT,
@@ -100,8 +124,7 @@ impl TimingChart {
             bottom: BOTTOM,
             ticks,
             points,
-            hits,
-            misses: records.len() - hits,
+            counts,
         }
     }
 }
@@ -113,6 +136,15 @@ fn y_for_micros(micros: u64) -> f64 {
 
 fn y_for_log10(log10_micros: f64) -> f64 {
     BOTTOM - (BOTTOM - TOP) * (log10_micros / DECADES)
+}
+
+fn kind_of(record: &RequestRecord) -> &'static str {
+    match (record.outcome, record.tier) {
+        (Outcome::Hit, Tier::Memory) => "memory-hit",
+        (Outcome::Hit, Tier::Disk) => "disk-hit",
+        (Outcome::Miss, _) => "miss",
+        (Outcome::Waited, _) => "waited",
+    }
 }
 
 fn round1(value: f64) -> f64 {
@@ -127,7 +159,7 @@ mod tests {
     fn record(elapsed_us: u64, hit: bool) -> RequestRecord {
         RequestRecord {
             tier: Tier::Memory,
-            hit,
+            outcome: if hit { Outcome::Hit } else { Outcome::Miss },
             elapsed_us,
             subject: Subject::Factorial(20),
         }
@@ -141,7 +173,35 @@ mod tests {
         let band = (BOTTOM - TOP) / DECADES;
         assert!((ys[0] - ys[1] - band).abs() < 0.2, "{ys:?}");
         assert!((ys[1] - ys[2] - band).abs() < 0.2, "{ys:?}");
-        assert_eq!((chart.hits, chart.misses), (2, 1));
+        assert_eq!((chart.counts.memory_hits, chart.counts.misses), (2, 1));
+    }
+
+    #[test]
+    fn each_kind_of_answer_is_its_own_mark() {
+        let records = [
+            record(5, true),
+            RequestRecord {
+                tier: Tier::Disk,
+                ..record(40, true)
+            },
+            record(200_000, false),
+            RequestRecord {
+                outcome: Outcome::Waited,
+                ..record(190_000, false)
+            },
+        ];
+        let chart = TimingChart::from_records(&records);
+        let kinds: Vec<&str> = chart.points.iter().map(|point| point.kind).collect();
+        assert_eq!(kinds, ["memory-hit", "disk-hit", "miss", "waited"]);
+        assert_eq!(
+            chart.counts,
+            KindCounts {
+                memory_hits: 1,
+                disk_hits: 1,
+                misses: 1,
+                waited: 1
+            }
+        );
     }
 
     #[test]

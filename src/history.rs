@@ -16,6 +16,19 @@ pub enum Tier {
     Disk,
 }
 
+/// How the tier answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// From the cache.
+    Hit,
+    /// Computed by this request.
+    Miss,
+    /// Waited for another request computing the same value (coalesced):
+    /// as slow as a miss, but no work of its own.
+    Waited,
+}
+
 /// What a request asked for. Kept as the number or the key's first bytes,
 /// not as text: every cache hit records one, and the label is only needed
 /// when the chart is drawn.
@@ -51,7 +64,7 @@ impl std::fmt::Display for Subject {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestRecord {
     pub tier: Tier,
-    pub hit: bool,
+    pub outcome: Outcome,
     /// Server time spent on the request, in microseconds.
     pub elapsed_us: u64,
     pub subject: Subject,
@@ -71,10 +84,10 @@ impl RequestHistory {
         }
     }
 
-    pub fn record(&self, tier: Tier, hit: bool, elapsed: Duration, subject: Subject) {
+    pub fn record(&self, tier: Tier, outcome: Outcome, elapsed: Duration, subject: Subject) {
         let record = RequestRecord {
             tier,
-            hit,
+            outcome,
             elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             subject,
         };
@@ -105,7 +118,7 @@ mod tests {
         for n in 0..3 {
             history.record(
                 Tier::Memory,
-                true,
+                Outcome::Hit,
                 Duration::from_micros(5),
                 Subject::Factorial(n),
             );

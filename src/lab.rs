@@ -9,7 +9,7 @@ use crate::canonical::{CanonicalJson, FactorialInput};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings};
-use crate::history::{RequestHistory, Subject, Tier};
+use crate::history::{Outcome, RequestHistory, Subject, Tier};
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
 use crate::workshop::{ClearedTier, DataEvent, FactorialEvent, LearnerName, What, Workshop};
 
@@ -92,7 +92,11 @@ impl Lab {
         let elapsed = request_started.elapsed();
         self.history.record(
             Tier::Memory,
-            answer.lookup.is_hit(),
+            match answer.lookup {
+                MemoryLookup::Hit => Outcome::Hit,
+                MemoryLookup::Computed(_) => Outcome::Miss,
+                MemoryLookup::Joined(_) => Outcome::Waited,
+            },
             cache_elapsed,
             Subject::Factorial(n.get()),
         );
@@ -132,7 +136,11 @@ impl Lab {
         let elapsed = request_started.elapsed();
         self.history.record(
             Tier::Disk,
-            answer.lookup.is_hit(),
+            match answer.lookup {
+                DiskLookup::Hit => Outcome::Hit,
+                DiskLookup::Computed { .. } => Outcome::Miss,
+                DiskLookup::Joined { .. } => Outcome::Waited,
+            },
             cache_elapsed,
             Subject::body(&answer.key),
         );

@@ -354,7 +354,7 @@ async fn a_learner_runs_every_experiment_in_chromium() {
         .goto(&format!("{base}/dashboard"))
         .await
         .expect("open dashboard");
-    assert!(count(&browser, "svg circle.hit").await >= 2);
+    assert!(count(&browser, "svg circle.memory-hit").await >= 2);
     assert!(count(&browser, "svg rect.miss").await >= 2);
     assert_console_clean(&browser, "/dashboard").await;
     shots.take(&browser, "dashboard").await;

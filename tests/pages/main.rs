@@ -410,10 +410,50 @@ fn the_dashboard_counts_and_charts_every_request() {
         page.contains("<th scope=\"row\">Hit ratio</th><td>50%</td><td>0%</td>"),
         "{page}"
     );
-    assert_eq!(page.matches("<circle class=\"hit\"").count(), 1);
+    assert_eq!(page.matches("<circle class=\"memory-hit\"").count(), 1);
     assert_eq!(page.matches("<rect class=\"miss\"").count(), 2);
-    assert!(page.contains("hit (1)") && page.contains("miss (2)"));
+    assert!(page.contains("memory hit (1)") && page.contains("miss: computed (2)"));
     assert!(page.contains("<title>memory hit 12!:"));
+    // A disk hit and a request that waited are marks of their own.
+    app.post_json("/data", "[1]");
+    let page = browse(&app, "/dashboard").body;
+    assert_eq!(page.matches("<polygon class=\"disk-hit\"").count(), 1);
+    assert!(page.contains("disk hit (1)"));
+}
+
+#[rocket::async_test]
+async fn a_request_that_waited_for_another_is_drawn_as_waiting_not_as_a_miss() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = helpers::test_settings(&dir.path().join("cache"))
+        .merge(helpers::setting("data_delay_ms", 300));
+    let client = helpers::async_client_for(settings).await;
+    let requests = (0..4).map(|_| {
+        client
+            .post("/data")
+            .header(rocket::http::ContentType::JSON)
+            .body(r#"{"together":true}"#)
+            .dispatch()
+    });
+    rocket::futures::future::join_all(requests).await;
+    let page = client
+        .get("/dashboard")
+        .header(rocket::http::Accept::HTML)
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        page.matches("<rect class=\"miss\"").count(),
+        1,
+        "one did the work"
+    );
+    assert_eq!(
+        page.matches("<polygon class=\"waited\"").count(),
+        3,
+        "{page}"
+    );
+    assert!(page.contains("waited for another request doing the same work (3)"));
 }
 
 #[test]
