@@ -6,8 +6,9 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
+/// Also run by `canonical_keys` on the documents it generates.
 #[path = "../../fuzz/invariants.rs"]
-mod invariants;
+pub(crate) mod invariants;
 
 #[test]
 fn the_checked_in_corpus_holds_every_invariant() {
