@@ -425,9 +425,48 @@ mod tests {
     }
 
     #[test]
+    fn strings_end_and_escape_at_any_offset() {
+        // String content is scanned a word at a time: every byte that ends a
+        // plain run must be found at every place in a word.
+        for offset in 0..20 {
+            let plain = "a".repeat(offset);
+            for accepted in [
+                format!("\"{plain}\""),
+                format!("\"{plain}\\nbc\""),
+                format!("\"{plain}\\\"bc\""),
+                format!("\"{plain} \u{7f}~bc\""),
+                format!("\"{plain}é€🦀bc\""),
+            ] {
+                assert_eq!(canonical(&accepted), accepted, "{accepted:?}");
+            }
+            for refused in [
+                [b"\"", plain.as_bytes(), b"\x1fbc\""].concat(),
+                [b"\"", plain.as_bytes(), b"\x00bc\""].concat(),
+                [b"\"", plain.as_bytes(), b"\xffbc\""].concat(),
+                [b"\"", plain.as_bytes(), b"\xc3bc\""].concat(),
+                [b"\"", plain.as_bytes()].concat(),
+            ] {
+                assert!(
+                    matches!(refusal(&refused), JsonBodyError::Invalid(_)),
+                    "{refused:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn keys_are_sorted_by_utf16_code_units_after_unescaping() {
         assert_eq!(canonical(r#"{"a":1,"B":2,"":3}"#), r#"{"":3,"B":2,"a":1}"#);
         assert_eq!(canonical(r#"{"ab":1,"a":2}"#), r#"{"a":2,"ab":1}"#);
+        // Keys alike in their first eight bytes, and keys holding U+0000.
+        assert_eq!(
+            canonical(r#"{"abcdefgh2":1,"abcdefgh10":2,"abcdefgh":3}"#),
+            r#"{"abcdefgh":3,"abcdefgh10":2,"abcdefgh2":1}"#
+        );
+        assert_eq!(
+            canonical(r#"{"a\u0000b":1,"a\u0000":2,"a":3}"#),
+            r#"{"a":3,"a\u0000":2,"a\u0000b":1}"#
+        );
         assert_eq!(canonical(r#"{"\u0062":1,"a":2}"#), r#"{"a":2,"b":1}"#);
         // U+E000 sorts after U+1F600 in UTF-16 (0xE000 > 0xD83D), though not
         // in UTF-8 or by code point.

@@ -12,8 +12,12 @@ const MAX_NESTING: usize = 127;
 
 /// The canonical text of `body`, or why it is refused.
 pub(super) fn canonical_text(body: &[u8]) -> Result<Vec<u8>, JsonBodyError> {
-    Canonicalizer::new(body).run()
+    Canonicalizer::new(body).run().map_err(|refused| *refused)
 }
+
+/// What the parser's steps return. The refusal is boxed so that a step's
+/// result fits in registers: refusals are rare, and steps are many.
+type Step<T> = Result<T, Box<JsonBodyError>>;
 
 /// An array or object whose closing bracket has not been read yet.
 enum Open {
@@ -26,6 +30,8 @@ enum Open {
         content_start: usize,
         /// This object's first entry in `Canonicalizer::members`.
         first_member: usize,
+        /// How long `Canonicalizer::keys` was when the object opened.
+        keys_start: usize,
         /// The member being read, for the path in an error.
         current_member: usize,
         /// Whether every key so far came after the one before it.
@@ -35,13 +41,77 @@ enum Open {
 
 /// One object member already written to the output.
 struct Member {
-    /// Where its unescaped key starts in `Canonicalizer::keys`; it ends where
-    /// the next member's key starts (or at the end of `keys`).
-    key_start: usize,
     /// Where `"key":value` starts in the output; it ends one byte (a comma)
     /// before the next member of the same object starts.
     span_start: usize,
+    /// Where the unescaped key is: bytes `key_start..key_end` of the output
+    /// for a key written without escapes (nearly every key, and then the
+    /// output already holds it), else of `Canonicalizer::keys`.
+    key_start: usize,
+    key_end: usize,
+    key_kept_apart: bool,
+    /// The key's first bytes as a number, compared before the whole key.
+    key_prefix: u64,
 }
+
+impl Member {
+    fn key<'b>(&self, out: &'b [u8], keys: &'b [u8]) -> &'b [u8] {
+        let holder = if self.key_kept_apart { keys } else { out };
+        &holder[self.key_start..self.key_end]
+    }
+
+    /// Orders two members by key, in RFC 8785 order.
+    fn key_order(&self, other: &Member, out: &[u8], keys: &[u8]) -> Ordering {
+        self.key_prefix
+            .cmp(&other.key_prefix)
+            .then_with(|| utf16_order(self.key(out, keys), other.key(out, keys)))
+    }
+}
+
+/// Where the run of plain string content (see [`STRING_RUN_ENDS`]) that
+/// starts at `start` ends.
+///
+/// Eight bytes are tested at a time: strings are most of a typical body.
+/// Per byte of a word, `x - 0x01` sets the high bit where `x` is zero (and
+/// `x - 0x20` where `x` is below 0x20), so a zero byte of `word ^ quotes`
+/// marks a quote. The borrow can also mark bytes after a real match, never
+/// before one, so the lowest marked byte is the first match.
+#[inline]
+fn plain_run_end(input: &[u8], start: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH_BITS: u64 = u64::from_le_bytes([0x80; 8]);
+    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS;
+    let mut position = start;
+    while let Some(chunk) = input.get(position..position + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("a chunk of eight bytes"));
+        let ends = zero_bytes(word ^ (ONES * u64::from(b'"')))
+            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS)
+            | (word & HIGH_BITS);
+        if ends != 0 {
+            return position + (ends.trailing_zeros() / 8) as usize;
+        }
+        position += 8;
+    }
+    position
+        + input[position..]
+            .iter()
+            .position(|&byte| STRING_RUN_ENDS[usize::from(byte)])
+            .unwrap_or(input.len() - position)
+}
+
+/// Bytes that end a run of string content written as it is: the closing
+/// quote, a backslash, a control character (refused), or the first byte of
+/// a non-ASCII character (checked as UTF-8 before it is written).
+const STRING_RUN_ENDS: [bool; 256] = {
+    let mut ends = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        ends[byte] = byte < 0x20 || byte >= 0x80 || byte == b'"' as usize || byte == b'\\' as usize;
+        byte += 1;
+    }
+    ends
+};
 
 /// Reads a body once, front to back, writing its canonical form as it goes.
 ///
@@ -58,10 +128,11 @@ struct Canonicalizer<'a> {
     open: Vec<Open>,
     /// Members of every open object, outermost first.
     members: Vec<Member>,
-    /// The unescaped keys of `members`, back to back.
+    /// The unescaped text of keys written with escapes, back to back.
     keys: Vec<u8>,
-    /// Reused by every reorder.
-    order: Vec<usize>,
+    /// (key prefix, member index) of the members being sorted; like
+    /// `scratch`, which takes the sorted members, reused by every reorder.
+    order: Vec<(u64, usize)>,
     scratch: Vec<u8>,
 }
 
@@ -79,7 +150,7 @@ impl<'a> Canonicalizer<'a> {
         }
     }
 
-    fn run(mut self) -> Result<Vec<u8>, JsonBodyError> {
+    fn run(mut self) -> Step<Vec<u8>> {
         'value: loop {
             self.skip_whitespace();
             match self.peek() {
@@ -94,6 +165,7 @@ impl<'a> Canonicalizer<'a> {
                         self.open.push(Open::Object {
                             content_start: self.out.len(),
                             first_member: self.members.len(),
+                            keys_start: self.keys.len(),
                             current_member: self.members.len(),
                             sorted: true,
                         });
@@ -113,7 +185,9 @@ impl<'a> Canonicalizer<'a> {
                         continue 'value;
                     }
                 }
-                Some(b'"') => self.string(false)?,
+                Some(b'"') => {
+                    self.string(false)?;
+                }
                 Some(b'-' | b'0'..=b'9') => self.number()?,
                 Some(b't') => self.literal(b"true")?,
                 Some(b'f') => self.literal(b"false")?,
@@ -179,16 +253,16 @@ impl<'a> Canonicalizer<'a> {
     }
 
     /// Steps over an opening bracket, refusing one level too many.
-    fn enter_container(&mut self) -> Result<(), JsonBodyError> {
+    fn enter_container(&mut self) -> Step<()> {
         if self.open.len() >= MAX_NESTING {
-            return Err(JsonBodyError::TooDeep);
+            return Err(Box::new(JsonBodyError::TooDeep));
         }
         self.position += 1;
         Ok(())
     }
 
     /// Reads `"key":` of the next member of the innermost object.
-    fn member_key(&mut self) -> Result<(), JsonBodyError> {
+    fn member_key(&mut self) -> Step<()> {
         self.skip_whitespace();
         match self.peek() {
             Some(b'"') => {}
@@ -197,11 +271,31 @@ impl<'a> Canonicalizer<'a> {
             None => return Err(self.invalid("the body ended inside an object")),
         }
         let index = self.members.len();
-        self.members.push(Member {
-            key_start: self.keys.len(),
-            span_start: self.out.len(),
-        });
-        self.string(true)?;
+        let span_start = self.out.len();
+        let key_in_input = self.position + 1;
+        let member = match self.string(true)? {
+            Some((key_start, key_end)) => Member {
+                span_start,
+                key_start,
+                key_end,
+                key_kept_apart: true,
+                key_prefix: key_prefix(&self.keys, key_start, key_end - key_start),
+            },
+            // The key as written, between its quotes.
+            None => {
+                let (key_start, key_end) = (span_start + 1, self.out.len() - 1);
+                Member {
+                    span_start,
+                    key_start,
+                    key_end,
+                    key_kept_apart: false,
+                    // Read from the input, where the same bytes are followed
+                    // by more: a whole word can be read at once.
+                    key_prefix: key_prefix(self.input, key_in_input, key_end - key_start),
+                }
+            }
+        };
+        self.members.push(member);
 
         let Some(Open::Object {
             first_member,
@@ -214,14 +308,13 @@ impl<'a> Canonicalizer<'a> {
         };
         *current_member = index;
         if index > *first_member && *sorted {
-            let previous =
-                &self.keys[self.members[index - 1].key_start..self.members[index].key_start];
-            let this = &self.keys[self.members[index].key_start..];
-            match utf16_order(previous, this) {
+            let (previous, this) = (&self.members[index - 1], &self.members[index]);
+            match previous.key_order(this, &self.out, &self.keys) {
                 Ordering::Less => {}
                 Ordering::Greater => *sorted = false,
                 Ordering::Equal => {
-                    let key = String::from_utf8_lossy(this).into_owned();
+                    let key = this.key(&self.out, &self.keys);
+                    let key = String::from_utf8_lossy(key).into_owned();
                     let enclosing = self.open.len() - 1;
                     return Err(self.duplicate_key(key, enclosing));
                 }
@@ -242,10 +335,11 @@ impl<'a> Canonicalizer<'a> {
 
     /// Writes `}` for the innermost object, first putting its members in key
     /// order if they did not arrive that way.
-    fn close_object(&mut self) -> Result<(), JsonBodyError> {
+    fn close_object(&mut self) -> Step<()> {
         let Some(Open::Object {
             content_start,
             first_member,
+            keys_start,
             sorted,
             ..
         }) = self.open.pop()
@@ -256,50 +350,48 @@ impl<'a> Canonicalizer<'a> {
             self.sort_members(content_start, first_member)?;
         }
         self.out.push(b'}');
-        self.keys.truncate(self.members[first_member].key_start);
+        self.keys.truncate(keys_start);
         self.members.truncate(first_member);
         Ok(())
     }
 
     /// Reorders the members `first_member..` (written from `content_start`
     /// on) by key, refusing a key named twice.
-    fn sort_members(
-        &mut self,
-        content_start: usize,
-        first_member: usize,
-    ) -> Result<(), JsonBodyError> {
-        let (members, keys) = (&self.members, &self.keys);
-        let key = |index: usize| {
-            let end = members
-                .get(index + 1)
-                .map_or(keys.len(), |next| next.key_start);
-            &keys[members[index].key_start..end]
-        };
+    fn sort_members(&mut self, content_start: usize, first_member: usize) -> Step<()> {
+        let (members, out, keys) = (&self.members, &self.out, &self.keys);
+        let key = |index: usize| members[index].key(out, keys);
         self.order.clear();
-        self.order.extend(first_member..members.len());
         self.order
-            .sort_unstable_by(|&left, &right| utf16_order(key(left), key(right)));
+            .extend((first_member..members.len()).map(|index| (members[index].key_prefix, index)));
+        // Prefixes decide nearly every comparison without touching the keys.
+        self.order
+            .sort_unstable_by(|&(left_prefix, left), &(right_prefix, right)| {
+                left_prefix
+                    .cmp(&right_prefix)
+                    .then_with(|| utf16_order(key(left), key(right)))
+            });
         if let Some(pair) = self
             .order
             .windows(2)
-            .find(|pair| key(pair[0]) == key(pair[1]))
+            .find(|pair| pair[0].0 == pair[1].0 && key(pair[0].1) == key(pair[1].1))
         {
-            let repeated = String::from_utf8_lossy(key(pair[0])).into_owned();
+            let repeated = String::from_utf8_lossy(key(pair[0].1)).into_owned();
             // The object is already off the stack: every open container
             // encloses it.
             return Err(self.duplicate_key(repeated, self.open.len()));
         }
 
         self.scratch.clear();
-        for (rank, &index) in self.order.iter().enumerate() {
+        self.scratch.reserve(out.len() - content_start);
+        for (rank, &(_, index)) in self.order.iter().enumerate() {
             if rank > 0 {
                 self.scratch.push(b',');
             }
             let span_end = members
                 .get(index + 1)
-                .map_or(self.out.len(), |next| next.span_start - 1);
+                .map_or(out.len(), |next| next.span_start - 1);
             self.scratch
-                .extend_from_slice(&self.out[members[index].span_start..span_end]);
+                .extend_from_slice(&out[members[index].span_start..span_end]);
         }
         self.out[content_start..].copy_from_slice(&self.scratch);
         Ok(())
@@ -307,58 +399,75 @@ impl<'a> Canonicalizer<'a> {
 
     /// The refusal for `key` named twice in an object whose enclosing
     /// containers are `self.open[..enclosing]`.
-    fn duplicate_key(&self, key: String, enclosing: usize) -> JsonBodyError {
+    fn duplicate_key(&self, key: String, enclosing: usize) -> Box<JsonBodyError> {
         let mut path = String::new();
         for container in &self.open[..enclosing] {
             path.push('/');
             match *container {
                 Open::Array { item } => path.push_str(itoa::Buffer::new().format(item)),
                 Open::Object { current_member, .. } => {
-                    let start = self.members[current_member].key_start;
-                    let end = self
-                        .members
-                        .get(current_member + 1)
-                        .map_or(self.keys.len(), |next| next.key_start);
-                    let name = String::from_utf8_lossy(&self.keys[start..end]);
+                    let name = self.members[current_member].key(&self.out, &self.keys);
+                    let name = String::from_utf8_lossy(name);
                     // RFC 6901: `~` and `/` inside a name are written `~0` and `~1`.
                     path.push_str(&name.replace('~', "~0").replace('/', "~1"));
                 }
             }
         }
-        JsonBodyError::DuplicateKey { key, path }
+        Box::new(JsonBodyError::DuplicateKey { key, path })
     }
 
-    /// Reads a string, writing it in canonical escaping, and (for a key) its
-    /// unescaped text to `keys` as well.
-    fn string(&mut self, is_key: bool) -> Result<(), JsonBodyError> {
+    /// Reads a string and writes it in canonical escaping. For a key written
+    /// with escapes, its unescaped text also goes to `keys`, and where is
+    /// returned.
+    #[inline]
+    fn string(&mut self, is_key: bool) -> Step<Option<(usize, usize)>> {
         let input = self.input;
-        self.position += 1;
-        self.out.push(b'"');
-        loop {
-            // A run of bytes that are written as they are: everything but the
-            // closing quote, escapes and control characters.
-            let run_start = self.position;
-            let run_length = input[run_start..]
-                .iter()
-                .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
-                .unwrap_or(input.len() - run_start);
-            self.position += run_length;
-            let run = &input[run_start..self.position];
-            // The run ends at an ASCII byte, so a valid character is never cut.
-            if let Err(error) = std::str::from_utf8(run) {
-                self.position = run_start + error.valid_up_to();
-                return Err(self.invalid("invalid UTF-8 in a string"));
-            }
-            self.out.extend_from_slice(run);
-            if is_key {
-                self.keys.extend_from_slice(run);
-            }
+        let start = self.position;
+        // Without escapes, a string's canonical form is the string as written;
+        // most strings are ASCII without escapes, and are copied in one go.
+        let end = plain_run_end(input, start + 1);
+        if input.get(end) == Some(&b'"') {
+            self.position = end + 1;
+            self.out.extend_from_slice(&input[start..=end]);
+            return Ok(None);
+        }
+        self.string_beyond_ascii(start, end, is_key)
+    }
 
+    /// The rest of [`Self::string`], from `position`, the first byte that is
+    /// not plain ASCII.
+    fn string_beyond_ascii(
+        &mut self,
+        start: usize,
+        position: usize,
+        is_key: bool,
+    ) -> Step<Option<(usize, usize)>> {
+        let input = self.input;
+        self.position = position;
+        self.skip_string_run()?;
+        match self.peek() {
+            Some(b'"') => {
+                self.position += 1;
+                self.out.extend_from_slice(&input[start..self.position]);
+                return Ok(None);
+            }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.unescaped_control_character()),
+            None => return Err(self.invalid("the body ended inside a string")),
+        }
+
+        self.out.extend_from_slice(&input[start..self.position]);
+        let keys_start = self.keys.len();
+        if is_key {
+            self.keys
+                .extend_from_slice(&input[start + 1..self.position]);
+        }
+        loop {
             match self.peek() {
                 Some(b'"') => {
                     self.position += 1;
                     self.out.push(b'"');
-                    return Ok(());
+                    return Ok(is_key.then_some((keys_start, self.keys.len())));
                 }
                 Some(b'\\') => {
                     let character = self.escape()?;
@@ -369,19 +478,47 @@ impl<'a> Canonicalizer<'a> {
                             .extend_from_slice(character.encode_utf8(&mut utf8).as_bytes());
                     }
                 }
-                Some(_) => {
-                    return Err(self.invalid(
-                        "a control character in a string must be escaped (\\n, \\t, \\u0001, ...)",
-                    ))
-                }
+                Some(_) => return Err(self.unescaped_control_character()),
                 None => return Err(self.invalid("the body ended inside a string")),
+            }
+            let run_start = self.position;
+            self.skip_string_run()?;
+            let run = &input[run_start..self.position];
+            self.out.extend_from_slice(run);
+            if is_key {
+                self.keys.extend_from_slice(run);
             }
         }
     }
 
+    /// Steps over string content that is written as it is, up to a quote, a
+    /// backslash or a control character, checking non-ASCII bytes as UTF-8.
+    fn skip_string_run(&mut self) -> Step<()> {
+        let input = self.input;
+        loop {
+            self.position = plain_run_end(input, self.position);
+            let non_ascii_start = self.position;
+            let rest = &input[non_ascii_start..];
+            let non_ascii = rest.iter().take_while(|byte| !byte.is_ascii()).count();
+            if non_ascii == 0 {
+                return Ok(());
+            }
+            // The run ends at an ASCII byte, so a valid character is never cut.
+            if let Err(error) = std::str::from_utf8(&rest[..non_ascii]) {
+                self.position = non_ascii_start + error.valid_up_to();
+                return Err(self.invalid("invalid UTF-8 in a string"));
+            }
+            self.position += non_ascii;
+        }
+    }
+
+    fn unescaped_control_character(&self) -> Box<JsonBodyError> {
+        self.invalid("a control character in a string must be escaped (\\n, \\t, \\u0001, ...)")
+    }
+
     /// Reads one escape (the position is at its backslash) and returns the
     /// character it stands for.
-    fn escape(&mut self) -> Result<char, JsonBodyError> {
+    fn escape(&mut self) -> Step<char> {
         self.position += 1;
         let character = match self.peek() {
             Some(b'"') => '"',
@@ -401,7 +538,7 @@ impl<'a> Canonicalizer<'a> {
     }
 
     /// Reads `uXXXX` (and a second `\uXXXX` for a surrogate pair).
-    fn unicode_escape(&mut self) -> Result<char, JsonBodyError> {
+    fn unicode_escape(&mut self) -> Step<char> {
         self.position += 1;
         let unit = self.hex_unit()?;
         let code_point = match unit {
@@ -424,7 +561,7 @@ impl<'a> Canonicalizer<'a> {
         char::from_u32(code_point).ok_or_else(|| self.invalid("invalid \\u escape"))
     }
 
-    fn hex_unit(&mut self) -> Result<u16, JsonBodyError> {
+    fn hex_unit(&mut self) -> Step<u16> {
         let mut unit = 0u16;
         for _ in 0..4 {
             let digit = match self.peek() {
@@ -440,7 +577,7 @@ impl<'a> Canonicalizer<'a> {
         Ok(unit)
     }
 
-    fn literal(&mut self, word: &'static [u8]) -> Result<(), JsonBodyError> {
+    fn literal(&mut self, word: &'static [u8]) -> Step<()> {
         if self.input[self.position..].starts_with(word) {
             self.position += word.len();
             self.out.extend_from_slice(word);
@@ -451,7 +588,7 @@ impl<'a> Canonicalizer<'a> {
     }
 
     /// Reads a number and writes its canonical spelling.
-    fn number(&mut self) -> Result<(), JsonBodyError> {
+    fn number(&mut self) -> Step<()> {
         let input = self.input;
         let start = self.position;
         let negative = self.peek() == Some(b'-');
@@ -511,13 +648,22 @@ impl<'a> Canonicalizer<'a> {
             });
         }
 
-        // The everyday number, a short integer, is already canonical.
-        if fraction.is_empty() && exponent.is_none() && integer.len() <= 21 {
-            if integer != b"0" && negative {
-                self.out.push(b'-');
+        // Everyday numbers are already canonical: a short integer, and a
+        // short decimal without trailing zeros (nor more than five zeros
+        // right after the point, which the layout writes with an exponent).
+        if exponent.is_none() && integer.len() <= 21 {
+            if fraction.is_empty() {
+                if integer != b"0" && negative {
+                    self.out.push(b'-');
+                }
+                self.out.extend_from_slice(integer);
+                return Ok(());
             }
-            self.out.extend_from_slice(integer);
-            return Ok(());
+            let zeros_after_point = fraction.iter().take_while(|&&digit| digit == b'0').count();
+            if fraction.last() != Some(&b'0') && (integer != b"0" || zeros_after_point < 6) {
+                self.out.extend_from_slice(&input[start..self.position]);
+                return Ok(());
+            }
         }
 
         let digits = Digits { integer, fraction };
@@ -533,7 +679,7 @@ impl<'a> Canonicalizer<'a> {
         let point = integer.len() as i128 - first as i128 + exponent.unwrap_or(0);
         if i64::try_from(point - 1).is_err() {
             let (line, column) = line_and_column(input, start);
-            return Err(JsonBodyError::ExponentOutOfRange { line, column });
+            return Err(Box::new(JsonBodyError::ExponentOutOfRange { line, column }));
         }
 
         // RFC 8785 section 3.2.2.3, which is ECMAScript's Number::toString,
@@ -574,9 +720,11 @@ impl<'a> Canonicalizer<'a> {
     }
 
     /// A syntax error at the current position.
-    fn invalid(&self, what: &str) -> JsonBodyError {
+    fn invalid(&self, what: &str) -> Box<JsonBodyError> {
         let (line, column) = line_and_column(self.input, self.position);
-        JsonBodyError::Invalid(format!("{what} at line {line} column {column}"))
+        Box::new(JsonBodyError::Invalid(format!(
+            "{what} at line {line} column {column}"
+        )))
     }
 }
 
@@ -642,38 +790,52 @@ pub(super) fn push_escaped_char(out: &mut Vec<u8>, character: char) {
 }
 
 /// Orders two UTF-8 keys by their UTF-16 code units, as RFC 8785 sorts
-/// object keys. That is byte order, except that a character from U+E000 to
-/// U+FFFF sorts after one above U+FFFF (whose first unit is a surrogate).
+/// object keys.
 fn utf16_order(left: &[u8], right: &[u8]) -> Ordering {
-    let common = left.iter().zip(right).take_while(|(a, b)| a == b).count();
-    if common == left.len() || common == right.len() {
-        return left.len().cmp(&right.len());
+    match left.iter().zip(right).position(|(a, b)| a != b) {
+        Some(index) => utf16_weight(left[index]).cmp(&utf16_weight(right[index])),
+        None => left.len().cmp(&right.len()),
     }
-    // The two keys agree up to the character holding the first difference,
-    // so it starts at the same place in both.
-    let mut start = common;
-    while left[start] & 0xC0 == 0x80 {
-        start -= 1;
-    }
-    utf16_units(&left[start..]).cmp(&utf16_units(&right[start..]))
 }
 
-/// The UTF-16 code units (one or two) of the character `text` starts with.
-fn utf16_units(text: &[u8]) -> (u32, u32) {
-    let lead = u32::from(text[0]);
-    let (width, mut code_point) = match lead {
-        0x00..=0x7F => (1, lead),
-        0xC0..=0xDF => (2, lead & 0x1F),
-        0xE0..=0xEF => (3, lead & 0x0F),
-        _ => (4, lead & 0x07),
-    };
-    for &continuation in &text[1..width] {
-        code_point = (code_point << 6) | (u32::from(continuation) & 0x3F);
+/// A byte's weight when UTF-8 keys are put in UTF-16 order.
+///
+/// UTF-8 bytes sort as code points do, and code points as UTF-16 units do,
+/// but for one range: U+E000 to U+FFFF (one unit, above the surrogates)
+/// comes after the characters above U+FFFF (two units, from 0xD800 on).
+/// Those start with the byte 0xEE or 0xEF, the others with 0xF0 to 0xF4,
+/// and no byte of valid UTF-8 is higher; so weighing 0xEE and 0xEF as the
+/// highest bytes of all gives UTF-16 order.
+#[inline]
+fn utf16_weight(byte: u8) -> u8 {
+    match byte {
+        0xEE | 0xEF => byte + 0x10,
+        _ => byte,
     }
-    match code_point.checked_sub(0x10000) {
-        None => (code_point, 0),
-        Some(above) => (0xD800 + (above >> 10), 0xDC00 + (above & 0x3FF)),
+}
+
+/// The first eight bytes of the key `source[start..start + length]`,
+/// weighed for UTF-16 order and padded with zeros, as one number: keys
+/// whose prefixes differ are ordered as their prefixes are, and only equal
+/// prefixes need the whole keys compared.
+fn key_prefix(source: &[u8], start: usize, length: usize) -> u64 {
+    const HIGH_BITS: u64 = u64::from_be_bytes([0x80; 8]);
+    if let Some(chunk) = source.get(start..start + 8) {
+        let word = u64::from_be_bytes(chunk.try_into().expect("a chunk of eight bytes"));
+        // ASCII weighs as it is; anything else takes the byte-wise way.
+        if word & HIGH_BITS == 0 {
+            return match length {
+                8.. => word,
+                // Keep the key's own bytes, the first `length` of the word.
+                _ => word & !(u64::MAX >> (8 * length)),
+            };
+        }
     }
+    let key = &source[start..start + length];
+    (0..8).fold(0, |prefix, index| {
+        let weight = key.get(index).copied().map_or(0, utf16_weight);
+        prefix << 8 | u64::from(weight)
+    })
 }
 
 /// Line and column (both from 1, the column counted in characters) of the
