@@ -119,8 +119,9 @@ const STRING_RUN_ENDS: [bool; 256] = {
 /// hostile nesting costs a refusal, never the thread's stack. Objects are
 /// written in the order their members arrive; an object whose keys arrived
 /// out of order is reordered when it closes, by copying its members' spans
-/// through one scratch buffer. Already-sorted objects, the common case, cost
-/// one key comparison per member and no copying.
+/// through one scratch buffer (all but the largest, which moves in place).
+/// Already-sorted objects, the common case, cost one key comparison per
+/// member and no copying.
 struct Canonicalizer<'a> {
     input: &'a [u8],
     position: usize,
@@ -381,19 +382,45 @@ impl<'a> Canonicalizer<'a> {
             return Err(self.duplicate_key(repeated, self.open.len()));
         }
 
-        self.scratch.clear();
-        self.scratch.reserve(out.len() - content_start);
-        for (rank, &(_, index)) in self.order.iter().enumerate() {
-            if rank > 0 {
-                self.scratch.push(b',');
-            }
-            let span_end = members
+        // The largest member is moved in place; only the others go through
+        // `scratch`. A large body is mostly one large member (an array of
+        // records, say), so the scratch stays small.
+        let span = |index: usize| {
+            let end = members
                 .get(index + 1)
                 .map_or(out.len(), |next| next.span_start - 1);
-            self.scratch
-                .extend_from_slice(&out[members[index].span_start..span_end]);
+            members[index].span_start..end
+        };
+        let (largest_rank, largest) = self
+            .order
+            .iter()
+            .enumerate()
+            .map(|(rank, &(_, index))| (rank, span(index)))
+            .max_by_key(|(_, span)| span.len())
+            .expect("an object with members out of order has members");
+        self.scratch.clear();
+        self.scratch
+            .reserve(out.len() - content_start - largest.len());
+        // The members before the largest one, each followed by a comma;
+        // then those after it, each preceded by one.
+        let mut largest_offset = 0;
+        for (rank, &(_, index)) in self.order.iter().enumerate() {
+            if rank > largest_rank {
+                self.scratch.push(b',');
+            }
+            if rank != largest_rank {
+                self.scratch.extend_from_slice(&out[span(index)]);
+            }
+            if rank < largest_rank {
+                self.scratch.push(b',');
+                largest_offset = self.scratch.len();
+            }
         }
-        self.out[content_start..].copy_from_slice(&self.scratch);
+        let largest_start = content_start + largest_offset;
+        let largest_end = largest_start + largest.len();
+        self.out.copy_within(largest, largest_start);
+        self.out[content_start..largest_start].copy_from_slice(&self.scratch[..largest_offset]);
+        self.out[largest_end..].copy_from_slice(&self.scratch[largest_offset..]);
         Ok(())
     }
 
