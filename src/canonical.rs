@@ -119,8 +119,14 @@ pub enum JsonBodyError {
         /// the top-level value.
         path: String,
     },
-    /// A number whose decimal exponent does not fit in an `i64`.
-    ExponentOutOfRange { line: usize, column: usize },
+    /// A number whose decimal exponent, written as d.ddd×10^N, does not fit
+    /// in an `i64`.
+    ExponentOutOfRange {
+        /// Where the number starts: line, from 1.
+        line: usize,
+        /// And column, from 1, counted in characters.
+        column: usize,
+    },
 }
 
 impl fmt::Display for JsonBodyError {
