@@ -2,6 +2,7 @@
 //! cost in each tier, and the work a miss does.
 //!
 //! `cargo bench` runs everything; `cargo bench -- memory` runs one group.
+//! What a `/data` body's cache key costs is in `benches/canonical.rs`.
 //! Compare the numbers with each other rather than with another machine's.
 
 use std::hint::black_box;
@@ -17,7 +18,6 @@ use cachelab::history::{Outcome, RequestHistory, Subject, Tier};
 use cachelab::memory::FactorialCache;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use num_bigint::BigUint;
-use sha2::{Digest, Sha256};
 
 /// The app runs on Rocket's multi-threaded tokio runtime; so do the benches
 /// (the disk tier's reads need it).
@@ -185,25 +185,6 @@ fn factorial_work(c: &mut Criterion) {
     group.finish();
 }
 
-fn canonical_key(c: &mut Criterion) {
-    let mut group = c.benchmark_group("canonical");
-    for (label, size) in [("100B", 100), ("10KB", 10 * 1024), ("1MB", 1024 * 1024)] {
-        let body = json_body(size);
-        group.throughput(Throughput::Bytes(body.len() as u64));
-        // Parse, sort keys, write the canonical text, hash it: the key of a request.
-        group.bench_with_input(
-            BenchmarkId::new("parse_sort_sha256", label),
-            &body,
-            |b, body| b.iter(|| CanonicalJson::parse(black_box(body)).expect("valid JSON")),
-        );
-        // The hash alone, for scale.
-        group.bench_with_input(BenchmarkId::new("sha256_only", label), &body, |b, body| {
-            b.iter(|| Sha256::digest(black_box(body)))
-        });
-    }
-    group.finish();
-}
-
 fn disk(c: &mut Criterion) {
     let runtime = runtime();
     let dir = tempfile::tempdir().expect("a temp dir");
@@ -249,12 +230,5 @@ fn disk(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(
-    benches,
-    memory,
-    history,
-    factorial_work,
-    canonical_key,
-    disk
-);
+criterion_group!(benches, memory, history, factorial_work, disk);
 criterion_main!(benches);

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
+/// Also run by `canonical_keys` on the documents it generates.
 #[path = "../../fuzz/invariants.rs"]
-mod invariants;
+pub(crate) mod invariants;
 
 #[test]
 fn the_checked_in_corpus_holds_every_invariant() {
@@ -36,6 +37,11 @@ fn json_ish() -> impl Strategy<Value = Vec<u8>> {
         Just(b"\\ud800".to_vec()),
         Just(b"1e999".to_vec()),
         Just(b"-0.0".to_vec()),
+        Just(b"1.50e-7".to_vec()),
+        Just(b"18446744073709551617".to_vec()),
+        Just(b"0.30000000000000000000000000000001".to_vec()),
+        Just(b"9007199254740993".to_vec()),
+        Just(b"\"\\u006b\"".to_vec()),
         Just(b"null".to_vec()),
         Just(b" ".to_vec()),
         any::<u8>().prop_map(|byte| vec![byte]),

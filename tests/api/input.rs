@@ -109,6 +109,20 @@ fn bad_bodies_are_refused_with_a_reason() {
             "too large",
         ),
         (
+            "a key named twice",
+            json.clone(),
+            br#"{"a":1,"a":2}"#.to_vec(),
+            Status::BadRequest,
+            "names the key \"a\" twice",
+        ),
+        (
+            "an exponent beyond an i64",
+            json.clone(),
+            b"[1e9223372036854775808]".to_vec(),
+            Status::BadRequest,
+            "a limit of this app",
+        ),
+        (
             "absurd nesting",
             json.clone(),
             too_deep.into_bytes(),

@@ -298,6 +298,27 @@ fn invalid_json_is_explained_next_to_the_form_with_the_text_kept() {
 }
 
 #[test]
+fn a_key_named_twice_is_explained_next_to_the_form_with_the_text_kept() {
+    let app = TestApp::new();
+    let page = submit_form(&app, "/disk", &disk_form("{\"a\": 1, \"a\": 2}"));
+    // The same status as every other body the form cannot use.
+    assert_eq!(page.status, Status::UnprocessableEntity);
+    assert!(page.body.contains("id=\"body-error\""));
+    assert!(
+        page.body
+            .contains("the top-level object names the key &quot;a&quot; twice"),
+        "the key is named"
+    );
+    assert!(page.body.contains("ambiguous"), "and why it is refused");
+    assert!(
+        page.body
+            .contains("{&quot;a&quot;: 1, &quot;a&quot;: 2}</textarea>"),
+        "text kept"
+    );
+    assert_eq!(app.stats()["disk"]["entries"], 0);
+}
+
+#[test]
 fn learner_input_is_escaped_everywhere_it_is_shown() {
     let app = TestApp::new();
     let payload = "<script>alert(1)</script>";
