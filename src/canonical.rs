@@ -495,6 +495,62 @@ mod tests {
     }
 
     #[test]
+    fn large_objects_are_reordered_whichever_member_is_largest() {
+        // Past a few KiB, an object's largest member moves in place and the
+        // others go around it: try every order and every largest member.
+        let keys = ["a", "b", "c", "d"];
+        let long = "x".repeat(10_000);
+        for largest in 0..keys.len() {
+            let value = |member: usize| {
+                if member == largest {
+                    format!("\"{long}\"")
+                } else {
+                    format!("[{member},{{\"z\":1,\"y\":2}}]")
+                }
+            };
+            let sorted_value = |member: usize| {
+                if member == largest {
+                    format!("\"{long}\"")
+                } else {
+                    format!("[{member},{{\"y\":2,\"z\":1}}]")
+                }
+            };
+            let expected: Vec<String> = (0..keys.len())
+                .map(|member| format!("\"{}\":{}", keys[member], sorted_value(member)))
+                .collect();
+            let expected = format!("{{{}}}", expected.join(","));
+            for order in permutations(keys.len()) {
+                let members: Vec<String> = order
+                    .iter()
+                    .map(|&member| format!("\"{}\": {}", keys[member], value(member)))
+                    .collect();
+                let body = format!("{{ {} }}", members.join(", "));
+                assert_eq!(
+                    canonical(&body),
+                    expected,
+                    "order {order:?}, largest {largest}"
+                );
+            }
+        }
+    }
+
+    /// Every order of `0..count`.
+    fn permutations(count: usize) -> Vec<Vec<usize>> {
+        if count == 0 {
+            return vec![Vec::new()];
+        }
+        let mut all = Vec::new();
+        for shorter in permutations(count - 1) {
+            for place in 0..=shorter.len() {
+                let mut order = shorter.clone();
+                order.insert(place, count - 1);
+                all.push(order);
+            }
+        }
+        all
+    }
+
+    #[test]
     fn a_key_named_twice_is_refused_with_where_it_is() {
         let cases: [(&str, &str, &str); 6] = [
             (r#"{"a":1,"a":2}"#, "a", ""),

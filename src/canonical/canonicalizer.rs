@@ -10,6 +10,10 @@ use super::JsonBodyError;
 /// on the heap, so this bounds memory, not the thread's stack.
 const MAX_NESTING: usize = 127;
 
+/// Objects up to this size are reordered through the scratch buffer whole;
+/// larger ones move their largest member in place (see `sort_members`).
+const SMALL_OBJECT_BYTES: usize = 4096;
+
 /// The canonical text of `body`, or why it is refused.
 pub(super) fn canonical_text(body: &[u8]) -> Result<Vec<u8>, JsonBodyError> {
     Canonicalizer::new(body).run().map_err(|refused| *refused)
@@ -382,15 +386,29 @@ impl<'a> Canonicalizer<'a> {
             return Err(self.duplicate_key(repeated, self.open.len()));
         }
 
-        // The largest member is moved in place; only the others go through
-        // `scratch`. A large body is mostly one large member (an array of
-        // records, say), so the scratch stays small.
         let span = |index: usize| {
             let end = members
                 .get(index + 1)
                 .map_or(out.len(), |next| next.span_start - 1);
             members[index].span_start..end
         };
+        self.scratch.clear();
+
+        // A small object (a record, say) goes through `scratch` whole.
+        if out.len() - content_start <= SMALL_OBJECT_BYTES {
+            for (rank, &(_, index)) in self.order.iter().enumerate() {
+                if rank > 0 {
+                    self.scratch.push(b',');
+                }
+                self.scratch.extend_from_slice(&out[span(index)]);
+            }
+            self.out[content_start..].copy_from_slice(&self.scratch);
+            return Ok(());
+        }
+
+        // In a large one, the largest member is moved in place and only the
+        // others go through `scratch`. A large body is mostly one large
+        // member (an array of records, say), so the scratch stays small.
         let (largest_rank, largest) = self
             .order
             .iter()
@@ -398,7 +416,6 @@ impl<'a> Canonicalizer<'a> {
             .map(|(rank, &(_, index))| (rank, span(index)))
             .max_by_key(|(_, span)| span.len())
             .expect("an object with members out of order has members");
-        self.scratch.clear();
         self.scratch
             .reserve(out.len() - content_start - largest.len());
         // The members before the largest one, each followed by a comma;
