@@ -731,12 +731,18 @@ impl<'a> Canonicalizer<'a> {
         }
 
         // RFC 8785 section 3.2.2.3, which is ECMAScript's Number::toString,
-        // applied to the exact digits.
+        // applied to the exact digits, with one change: an integer stays an
+        // integer however many digits it has (ECMAScript switches to an
+        // exponent past 21, where a double's precision ends; we keep every
+        // digit, and an exponent would make most JSON parsers, Python's
+        // among them, read the number back as a float). Only trailing zeros
+        // are bounded, at 20 as in ECMAScript, so `1e21` and `1e400` keep
+        // their exponent.
         let out = &mut self.out;
         if negative {
             out.push(b'-');
         }
-        if significant <= point && point <= 21 {
+        if significant <= point && point <= significant + 20 {
             digits.write(out, first, last + 1);
             out.resize(out.len() + (point - significant) as usize, b'0');
         } else if 0 < point && point <= 21 {

@@ -195,7 +195,7 @@ fn expected_number(number: &Decimal) -> String {
     let sign = if negative { "-" } else { "" };
     let k = digits.len() as i64;
     let n = k + exponent;
-    let body = if k <= n && n <= 21 {
+    let body = if k <= n && n <= k + 20 {
         format!("{digits}{}", "0".repeat((n - k) as usize))
     } else if 0 < n && n <= 21 {
         format!("{}.{}", &digits[..n as usize], &digits[n as usize..])
@@ -514,21 +514,21 @@ mod over_http {
         let app = TestApp::new();
         let answer = app.post_json("/data", r#"{"n":123456789012345678901234567890}"#);
         assert_eq!(answer.status, Status::Ok);
-        // More than 21 integer digits take an exponent in the ECMAScript
-        // layout; none of the digits is lost.
-        let canonical = r#"{"n":1.2345678901234567890123456789e+29}"#;
+        // An integer stays an integer, every digit kept, where RFC 8785's
+        // layout would switch to an exponent past 21 digits.
+        let canonical = r#"{"n":123456789012345678901234567890}"#;
         assert_eq!(answer.body, canonical);
         assert_eq!(
             answer.header("X-Cache-Key"),
             Some(sha256_hex(canonical).as_str())
         );
-        let twenty_two_digits = app.post_json("/data", r#"{"n":1234567890123456789012}"#);
-        assert_eq!(
-            twenty_two_digits.body,
-            r#"{"n":1.234567890123456789012e+21}"#
-        );
-        let twenty_one_digits = app.post_json("/data", r#"{"n":123456789012345678901}"#);
-        assert_eq!(twenty_one_digits.body, r#"{"n":123456789012345678901}"#);
+        let spelled_otherwise =
+            app.post_json("/data", r#"{"n":1.2345678901234567890123456789e29}"#);
+        assert_eq!(spelled_otherwise.x_cache(), "HIT", "one value, one entry");
+        assert_eq!(spelled_otherwise.body, canonical);
+        // Past 20 trailing zeros the exponent stays, so 1e400 is short.
+        let huge = app.post_json("/data", r#"{"n":1e400}"#);
+        assert_eq!(huge.body, r#"{"n":1e+400}"#);
     }
 
     #[test]
