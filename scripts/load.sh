@@ -226,7 +226,7 @@ label_of() {
         disk_hit) echo "disk hit: POST /data (30 B body)" ;;
         miss_mix) echo "miss-heavy mix (80% misses)" ;;
         floor_health) echo "Rocket alone: /health" ;;
-        floor_cache_headers) echo "Rocket alone: /health + X-Cache, Server-Timing" ;;
+        floor_cache_headers) echo "Rocket alone: /health + Cache-Control, X-Cache, Server-Timing" ;;
         floor_hit) echo "Rocket alone: a memory hit's bytes, fixed" ;;
     esac
 }
