@@ -1,7 +1,9 @@
 //! The disk tier: JSON answers stored with `cacache` under `cache_dir`,
 //! shared safely by every process pointed at the same directory.
 //!
-//! - [`tier`]: look up, store, clear, count and list (the public face);
+//! - [`tier`]: look up, store and clear (the public face);
+//! - `answer`: what one lookup found, or why it missed;
+//! - `stats`: counters for `/stats` and the listing for the disk page;
 //! - `index`: this process's view of the entries, read in the background;
 //! - `files`: where cacache keeps an entry and what its files occupy;
 //! - `ledger`: the directory's footprint, kept by every process under one lock;
@@ -12,17 +14,18 @@
 //! Every file fault becomes a miss or an answer that is not stored, never a
 //! failed request.
 
+mod answer;
 mod faults;
 mod files;
 mod index;
 mod ledger;
 mod page_cache;
+mod stats;
 mod sweep;
 pub mod tier;
 
+pub use answer::{DiskAnswer, DiskLookup, MissReason};
 pub use ledger::Footprint;
+pub use stats::{DiskEntry, DiskStats, EntriesPage};
 pub use sweep::{SweepReport, Sweeper};
-pub use tier::{
-    DiskAnswer, DiskCache, DiskEntry, DiskLookup, DiskSettings, DiskStats, DiskTier, EntriesPage,
-    MissReason,
-};
+pub use tier::{DiskCache, DiskSettings, DiskTier};
