@@ -5,6 +5,12 @@ use std::cmp::Ordering;
 
 use super::JsonBodyError;
 
+mod number;
+mod strings;
+
+pub(super) use strings::push_escaped_char;
+use strings::{plain_run_end, utf16_order, utf16_weight};
+
 /// The deepest nesting of arrays and objects a body may have: serde_json's
 /// default, which the app has always used. The parser keeps its own stack
 /// on the heap, so this bounds memory, not the thread's stack.
@@ -71,51 +77,6 @@ impl Member {
             .then_with(|| utf16_order(self.key(out, keys), other.key(out, keys)))
     }
 }
-
-/// Where the run of plain string content (see [`STRING_RUN_ENDS`]) that
-/// starts at `start` ends.
-///
-/// Eight bytes are tested at a time: strings are most of a typical body.
-/// Per byte of a word, `x - 0x01` sets the high bit where `x` is zero (and
-/// `x - 0x20` where `x` is below 0x20), so a zero byte of `word ^ quotes`
-/// marks a quote. The borrow can also mark bytes after a real match, never
-/// before one, so the lowest marked byte is the first match.
-#[inline]
-fn plain_run_end(input: &[u8], start: usize) -> usize {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGH_BITS: u64 = u64::from_le_bytes([0x80; 8]);
-    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS;
-    let mut position = start;
-    while let Some(chunk) = input.get(position..position + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("a chunk of eight bytes"));
-        let ends = zero_bytes(word ^ (ONES * u64::from(b'"')))
-            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
-            | (word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS)
-            | (word & HIGH_BITS);
-        if ends != 0 {
-            return position + (ends.trailing_zeros() / 8) as usize;
-        }
-        position += 8;
-    }
-    position
-        + input[position..]
-            .iter()
-            .position(|&byte| STRING_RUN_ENDS[usize::from(byte)])
-            .unwrap_or(input.len() - position)
-}
-
-/// Bytes that end a run of string content written as it is: the closing
-/// quote, a backslash, a control character (refused), or the first byte of
-/// a non-ASCII character (checked as UTF-8 before it is written).
-const STRING_RUN_ENDS: [bool; 256] = {
-    let mut ends = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        ends[byte] = byte < 0x20 || byte >= 0x80 || byte == b'"' as usize || byte == b'\\' as usize;
-        byte += 1;
-    }
-    ends
-};
 
 /// Reads a body once, front to back, writing its canonical form as it goes.
 ///
@@ -635,236 +596,12 @@ impl<'a> Canonicalizer<'a> {
         }
     }
 
-    /// Reads a number and writes its canonical spelling.
-    fn number(&mut self) -> Step<()> {
-        let input = self.input;
-        let start = self.position;
-        let negative = self.peek() == Some(b'-');
-        if negative {
-            self.position += 1;
-        }
-
-        let integer_start = self.position;
-        match self.peek() {
-            Some(b'0') => {
-                self.position += 1;
-                if let Some(b'0'..=b'9') = self.peek() {
-                    return Err(self.invalid("a number cannot start with 0 unless it is 0"));
-                }
-            }
-            Some(b'1'..=b'9') => self.skip_digits(),
-            _ => return Err(self.invalid("expected a digit in a number")),
-        }
-        let integer = &input[integer_start..self.position];
-
-        let mut fraction: &[u8] = &[];
-        if self.peek() == Some(b'.') {
-            self.position += 1;
-            let fraction_start = self.position;
-            self.skip_digits();
-            if self.position == fraction_start {
-                return Err(self.invalid("expected a digit after the decimal point"));
-            }
-            fraction = &input[fraction_start..self.position];
-        }
-
-        let mut exponent: Option<i128> = None;
-        if let Some(b'e' | b'E') = self.peek() {
-            self.position += 1;
-            let exponent_negative = self.peek() == Some(b'-');
-            if let Some(b'-' | b'+') = self.peek() {
-                self.position += 1;
-            }
-            let digits_start = self.position;
-            self.skip_digits();
-            if self.position == digits_start {
-                return Err(self.invalid("expected a digit in the exponent"));
-            }
-            // Past this bound the number is refused anyway (unless it is zero),
-            // so the digits need not be read exactly; it keeps the sum below
-            // far from overflowing an i128.
-            const EXPONENT_CAP: i128 = 1 << 80;
-            let magnitude = input[digits_start..self.position]
-                .iter()
-                .fold(0i128, |magnitude, &digit| {
-                    (magnitude * 10 + i128::from(digit - b'0')).min(EXPONENT_CAP)
-                });
-            exponent = Some(if exponent_negative {
-                -magnitude
-            } else {
-                magnitude
-            });
-        }
-
-        // Everyday numbers are already canonical: a short integer, and a
-        // short decimal without trailing zeros (nor more than five zeros
-        // right after the point, which the layout writes with an exponent).
-        if exponent.is_none() && integer.len() <= 21 {
-            if fraction.is_empty() {
-                if integer != b"0" && negative {
-                    self.out.push(b'-');
-                }
-                self.out.extend_from_slice(integer);
-                return Ok(());
-            }
-            let zeros_after_point = fraction.iter().take_while(|&&digit| digit == b'0').count();
-            if fraction.last() != Some(&b'0') && (integer != b"0" || zeros_after_point < 6) {
-                self.out.extend_from_slice(&input[start..self.position]);
-                return Ok(());
-            }
-        }
-
-        let digits = Digits { integer, fraction };
-        let Some(first) = digits.position(|digit| digit != b'0') else {
-            self.out.push(b'0');
-            return Ok(());
-        };
-        let last = digits
-            .rposition(|digit| digit != b'0')
-            .expect("a number with a nonzero digit has a last one");
-        let significant = (last + 1 - first) as i128;
-        // The value is 0.ddd × 10^point, with ddd the significant digits.
-        let point = integer.len() as i128 - first as i128 + exponent.unwrap_or(0);
-        if i64::try_from(point - 1).is_err() {
-            let (line, column) = line_and_column(input, start);
-            return Err(Box::new(JsonBodyError::ExponentOutOfRange { line, column }));
-        }
-
-        // RFC 8785 section 3.2.2.3, which is ECMAScript's Number::toString,
-        // applied to the exact digits, with one change: an integer stays an
-        // integer however many digits it has (ECMAScript switches to an
-        // exponent past 21, where a double's precision ends; we keep every
-        // digit, and an exponent would make most JSON parsers, Python's
-        // among them, read the number back as a float). Only trailing zeros
-        // are bounded, at 20 as in ECMAScript, so `1e21` and `1e400` keep
-        // their exponent.
-        let out = &mut self.out;
-        if negative {
-            out.push(b'-');
-        }
-        if significant <= point && point <= significant + 20 {
-            digits.write(out, first, last + 1);
-            out.resize(out.len() + (point - significant) as usize, b'0');
-        } else if 0 < point && point <= 21 {
-            let split = first + point as usize;
-            digits.write(out, first, split);
-            out.push(b'.');
-            digits.write(out, split, last + 1);
-        } else if -6 < point && point <= 0 {
-            out.extend_from_slice(b"0.");
-            out.resize(out.len() + (-point) as usize, b'0');
-            digits.write(out, first, last + 1);
-        } else {
-            digits.write(out, first, first + 1);
-            if significant > 1 {
-                out.push(b'.');
-                digits.write(out, first + 1, last + 1);
-            }
-            let power = point - 1;
-            out.extend_from_slice(if power < 0 { b"e-" } else { b"e+" });
-            out.extend_from_slice(itoa::Buffer::new().format(power.unsigned_abs()).as_bytes());
-        }
-        Ok(())
-    }
-
-    fn skip_digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.position += 1;
-        }
-    }
-
     /// A syntax error at the current position.
     fn invalid(&self, what: &str) -> Box<JsonBodyError> {
         let (line, column) = line_and_column(self.input, self.position);
         Box::new(JsonBodyError::Invalid(format!(
             "{what} at line {line} column {column}"
         )))
-    }
-}
-
-/// A number's digits before and after its decimal point, read as one run.
-struct Digits<'a> {
-    integer: &'a [u8],
-    fraction: &'a [u8],
-}
-
-impl Digits<'_> {
-    fn position(&self, found: impl Fn(u8) -> bool) -> Option<usize> {
-        let in_integer = self.integer.iter().position(|&digit| found(digit));
-        in_integer.or_else(|| {
-            let in_fraction = self.fraction.iter().position(|&digit| found(digit))?;
-            Some(self.integer.len() + in_fraction)
-        })
-    }
-
-    fn rposition(&self, found: impl Fn(u8) -> bool) -> Option<usize> {
-        let in_fraction = self.fraction.iter().rposition(|&digit| found(digit));
-        match in_fraction {
-            Some(index) => Some(self.integer.len() + index),
-            None => self.integer.iter().rposition(|&digit| found(digit)),
-        }
-    }
-
-    /// Appends digits `from..to` of the run.
-    fn write(&self, out: &mut Vec<u8>, from: usize, to: usize) {
-        let split = self.integer.len();
-        if from < split {
-            out.extend_from_slice(&self.integer[from..to.min(split)]);
-        }
-        if to > split {
-            out.extend_from_slice(&self.fraction[from.max(split) - split..to - split]);
-        }
-    }
-}
-
-/// Appends `character` as it appears inside a canonical JSON string: the
-/// escaping of RFC 8785 and serde_json.
-pub(super) fn push_escaped_char(out: &mut Vec<u8>, character: char) {
-    let escape: &[u8] = match character {
-        '"' => b"\\\"",
-        '\\' => b"\\\\",
-        '\u{8}' => b"\\b",
-        '\u{c}' => b"\\f",
-        '\n' => b"\\n",
-        '\r' => b"\\r",
-        '\t' => b"\\t",
-        '\0'..='\u{1f}' => {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            let code = character as usize;
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[code >> 4], HEX[code & 0xf]]);
-            return;
-        }
-        _ => {
-            let mut utf8 = [0; 4];
-            out.extend_from_slice(character.encode_utf8(&mut utf8).as_bytes());
-            return;
-        }
-    };
-    out.extend_from_slice(escape);
-}
-
-/// Orders two UTF-8 keys by their UTF-16 code units, as RFC 8785 sorts
-/// object keys.
-fn utf16_order(left: &[u8], right: &[u8]) -> Ordering {
-    match left.iter().zip(right).position(|(a, b)| a != b) {
-        Some(index) => utf16_weight(left[index]).cmp(&utf16_weight(right[index])),
-        None => left.len().cmp(&right.len()),
-    }
-}
-
-/// A byte's weight when UTF-8 keys are put in UTF-16 order.
-///
-/// UTF-8 bytes sort as code points do, and code points as UTF-16 units do,
-/// but for one range: U+E000 to U+FFFF (one unit, above the surrogates)
-/// comes after the characters above U+FFFF (two units, from 0xD800 on).
-/// Those start with the byte 0xEE or 0xEF, the others with 0xF0 to 0xF4,
-/// and no byte of valid UTF-8 is higher; so weighing 0xEE and 0xEF as the
-/// highest bytes of all gives UTF-16 order.
-#[inline]
-fn utf16_weight(byte: u8) -> u8 {
-    match byte {
-        0xEE | 0xEF => byte + 0x10,
-        _ => byte,
     }
 }
 
