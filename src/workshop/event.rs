@@ -1,0 +1,72 @@
+//! What a learner did, as the workshop records it.
+
+use super::*;
+
+/// Which cache a clear emptied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClearedTier {
+    Memory,
+    Disk,
+    Both,
+}
+
+impl ClearedTier {
+    pub(super) fn includes_memory(self) -> bool {
+        matches!(self, Self::Memory | Self::Both)
+    }
+}
+
+/// A `/factorial/<n>` request, as the app saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactorialEvent {
+    pub n: u64,
+    pub hit: bool,
+    pub coalesced: bool,
+    pub steps_computed: u64,
+    pub reused_from: Option<u64>,
+    pub elapsed_us: u64,
+}
+
+/// A `/data` request, as the app saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataEvent {
+    pub key: String,
+    /// Tells apart two spellings of one body (same key, other bytes).
+    pub raw_fingerprint: u64,
+    pub hit: bool,
+    pub coalesced: bool,
+    pub miss_reason: Option<MissReason>,
+    pub stored: bool,
+    pub elapsed_us: u64,
+}
+
+/// One thing a learner did, as the app saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum What {
+    Factorial(FactorialEvent),
+    Data(DataEvent),
+    Cleared {
+        tier: ClearedTier,
+    },
+    /// A `GET /clear-cache`, refused because clearing is a POST.
+    ClearByGetRefused,
+    /// Timings the learner read off `Server-Timing` and reported back.
+    TimingsReported {
+        miss_ms: f64,
+        hit_ms: f64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub at_ms: u64,
+    pub boot: u64,
+    /// Position among everything the workshop recorded, clears included:
+    /// two things that happen within one millisecond still have an order.
+    /// (Files written before it existed read as 0, and order by time.)
+    #[serde(default)]
+    pub seq: u64,
+    pub what: What,
+}

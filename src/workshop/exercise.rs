@@ -1,0 +1,80 @@
+//! The exercises, in the order the workshop page gives them.
+
+use super::*;
+
+/// The exercises, in the order they are taught. Their teaching text lives in
+/// the `exercises` template; the checks live here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Exercise {
+    FirstHit,
+    MemoizedSteps,
+    LruEviction,
+    DiskPersistence,
+    CanonicalKeys,
+    Ttl,
+    Clearing,
+    ReadingTimings,
+    Stampede,
+    Integrity,
+}
+
+impl Exercise {
+    pub const ALL: [Exercise; 10] = [
+        Self::FirstHit,
+        Self::MemoizedSteps,
+        Self::LruEviction,
+        Self::DiskPersistence,
+        Self::CanonicalKeys,
+        Self::Ttl,
+        Self::Clearing,
+        Self::ReadingTimings,
+        Self::Stampede,
+        Self::Integrity,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::FirstHit => "first-hit",
+            Self::MemoizedSteps => "memoized-steps",
+            Self::LruEviction => "lru-eviction",
+            Self::DiskPersistence => "disk-persistence",
+            Self::CanonicalKeys => "canonical-keys",
+            Self::Ttl => "ttl",
+            Self::Clearing => "clearing",
+            Self::ReadingTimings => "reading-timings",
+            Self::Stampede => "stampede",
+            Self::Integrity => "integrity",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::FirstHit => "A miss, then a hit",
+            Self::MemoizedSteps => "Reusing steps already computed",
+            Self::LruEviction => "Eviction when memory is full",
+            Self::DiskPersistence => "The disk cache survives a restart",
+            Self::CanonicalKeys => "One key for one meaning",
+            Self::Ttl => "Entries expire",
+            Self::Clearing => "Clearing, and why it is a POST",
+            Self::ReadingTimings => "Reading the timings yourself",
+            Self::Stampede => "A stampede, absorbed",
+            Self::Integrity => "Damaged files are never served",
+        }
+    }
+
+    /// A stampede ticks as soon as enough requests have joined, but more of
+    /// the same burst are still arriving: its evidence is brought up to date
+    /// while the burst lasts.
+    pub(super) fn evidence_grows(self) -> bool {
+        self == Self::Stampede
+    }
+
+    pub fn number(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|exercise| *exercise == self)
+            .expect("every exercise is listed in ALL")
+            + 1
+    }
+}
