@@ -303,8 +303,6 @@ struct EntriesListing {
     search_error: Option<String>,
     /// Entries matching the search (all of them without one).
     matching: usize,
-    /// Entries this process knows of.
-    known: usize,
     page: usize,
     pages: usize,
     first_shown: usize,
@@ -349,7 +347,6 @@ fn entries_listing(lab: &Lab, query: &ListingQuery) -> EntriesListing {
         },
         search_error,
         matching: found.matching,
-        known: found.known,
         page,
         pages: found.matching.div_ceil(ENTRIES_PER_PAGE).max(1),
         first_shown: if shown == 0 { 0 } else { offset + 1 },

@@ -56,8 +56,6 @@ pub struct EntriesPage {
     pub entries: Vec<DiskEntry>,
     /// Entries whose key starts with the search, on every page.
     pub matching: usize,
-    /// Entries this process knows of (see [`DiskTier::entries_page`]).
-    pub known: usize,
 }
 
 impl DiskTier {
@@ -135,7 +133,6 @@ impl DiskTier {
         EntriesPage {
             entries,
             matching: total_matching,
-            known: index.len(),
         }
     }
 }
