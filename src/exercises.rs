@@ -150,6 +150,8 @@ struct EventView {
 #[derive(Serialize)]
 struct ExercisesPage {
     learner: String,
+    /// What this learner sends as `X-Learner` (or `?learner=`) from curl.
+    credential: String,
     learner_header: &'static str,
     base_url: String,
     done: usize,
@@ -232,6 +234,7 @@ fn exercises_page(
     let config = lab.config();
     let content = ExercisesPage {
         learner: learner.name.to_string(),
+        credential: learner.name.to_string(),
         learner_header: LEARNER_HEADER,
         base_url: base_url.0,
         done: progress.done,
