@@ -112,7 +112,9 @@ async fn clear_all(
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let cleared = lab.clear_all(learner?.0.as_ref()).await;
+    let cleared = lab
+        .clear_all(learner?.0.as_ref(), "POST /clear-cache")
+        .await;
     Ok(Json(json!({
         "message": "Cache cleared",
         "memory_entries_removed": cleared.memory_entries_removed,
@@ -153,7 +155,7 @@ fn clear_memory(
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let removed = lab.clear_memory(learner?.0.as_ref());
+    let removed = lab.clear_memory(learner?.0.as_ref(), "DELETE /cache/memory");
     Ok(Json(
         json!({ "message": "Memory cache cleared", "entries_removed": removed }),
     ))
@@ -166,7 +168,9 @@ async fn clear_disk(
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let removed = lab.clear_disk(learner?.0.as_ref()).await;
+    let removed = lab
+        .clear_disk(learner?.0.as_ref(), "DELETE /cache/disk")
+        .await;
     Ok(Json(
         json!({ "message": "Disk cache cleared", "entries_removed": removed }),
     ))

@@ -14,7 +14,11 @@ use crate::errors::ApiError;
 use crate::guards::SameOriginChange;
 use crate::lab::Lab;
 use crate::pages::{render, BaseUrl};
-use crate::workshop::{Exercise, LearnerName, LearnerProgress, What};
+use crate::workshop::{
+    Exercise, ExercisePath, LearnerName, LearnerProgress, Plan, Reading, ReadingError,
+};
+
+mod evidence;
 
 /// The cookie that remembers a browser's learner name.
 pub const LEARNER_COOKIE: &str = "cachelab_learner";
@@ -162,10 +166,69 @@ struct ExercisesPage {
     memory_capacity: usize,
     disk_ttl_secs: u64,
     cache_dir: String,
-    /// A number of this learner's own for the memory exercises, so that in
-    /// a shared room one learner's request does not turn another's miss
-    /// into a hit.
-    my_n: u64,
+    /// This learner's own numbers and bodies: in a shared room, one
+    /// learner's request must not turn another's miss into a hit. The
+    /// browser and curl ways use different ones.
+    browser: PathInputs,
+    curl: PathInputs,
+    timings_form: TimingsFormView,
+}
+
+/// One way through the exercises (browser or curl): its inputs.
+#[derive(Serialize)]
+struct PathInputs {
+    first_hit: u64,
+    memo_k: u64,
+    memo_n: u64,
+    lru_top: u64,
+    lru_oldest: u64,
+    lru_newcomer: u64,
+    lru_victim: u64,
+    persist_n: u64,
+    persist_body: String,
+    canonical: [String; 3],
+    ttl_body: String,
+    clearing_n: u64,
+    timings_n: u64,
+    stampede_n: u64,
+    integrity_body: String,
+}
+
+impl PathInputs {
+    fn new(plan: &Plan, path: ExercisePath) -> Self {
+        let (memo_k, memo_n) = plan.memoized(path);
+        let lru = plan.lru(path);
+        let (persist_n, persist_body) = plan.persistence(path);
+        Self {
+            first_hit: plan.first_hit(path),
+            memo_k,
+            memo_n,
+            lru_top: lru.top,
+            lru_oldest: lru.oldest(),
+            lru_newcomer: lru.newcomer(),
+            lru_victim: lru.victim(),
+            persist_n,
+            persist_body,
+            canonical: plan.canonical(path),
+            ttl_body: plan.ttl(path),
+            clearing_n: plan.clearing(path),
+            timings_n: plan.timings(path),
+            stampede_n: plan.stampede(path),
+            integrity_body: plan.integrity(path),
+        }
+    }
+}
+
+/// The timings form as the learner left it: what they typed, and what was
+/// wrong with it, beside each field.
+#[derive(Serialize, Default)]
+struct TimingsFormView {
+    miss_ms: String,
+    hit_ms: String,
+    miss_error: Option<String>,
+    hit_error: Option<String>,
+    /// Both parsed, but they are not this learner's measurements.
+    mismatch: Option<String>,
 }
 
 fn exercise_views(progress: &LearnerProgress) -> Vec<ExerciseView> {
@@ -178,34 +241,11 @@ fn exercise_views(progress: &LearnerProgress) -> Vec<ExerciseView> {
                 number: exercise.number(),
                 title: exercise.title(),
                 done: tick.is_some(),
-                evidence: tick.map(|tick| tick.evidence.clone()),
+                evidence: tick.map(|tick| evidence::sentence(*exercise, &tick.evidence)),
                 at: tick.map(|tick| crate::view::clock_utc(tick.at_ms)),
             }
         })
         .collect()
-}
-
-fn describe(what: &What) -> String {
-    let verdict = |hit: bool| if hit { "HIT" } else { "MISS" };
-    match what {
-        What::Factorial(seen) => format!(
-            "{}! {} in {}",
-            seen.n,
-            verdict(seen.hit),
-            crate::view::server_ms(std::time::Duration::from_micros(seen.elapsed_us))
-        ),
-        What::Data(seen) => format!(
-            "/data {}… {} in {}",
-            crate::workshop::short(&seen.key),
-            verdict(seen.hit),
-            crate::view::server_ms(std::time::Duration::from_micros(seen.elapsed_us))
-        ),
-        What::Cleared { tier } => format!("cleared ({tier:?})").to_lowercase(),
-        What::ClearByGetRefused => "GET /clear-cache refused".into(),
-        What::TimingsReported { miss_ms, hit_ms } => {
-            format!("reported timings: miss {miss_ms} ms, hit {hit_ms} ms")
-        }
-    }
 }
 
 /// `GET /exercises`: every exercise, this learner's ticks and the evidence.
@@ -216,7 +256,17 @@ fn exercises_page(
     base_url: BaseUrl,
     flash: Option<FlashMessage<'_>>,
 ) -> Template {
-    let progress = lab.workshop().progress_of(&learner.name);
+    let content = exercises_content(lab, &learner.name, base_url, TimingsFormView::default());
+    render("exercises", "Workshop exercises", flash, content)
+}
+
+fn exercises_content(
+    lab: &Lab,
+    learner: &LearnerName,
+    base_url: BaseUrl,
+    timings_form: TimingsFormView,
+) -> ExercisesPage {
+    let progress = lab.workshop().progress_of(learner);
     let exercises = exercise_views(&progress);
     let status = exercise_views(&progress)
         .into_iter()
@@ -224,17 +274,18 @@ fn exercises_page(
         .collect();
     let recent = lab
         .workshop()
-        .recent_events(&learner.name, 8)
+        .recent_events(learner, 8)
         .into_iter()
         .map(|event| EventView {
             at: crate::view::clock_utc(event.at_ms),
-            text: describe(&event.what),
+            text: evidence::describe(&event.what),
         })
         .collect();
     let config = lab.config();
-    let content = ExercisesPage {
-        learner: learner.name.to_string(),
-        credential: learner.name.to_string(),
+    let plan = lab.workshop().plan(learner);
+    ExercisesPage {
+        learner: learner.to_string(),
+        credential: learner.to_string(),
         learner_header: LEARNER_HEADER,
         base_url: base_url.0,
         done: progress.done,
@@ -245,9 +296,10 @@ fn exercises_page(
         memory_capacity: config.memory_capacity,
         disk_ttl_secs: config.disk_ttl_secs,
         cache_dir: config.cache_dir.display().to_string(),
-        my_n: 100 + crate::canonical::raw_fingerprint(learner.name.as_str().as_bytes()) % 800,
-    };
-    render("exercises", "Workshop exercises", flash, content)
+        browser: PathInputs::new(&plan, ExercisePath::Browser),
+        curl: PathInputs::new(&plan, ExercisePath::Curl),
+        timings_form,
+    }
 }
 
 #[derive(FromForm)]
@@ -281,21 +333,25 @@ fn rename(
 
 #[derive(FromForm)]
 struct TimingsForm {
-    miss_ms: f64,
-    hit_ms: f64,
+    miss_ms: Option<String>,
+    hit_ms: Option<String>,
 }
 
 /// What a curl learner hears back after reporting timings.
 #[derive(Serialize)]
 struct TimingsVerdict {
     learner: String,
+    /// Whether this report matched (an earlier tick does not make a wrong
+    /// report right).
+    matched: bool,
+    /// Whether the exercise is done, by this report or an earlier one.
     ticked: bool,
     evidence: Option<String>,
 }
 
 /// `POST /exercises/timings`: the learner reports the `Server-Timing`
 /// totals they read for a miss and a hit; the app compares them with what
-/// it measured.
+/// it measured for that learner's own requests.
 #[post("/exercises/timings", data = "<form>")]
 fn report_timings(
     _from: SameOriginChange,
@@ -303,6 +359,7 @@ fn report_timings(
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
     wants: WantsHtml,
+    base_url: BaseUrl,
 ) -> Result<TimingsReply, ApiError> {
     let Learner(Some(learner)) = learner? else {
         return Err(ApiError::new(
@@ -314,41 +371,107 @@ fn report_timings(
         )));
     };
     let TimingsForm { miss_ms, hit_ms } = form.into_inner();
-    if !(miss_ms.is_finite() && hit_ms.is_finite() && miss_ms >= 0.0 && hit_ms >= 0.0) {
-        return Err(ApiError::new(
-            Status::BadRequest,
-            "miss_ms and hit_ms must be zero or more milliseconds",
-        ));
-    }
-    lab.workshop()
-        .record(&learner, What::TimingsReported { miss_ms, hit_ms });
+    let (miss_ms, hit_ms) = (miss_ms.unwrap_or_default(), hit_ms.unwrap_or_default());
+    let (miss, hit) = (Reading::parse(&miss_ms), Reading::parse(&hit_ms));
+    let (miss, hit) = match (miss, hit) {
+        (Ok(miss), Ok(hit)) => (miss, hit),
+        (miss, hit) => {
+            let message = |field: &str, result: &Result<Reading, ReadingError>| {
+                result
+                    .as_ref()
+                    .err()
+                    .map(|error| format!("{field}: {}", error.message()))
+            };
+            let (miss_error, hit_error) = (message("miss_ms", &miss), message("hit_ms", &hit));
+            if wants.0 {
+                let form = TimingsFormView {
+                    miss_error: miss_error.map(|text| text["miss_ms: ".len()..].to_owned()),
+                    hit_error: hit_error.map(|text| text["hit_ms: ".len()..].to_owned()),
+                    miss_ms: shorten(&miss_ms),
+                    hit_ms: shorten(&hit_ms),
+                    mismatch: None,
+                };
+                return Ok(TimingsReply::Refused(Box::new(render(
+                    "exercises",
+                    "Workshop exercises",
+                    None,
+                    exercises_content(lab, &learner, base_url, form),
+                ))));
+            }
+            let reason = [miss_error, hit_error]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(ApiError::new(Status::UnprocessableEntity, reason).accepting(
+                "miss_ms and hit_ms as read, such as miss_ms=2003.456&hit_ms=0.012 (ms by default; s and µs understood)",
+            ));
+        }
+    };
+    let matched = lab.workshop().report_timings(&learner, miss, hit);
     let tick = lab
         .workshop()
         .progress_of(&learner)
         .ticks
         .remove(Exercise::ReadingTimings.slug());
     if wants.0 {
-        let back = Redirect::to("/exercises#reading-timings");
-        return Ok(TimingsReply::Page(Box::new(match tick {
-            Some(tick) => Flash::success(back, format!("Checked: {}.", tick.evidence)),
-            None => Flash::error(
-                back,
-                "Those numbers do not match a miss and a hit the server measured for you yet: \
-                 read them again from Server-Timing's total.",
-            ),
-        })));
+        if let Some(evidence) = &matched {
+            return Ok(TimingsReply::Page(Box::new(Flash::success(
+                Redirect::to("/exercises#reading-timings"),
+                format!(
+                    "Checked: {}.",
+                    evidence::sentence(Exercise::ReadingTimings, evidence)
+                ),
+            ))));
+        }
+        let form = TimingsFormView {
+            miss_ms: shorten(&miss_ms),
+            hit_ms: shorten(&hit_ms),
+            mismatch: Some(mismatch_message(tick.is_some())),
+            ..TimingsFormView::default()
+        };
+        return Ok(TimingsReply::Refused(Box::new(render(
+            "exercises",
+            "Workshop exercises",
+            None,
+            exercises_content(lab, &learner, base_url, form),
+        ))));
     }
+    let evidence = matched
+        .as_ref()
+        .or(tick.as_ref().map(|tick| &tick.evidence))
+        .map(|evidence| evidence::sentence(Exercise::ReadingTimings, evidence));
     Ok(TimingsReply::Json(Json(TimingsVerdict {
         learner: learner.to_string(),
+        matched: matched.is_some(),
         ticked: tick.is_some(),
-        evidence: tick.map(|tick| tick.evidence),
+        evidence: if matched.is_some() {
+            evidence
+        } else {
+            Some(mismatch_message(tick.is_some()))
+        },
     })))
+}
+
+fn mismatch_message(already_done: bool) -> String {
+    let mut message = "Those numbers do not match a miss and then a hit the server measured for your own requests for this exercise's number: read both totals again, every digit.".to_owned();
+    if already_done {
+        message.push_str(" (The exercise stays done from your earlier report.)");
+    }
+    message
+}
+
+/// What was typed, kept for the form, but never a whole oversized body.
+fn shorten(typed: &str) -> String {
+    typed.chars().take(60).collect()
 }
 
 /// A browser's form gets a page back; curl gets JSON.
 #[derive(rocket::Responder)]
 enum TimingsReply {
     Page(Box<Flash<Redirect>>),
+    #[response(status = 422)]
+    Refused(Box<Template>),
     Json(Json<TimingsVerdict>),
 }
 
@@ -411,7 +534,7 @@ fn instructor_view(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Templat
                     progress
                         .ticks
                         .get(exercise.slug())
-                        .map(|tick| tick.evidence.clone())
+                        .map(|tick| evidence::sentence(*exercise, &tick.evidence))
                 })
                 .collect(),
             name: progress.name,
@@ -430,7 +553,51 @@ fn instructor_view(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Templat
 #[derive(Serialize)]
 struct ProgressDocument {
     exercises: Vec<ExerciseHeading>,
-    learners: Vec<LearnerProgress>,
+    learners: Vec<LearnerDocument>,
+}
+
+#[derive(Serialize)]
+struct LearnerDocument {
+    name: String,
+    done: usize,
+    total: usize,
+    last_seen_ms: u64,
+    /// Keyed by exercise slug.
+    ticks: std::collections::BTreeMap<String, TickDocument>,
+}
+
+/// A tick: when, why in words, and the requests that earned it.
+#[derive(Serialize)]
+struct TickDocument {
+    at_ms: u64,
+    evidence: String,
+    steps: Vec<crate::workshop::Event>,
+}
+
+impl From<LearnerProgress> for LearnerDocument {
+    fn from(progress: LearnerProgress) -> Self {
+        let ticks = Exercise::ALL
+            .iter()
+            .filter_map(|exercise| {
+                let tick = progress.ticks.get(exercise.slug())?;
+                Some((
+                    exercise.slug().to_owned(),
+                    TickDocument {
+                        at_ms: tick.at_ms,
+                        evidence: evidence::sentence(*exercise, &tick.evidence),
+                        steps: tick.evidence.steps().to_vec(),
+                    },
+                ))
+            })
+            .collect();
+        Self {
+            name: progress.name,
+            done: progress.done,
+            total: progress.total,
+            last_seen_ms: progress.last_seen_ms,
+            ticks,
+        }
+    }
 }
 
 /// `GET /exercises/progress.json`: the same as JSON.
@@ -438,6 +605,11 @@ struct ProgressDocument {
 fn progress_json(lab: &State<Lab>) -> Json<ProgressDocument> {
     Json(ProgressDocument {
         exercises: headings(),
-        learners: lab.workshop().all_progress(),
+        learners: lab
+            .workshop()
+            .all_progress()
+            .into_iter()
+            .map(LearnerDocument::from)
+            .collect(),
     })
 }

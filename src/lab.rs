@@ -11,7 +11,9 @@ use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings};
 use crate::history::{Outcome, RequestHistory, Subject, Tier};
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
-use crate::workshop::{ClearedTier, DataEvent, FactorialEvent, LearnerName, What, Workshop};
+use crate::workshop::{
+    ClearedTier, DataEvent, FactorialEvent, LearnerName, PlanSettings, What, Workshop,
+};
 
 /// How many recent requests the timing chart remembers.
 const HISTORY_CAPACITY: usize = 200;
@@ -65,7 +67,13 @@ impl Lab {
                 clock: clock.clone(),
             },
         );
-        let workshop = Workshop::open(&config.progress_path());
+        let workshop = Workshop::open(
+            &config.progress_path(),
+            PlanSettings {
+                memory_capacity: config.memory_capacity,
+                max_factorial: config.max_factorial,
+            },
+        );
         Self {
             config,
             clock,
@@ -172,24 +180,26 @@ impl Lab {
         }
     }
 
-    pub fn clear_memory(&self, learner: Option<&LearnerName>) -> usize {
+    /// Empties the memory tier. `request` (`"DELETE /cache/memory"`) is
+    /// recorded for the workshop, whose clearing exercise asks for a POST.
+    pub fn clear_memory(&self, learner: Option<&LearnerName>, request: &str) -> usize {
         let removed = self.memory.clear();
-        self.record_clear(learner, ClearedTier::Memory);
+        self.record_clear(learner, ClearedTier::Memory, request);
         removed
     }
 
-    pub async fn clear_disk(&self, learner: Option<&LearnerName>) -> usize {
+    pub async fn clear_disk(&self, learner: Option<&LearnerName>, request: &str) -> usize {
         let removed = self.disk.clear().await;
-        self.record_clear(learner, ClearedTier::Disk);
+        self.record_clear(learner, ClearedTier::Disk, request);
         removed
     }
 
-    pub async fn clear_all(&self, learner: Option<&LearnerName>) -> Cleared {
+    pub async fn clear_all(&self, learner: Option<&LearnerName>, request: &str) -> Cleared {
         let cleared = Cleared {
             memory_entries_removed: self.memory.clear(),
             disk_entries_removed: self.disk.clear().await,
         };
-        self.record_clear(learner, ClearedTier::Both);
+        self.record_clear(learner, ClearedTier::Both, request);
         cleared
     }
 
@@ -200,9 +210,15 @@ impl Lab {
         }
     }
 
-    fn record_clear(&self, learner: Option<&LearnerName>, tier: ClearedTier) {
+    fn record_clear(&self, learner: Option<&LearnerName>, tier: ClearedTier, request: &str) {
         match learner {
-            Some(learner) => self.workshop.record(learner, What::Cleared { tier }),
+            Some(learner) => self.workshop.record(
+                learner,
+                What::Cleared {
+                    tier,
+                    request: request.to_owned(),
+                },
+            ),
             // Clears by anyone matter to the eviction check, named or not.
             None => self.workshop.note_clear(tier),
         }

@@ -242,7 +242,7 @@ fn memory_clear(
     lab: &State<Lab>,
     learner: BrowserLearner,
 ) -> Flash<Redirect> {
-    let removed = lab.clear_memory(learner.recorded());
+    let removed = lab.clear_memory(learner.recorded(), "POST /memory/clear");
     Flash::success(
         Redirect::to("/memory"),
         format!(
@@ -511,7 +511,7 @@ async fn disk_clear(
     lab: &State<Lab>,
     learner: BrowserLearner,
 ) -> Flash<Redirect> {
-    let removed = lab.clear_disk(learner.recorded()).await;
+    let removed = lab.clear_disk(learner.recorded(), "POST /disk/clear").await;
     Flash::success(
         Redirect::to("/disk"),
         format!(
@@ -577,7 +577,9 @@ async fn dashboard_clear(
     lab: &State<Lab>,
     learner: BrowserLearner,
 ) -> Flash<Redirect> {
-    let cleared = lab.clear_all(learner.recorded()).await;
+    let cleared = lab
+        .clear_all(learner.recorded(), "POST /dashboard/clear")
+        .await;
     Flash::success(
         Redirect::to("/dashboard"),
         format!(

@@ -27,13 +27,17 @@ mod checks;
 mod event;
 mod exercise;
 mod learner;
+mod plan;
 mod progress_log;
+mod reading;
 
-pub use checks::{check, short};
+pub use checks::{check, check_report, short, Evidence};
 pub use event::{ClearedTier, DataEvent, Event, FactorialEvent, What};
 pub use exercise::Exercise;
 pub use learner::LearnerName;
+pub use plan::{key_of, LruSteps, Path as ExercisePath, Plan, PlanSettings};
 use progress_log::*;
+pub use reading::{Reading, ReadingError};
 
 /// Events kept per learner: enough for every exercise, bounded so a busy
 /// room cannot grow memory without limit. Some checks compare events
@@ -64,10 +68,10 @@ const STAMPEDE_WINDOW_MS: u64 = 5_000;
 const STAMPEDE_MIN_WAITERS: usize = 3;
 
 /// Proof that an exercise was done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tick {
     pub at_ms: u64,
-    pub evidence: String,
+    pub evidence: Evidence,
 }
 
 /// A clear by anyone: evictions only count if no clear explains the miss.
@@ -124,6 +128,8 @@ impl State {
 pub struct Workshop {
     state: Mutex<State>,
     boot: u64,
+    /// What each learner's own exercise inputs are derived from.
+    plan_settings: PlanSettings,
     log: Option<ProgressLog>,
     /// Held for as long as this workshop may write the progress file (see
     /// [`Workshop::open`]); closing it releases the lock.
@@ -191,7 +197,7 @@ impl Workshop {
     /// holds an exclusive lock on `<path>.lock` (released by the kernel when
     /// the process ends, however it ends); a copy that cannot take it reads
     /// the progress but never writes the file.
-    pub fn open(path: &Path) -> Self {
+    pub fn open(path: &Path, plan_settings: PlanSettings) -> Self {
         let exclusive = lock_progress_file(path);
         if exclusive.is_none() {
             let mut state = State {
@@ -203,6 +209,7 @@ impl Workshop {
             return Self {
                 state: Mutex::new(state),
                 boot,
+                plan_settings,
                 log: None,
                 _exclusive: None,
             };
@@ -246,6 +253,7 @@ impl Workshop {
         Self {
             state: Mutex::new(state),
             boot,
+            plan_settings,
             log,
             _exclusive: exclusive,
         }
@@ -253,7 +261,40 @@ impl Workshop {
 
     /// Records what `learner` did and ticks any exercise it completes.
     pub fn record(&self, learner: &LearnerName, what: What) {
-        if let What::Cleared { tier } = what {
+        self.record_then(learner, what, |_, _| None);
+    }
+
+    /// Records a learner's report of the timings they read, and says
+    /// whether this report (not an earlier one) matches what the server
+    /// measured for them.
+    pub fn report_timings(
+        &self,
+        learner: &LearnerName,
+        miss: Reading,
+        hit: Reading,
+    ) -> Option<Evidence> {
+        self.record_then(
+            learner,
+            What::TimingsReported { miss, hit },
+            |plan, events| check_report(plan, events, events.len().checked_sub(1)?),
+        )
+    }
+
+    /// This learner's own inputs for every exercise.
+    pub fn plan(&self, learner: &LearnerName) -> Plan {
+        Plan::for_learner(learner, self.plan_settings)
+    }
+
+    /// Records `what`, ticks what it completes, and returns what `then`
+    /// finds in the learner's events afterwards (under the same lock, so no
+    /// other request slips in between).
+    fn record_then(
+        &self,
+        learner: &LearnerName,
+        what: What,
+        then: impl FnOnce(&Plan, &[Event]) -> Option<Evidence>,
+    ) -> Option<Evidence> {
+        if let What::Cleared { tier, .. } = what {
             self.note_clear(tier);
         }
         let mut state = self.lock();
@@ -265,7 +306,7 @@ impl Workshop {
             log::debug!(
                 "workshop full: {MAX_LEARNERS} learners with ticks; {learner} not recorded"
             );
-            return;
+            return None;
         }
         let event = Event {
             at_ms: now_ms(),
@@ -277,6 +318,7 @@ impl Workshop {
             learner: learner.clone(),
             event: event.clone(),
         });
+        let plan = self.plan(learner);
         let State {
             learners, clears, ..
         } = &mut *state;
@@ -287,6 +329,7 @@ impl Workshop {
         }
         let event_at_ms = event.at_ms;
         record.events.push_back(event);
+        let events = record.events.make_contiguous();
         for exercise in Exercise::ALL {
             let earlier = record.ticks.get(&exercise);
             let still_growing = earlier.is_some_and(|tick| {
@@ -295,7 +338,7 @@ impl Workshop {
             if earlier.is_some() && !still_growing {
                 continue;
             }
-            let Some(evidence) = check(exercise, record.events.make_contiguous(), clears) else {
+            let Some(evidence) = check(exercise, &plan, events, clears) else {
                 continue;
             };
             if earlier.is_some_and(|tick| tick.evidence == evidence) {
@@ -312,7 +355,9 @@ impl Workshop {
             });
             record.ticks.insert(exercise, tick);
         }
+        let found = then(&plan, events);
         self.compact_if_grown(&state);
+        found
     }
 
     /// A generated name nobody here uses yet.
@@ -520,47 +565,77 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_miss_then_a_hit_ticks_but_a_hit_alone_does_not() {
-        let events = [factorial(1_000, 20, false), factorial(2_000, 20, true)];
-        let evidence = check(Exercise::FirstHit, &events, &[]).expect("ticked");
-        assert!(evidence.contains("20! was a MISS"), "{evidence}");
-        assert_eq!(check(Exercise::FirstHit, &events[1..], &[]), None);
-        let other_n = [factorial(1_000, 20, false), factorial(2_000, 21, true)];
-        assert_eq!(check(Exercise::FirstHit, &other_n, &[]), None);
+    fn ada() -> LearnerName {
+        LearnerName::parse("ada").expect("valid")
+    }
+
+    fn plan() -> Plan {
+        Plan::for_learner(&ada(), PlanSettings::default())
+    }
+
+    /// ada's own number for the first exercise, the browser way.
+    fn her_n() -> u64 {
+        plan().first_hit(ExercisePath::Browser)
     }
 
     #[test]
-    fn a_clear_explains_a_miss_so_it_is_not_an_eviction() {
-        let events = [factorial(1_000, 5, false), factorial(3_000, 5, false)];
-        assert!(check(Exercise::LruEviction, &events, &[]).is_some());
-        let clear = ClearRecord {
-            at_ms: 2_000,
-            boot: 1,
-            seq: 2_000,
-            tier: ClearedTier::Memory,
-        };
-        assert_eq!(check(Exercise::LruEviction, &events, &[clear]), None);
+    fn a_miss_then_a_hit_of_her_own_number_ticks_and_nothing_else_does() {
+        let n = her_n();
+        let events = [factorial(1_000, n, false), factorial(2_000, n, true)];
+        let evidence = check(Exercise::FirstHit, &plan(), &events, &[]).expect("ticked");
+        assert_eq!(
+            evidence.steps(),
+            &events[..],
+            "the two requests are the evidence"
+        );
+        assert_eq!(check(Exercise::FirstHit, &plan(), &events[1..], &[]), None);
+        let other_n = [factorial(1_000, n, false), factorial(2_000, n + 1, true)];
+        assert_eq!(check(Exercise::FirstHit, &plan(), &other_n, &[]), None);
+        let not_hers = [factorial(1_000, 20, false), factorial(2_000, 20, true)];
+        assert_eq!(check(Exercise::FirstHit, &plan(), &not_hers, &[]), None);
     }
 
     #[test]
-    fn within_one_millisecond_the_sequence_decides_what_came_first() {
-        let at = |seq: u64, hit: bool| Event {
+    fn a_clear_by_anyone_explains_the_last_lru_miss() {
+        let run = plan().lru(ExercisePath::Browser);
+        let at = |seq: u64, n: u64, hit: bool| Event {
             seq,
-            ..factorial(5_000, 5, hit)
+            what: What::Factorial(FactorialEvent {
+                n,
+                hit,
+                coalesced: false,
+                steps_computed: if hit {
+                    0
+                } else if n == run.newcomer() {
+                    1
+                } else {
+                    200
+                },
+                reused_from: (n == run.newcomer()).then_some(run.top),
+                elapsed_us: 100,
+            }),
+            ..factorial(seq, n, hit)
         };
+        let events = [
+            at(1, run.top, false),
+            at(2, run.oldest(), true),
+            at(3, run.newcomer(), false),
+            at(5, run.oldest(), true),
+            at(6, run.victim(), false),
+        ];
+        assert!(check(Exercise::LruEviction, &plan(), &events, &[]).is_some());
         let clear = |seq: u64| ClearRecord {
-            at_ms: 5_000,
+            at_ms: seq,
             boot: 1,
             seq,
             tier: ClearedTier::Memory,
         };
-        let events = [at(2, false), at(3, false)];
-        // Cleared before both requests: the second miss is an eviction.
-        assert!(check(Exercise::LruEviction, &events, &[clear(1)]).is_some());
-        // Cleared between them: the clear explains the miss.
-        let events = [at(1, false), at(3, false)];
-        assert_eq!(check(Exercise::LruEviction, &events, &[clear(2)]), None);
+        assert_eq!(
+            check(Exercise::LruEviction, &plan(), &events, &[clear(4)]),
+            None,
+            "cleared between adding and the last miss"
+        );
+        assert!(check(Exercise::LruEviction, &plan(), &events, &[clear(7)]).is_some());
     }
 
     #[test]
@@ -580,7 +655,7 @@ mod tests {
         bytes.extend_from_slice(format!("\n{}\n", line(2)).as_bytes());
         std::fs::write(&path, bytes).expect("write");
 
-        let workshop = Workshop::open(&path);
+        let workshop = Workshop::open(&path, PlanSettings::default());
         let ada = LearnerName::parse("ada").expect("valid");
         assert_eq!(
             workshop.recent_events(&ada, 10).len(),
@@ -594,10 +669,10 @@ mod tests {
     #[test]
     fn a_flood_of_new_names_never_costs_a_learner_their_ticks() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let workshop = Workshop::open(&dir.path().join("progress.jsonl"));
+        let workshop = Workshop::open(&dir.path().join("progress.jsonl"), PlanSettings::default());
         let ada = LearnerName::parse("ada").expect("valid");
-        workshop.record(&ada, factorial(0, 9, false).what);
-        workshop.record(&ada, factorial(0, 9, true).what);
+        workshop.record(&ada, factorial(0, her_n(), false).what);
+        workshop.record(&ada, factorial(0, her_n(), true).what);
         assert_eq!(workshop.progress_of(&ada).done, 1);
         for n in 0..MAX_LEARNERS + 100 {
             let invented = LearnerName::parse(&format!("bot-{n}")).expect("valid");
@@ -617,11 +692,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("progress.jsonl");
         let ada = LearnerName::parse("ada").expect("valid");
-        let workshop = Workshop::open(&path);
-        workshop.record(&ada, factorial(0, 9, false).what);
-        workshop.record(&ada, factorial(0, 9, true).what);
+        let workshop = Workshop::open(&path, PlanSettings::default());
+        workshop.record(&ada, factorial(0, her_n(), false).what);
+        workshop.record(&ada, factorial(0, her_n(), true).what);
         for _ in 0..800 {
-            workshop.record(&ada, factorial(0, 9, true).what);
+            workshop.record(&ada, factorial(0, her_n(), true).what);
         }
         drop(workshop);
         let lines = std::fs::read_to_string(&path)
@@ -630,7 +705,7 @@ mod tests {
             .count();
         // 803 lines were written; 200 events and a tick are remembered.
         assert!(lines < 450, "{lines} lines");
-        let reopened = Workshop::open(&path);
+        let reopened = Workshop::open(&path, PlanSettings::default());
         assert_eq!(
             reopened.progress_of(&ada).done,
             1,
@@ -645,15 +720,15 @@ mod tests {
         let path = dir.path().join("progress.jsonl");
         let ada = LearnerName::parse("ada").expect("valid");
         let grace = LearnerName::parse("grace").expect("valid");
-        let first = Workshop::open(&path);
-        first.record(&ada, factorial(0, 9, false).what);
+        let first = Workshop::open(&path, PlanSettings::default());
+        first.record(&ada, factorial(0, her_n(), false).what);
         // A copy started by mistake: it must not compact the file away.
-        let second = Workshop::open(&path);
+        let second = Workshop::open(&path, PlanSettings::default());
         second.record(&grace, factorial(0, 3, false).what);
-        first.record(&ada, factorial(0, 9, true).what);
+        first.record(&ada, factorial(0, her_n(), true).what);
         drop(second);
         drop(first);
-        let reopened = Workshop::open(&path);
+        let reopened = Workshop::open(&path, PlanSettings::default());
         assert_eq!(reopened.progress_of(&ada).done, 1, "the first copy's tick");
         assert_eq!(reopened.recent_events(&ada, 10).len(), 2);
         assert_eq!(reopened.recent_events(&grace, 10).len(), 0);
@@ -665,15 +740,15 @@ mod tests {
         let path = dir.path().join("progress.jsonl");
         let ada = LearnerName::parse("ada").expect("valid");
         {
-            let workshop = Workshop::open(&path);
-            workshop.record(&ada, factorial(0, 9, false).what);
-            workshop.record(&ada, factorial(0, 9, true).what);
+            let workshop = Workshop::open(&path, PlanSettings::default());
+            workshop.record(&ada, factorial(0, her_n(), false).what);
+            workshop.record(&ada, factorial(0, her_n(), true).what);
             assert_eq!(workshop.progress_of(&ada).done, 1);
         }
         // The writer thread drains its queue before the file is read again.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let reopened = loop {
-            let reopened = Workshop::open(&path);
+            let reopened = Workshop::open(&path, PlanSettings::default());
             if reopened.progress_of(&ada).done == 1 || std::time::Instant::now() > deadline {
                 break reopened;
             }

@@ -27,8 +27,10 @@ function timeRoundTrip(button) {
 // most six connections to one server, so a couple of requests may only
 // start once the first answers arrive, and are hits.
 function stampede(button) {
-  const count = Number(button.dataset.stampede) || 8;
-  const n = 1000 + Math.floor(Math.random() * 8000);
+  // Six at most: a browser opens no more than six HTTP/1.1 connections to
+  // one server, so a seventh would only start once one of these had its answer.
+  const count = Number(button.dataset.stampede) || 6;
+  const n = Number(button.dataset.n) || 1000 + Math.floor(Math.random() * 8000);
   const output = document.getElementById("stampede-result");
   output.textContent = `Sending ${count} requests for ${n}! …`;
   const requests = Array.from({ length: count }, () =>

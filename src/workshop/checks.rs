@@ -1,328 +1,345 @@
-//! Whether a learner's own requests show an exercise done, and the
-//! evidence, in words.
+//! Whether a learner's own requests show an exercise done.
+//!
+//! Each check looks for exactly the steps its exercise describes, in their
+//! order, with the method the exercise names, for this learner's own inputs
+//! (see [`Plan`]), among this learner's own requests. A request done for
+//! another exercise, or by someone else, never counts. A check records the
+//! requests that earned the tick ([`Evidence`]); pages put them into words.
 
+use super::plan::{key_of, Path, Plan};
 use super::*;
 
+/// The requests that earned a tick, in the order the exercise asks for them.
+/// Facts only: how they are worded is the pages' business, so a wording
+/// change reaches ticks already saved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Evidence {
+    Steps {
+        steps: Vec<Event>,
+    },
+    /// A tick saved as a sentence, by an earlier version of the app.
+    Words(String),
+}
+
+impl Evidence {
+    fn of(events: &[Event], indices: &[usize]) -> Self {
+        Self::Steps {
+            steps: indices.iter().map(|index| events[*index].clone()).collect(),
+        }
+    }
+
+    pub fn steps(&self) -> &[Event] {
+        match self {
+            Self::Steps { steps } => steps,
+            Self::Words(_) => &[],
+        }
+    }
+}
+
 /// Decides whether `events` (one learner's, oldest first) show `exercise`
-/// done, and if so says how, in a sentence the learner can check.
-pub fn check(exercise: Exercise, events: &[Event], clears: &[ClearRecord]) -> Option<String> {
-    match exercise {
-        Exercise::FirstHit => check_first_hit(events),
-        Exercise::MemoizedSteps => check_memoized_steps(events),
-        Exercise::LruEviction => check_lru_eviction(events, clears),
-        Exercise::DiskPersistence => check_disk_persistence(events),
-        Exercise::CanonicalKeys => check_canonical_keys(events),
-        Exercise::Ttl => check_ttl(events),
-        Exercise::Clearing => check_clearing(events),
-        Exercise::ReadingTimings => check_reading_timings(events),
-        Exercise::Stampede => check_stampede(events),
-        Exercise::Integrity => check_integrity(events),
+/// done by the steps `plan` gives this learner, and if so, which requests
+/// earned it. `clears` are everyone's clears, which can explain a miss.
+pub fn check(
+    exercise: Exercise,
+    plan: &Plan,
+    events: &[Event],
+    clears: &[ClearRecord],
+) -> Option<Evidence> {
+    Path::BOTH.into_iter().find_map(|path| {
+        let steps = match exercise {
+            Exercise::FirstHit => first_hit(plan.first_hit(path), events),
+            Exercise::MemoizedSteps => memoized_steps(plan.memoized(path), events),
+            Exercise::LruEviction => lru_eviction(plan, path, events, clears),
+            Exercise::DiskPersistence => disk_persistence(plan.persistence(path), events),
+            Exercise::CanonicalKeys => canonical_keys(&plan.canonical(path), events),
+            Exercise::Ttl => ttl(&plan.ttl(path), events),
+            Exercise::Clearing => clearing(plan.clearing(path), events),
+            Exercise::ReadingTimings => reading_timings(plan.timings(path), events, events.len()),
+            Exercise::Stampede => stampede(plan.stampede(path), events),
+            Exercise::Integrity => integrity(&plan.integrity(path), events),
+        }?;
+        Some(Evidence::of(events, &steps))
+    })
+}
+
+/// Whether the timings report at `events[report]` matches a miss and a hit
+/// of this learner's own, whatever was reported before it.
+pub fn check_report(plan: &Plan, events: &[Event], report: usize) -> Option<Evidence> {
+    Path::BOTH.into_iter().find_map(|path| {
+        let steps = reading_timings(plan.timings(path), events, report + 1)?;
+        (steps.last() == Some(&report)).then(|| Evidence::of(events, &steps))
+    })
+}
+
+fn factorial(event: &Event) -> Option<&FactorialEvent> {
+    match &event.what {
+        What::Factorial(seen) => Some(seen),
+        _ => None,
     }
 }
 
-/// One request of a kind, with when (and in which run of the app) it happened.
-pub(super) struct Seen<'a, T> {
-    at_ms: u64,
-    boot: u64,
-    seq: u64,
-    what: &'a T,
-}
-
-impl<T> std::ops::Deref for Seen<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        self.what
+fn data(event: &Event) -> Option<&DataEvent> {
+    match &event.what {
+        What::Data(seen) => Some(seen),
+        _ => None,
     }
 }
 
-pub(super) type FactorialSeen<'a> = Seen<'a, FactorialEvent>;
-pub(super) type DataSeen<'a> = Seen<'a, DataEvent>;
-
-pub(super) fn factorials(events: &[Event]) -> impl Iterator<Item = FactorialSeen<'_>> + '_ {
-    events.iter().filter_map(|event| match &event.what {
-        What::Factorial(what) => Some(Seen {
-            at_ms: event.at_ms,
-            boot: event.boot,
-            seq: event.seq,
-            what,
-        }),
-        _ => None,
-    })
+/// A factorial request for `n` that did the computing itself: not a hit,
+/// and not a wait for someone else's computation.
+fn computed(event: &Event, n: u64) -> bool {
+    factorial(event).is_some_and(|seen| seen.n == n && !seen.hit && !seen.coalesced)
 }
 
-pub(super) fn data_requests(events: &[Event]) -> impl Iterator<Item = DataSeen<'_>> + '_ {
-    events.iter().filter_map(|event| match &event.what {
-        What::Data(what) => Some(Seen {
-            at_ms: event.at_ms,
-            boot: event.boot,
-            seq: event.seq,
-            what,
-        }),
-        _ => None,
-    })
+fn hit(event: &Event, n: u64) -> bool {
+    factorial(event).is_some_and(|seen| seen.n == n && seen.hit)
 }
 
-pub(super) fn check_first_hit(events: &[Event]) -> Option<String> {
-    let seen: Vec<FactorialSeen> = factorials(events).collect();
-    seen.iter().enumerate().find_map(|(index, miss)| {
-        if miss.hit || miss.coalesced {
-            return None;
-        }
-        let hit = seen[index + 1..]
-            .iter()
-            .find(|later| later.n == miss.n && later.boot == miss.boot && later.hit)?;
-        Some(format!(
-            "{}! was a MISS at {} in {}, then a HIT in {}",
-            miss.n,
-            crate::view::clock_utc(miss.at_ms),
-            micros(miss.elapsed_us),
-            micros(hit.elapsed_us)
-        ))
-    })
+/// The first event after `after` (or from the start) that `wanted` accepts.
+fn next(events: &[Event], after: Option<usize>, wanted: impl Fn(&Event) -> bool) -> Option<usize> {
+    let start = after.map_or(0, |index| index + 1);
+    events[start..]
+        .iter()
+        .position(wanted)
+        .map(|offset| start + offset)
 }
 
-pub(super) fn check_memoized_steps(events: &[Event]) -> Option<String> {
-    factorials(events).find_map(|seen| {
-        let k = seen.reused_from.filter(|k| *k > 0 && *k < seen.n)?;
-        (!seen.hit && !seen.coalesced && seen.steps_computed == seen.n - k).then(|| {
-            format!(
-                "{}! started from {k}! in memory and computed only {}, at {}",
-                seen.n,
-                crate::view::count_of(seen.steps_computed as usize, "step", "steps"),
-                crate::view::clock_utc(seen.at_ms)
-            )
-        })
-    })
+/// Every event `wanted` accepts, as candidates for an exercise's first step:
+/// an attempt that failed half-way must not stop a later one from counting.
+fn starts(events: &[Event], wanted: impl Fn(&Event) -> bool) -> std::vec::IntoIter<usize> {
+    let found: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, event)| wanted(event))
+        .map(|(index, _)| index)
+        .collect();
+    found.into_iter()
 }
 
-pub(super) fn check_lru_eviction(events: &[Event], clears: &[ClearRecord]) -> Option<String> {
-    let seen: Vec<FactorialSeen> = factorials(events).collect();
-    seen.iter().enumerate().find_map(|(index, earlier)| {
-        let again = seen[index + 1..].iter().find(|later| {
-            later.n == earlier.n && later.boot == earlier.boot && !later.hit && !later.coalesced
+/// n! computed by this learner, then asked for again and found in memory.
+fn first_hit(n: u64, events: &[Event]) -> Option<Vec<usize>> {
+    starts(events, |event| computed(event, n)).find_map(|miss| {
+        let boot = events[miss].boot;
+        let again = next(events, Some(miss), |event| {
+            event.boot == boot && factorial(event).is_some_and(|seen| seen.n == n)
         })?;
-        let cleared_between = clears.iter().any(|clear| {
-            clear.boot == earlier.boot
+        hit(&events[again], n).then(|| vec![miss, again])
+    })
+}
+
+/// k! computed by this learner, then n! computed from it: only n − k steps.
+fn memoized_steps((k, n): (u64, u64), events: &[Event]) -> Option<Vec<usize>> {
+    starts(events, |event| computed(event, k)).find_map(|base| {
+        let boot = events[base].boot;
+        let larger = next(events, Some(base), |event| {
+            event.boot == boot && factorial(event).is_some_and(|seen| seen.n == n)
+        })?;
+        let seen = factorial(&events[larger])?;
+        (computed(&events[larger], n)
+            && seen.reused_from == Some(k)
+            && seen.steps_computed == n - k)
+            .then(|| vec![base, larger])
+    })
+}
+
+/// The five steps that tell least-recently-used from first-in-first-out:
+/// fill the cache, use its oldest entry, add one more, find the used one
+/// kept and the next oldest gone.
+fn lru_eviction(
+    plan: &Plan,
+    path: Path,
+    events: &[Event],
+    clears: &[ClearRecord],
+) -> Option<Vec<usize>> {
+    let run = plan.lru(path);
+    let capacity = plan.memory_capacity();
+    let asked_for = |n: u64| move |event: &Event| factorial(event).is_some_and(|seen| seen.n == n);
+    starts(events, |event| {
+        computed(event, run.top)
+            && factorial(event).is_some_and(|seen| seen.steps_computed >= capacity)
+    })
+    .find_map(|fill| {
+        let boot = events[fill].boot;
+        let same_boot = |index: usize| events[index].boot == boot;
+        let used = next(events, Some(fill), asked_for(run.oldest()))?;
+        let added = next(events, Some(used), asked_for(run.newcomer()))?;
+        let kept = next(events, Some(added), asked_for(run.oldest()))?;
+        let gone = next(events, Some(kept), asked_for(run.victim()))?;
+        let added_seen = factorial(&events[added])?;
+        let in_order = [used, added, kept, gone].into_iter().all(same_boot)
+            && hit(&events[used], run.oldest())
+            && computed(&events[added], run.newcomer())
+            && added_seen.reused_from == Some(run.top)
+            && hit(&events[kept], run.oldest())
+            && computed(&events[gone], run.victim());
+        // A clear in between, by anyone, would explain the last miss.
+        let cleared_meanwhile = clears.iter().any(|clear| {
+            clear.boot == boot
                 && clear.tier.includes_memory()
-                && (clear.seq, clear.at_ms) > (earlier.seq, earlier.at_ms)
-                && (clear.seq, clear.at_ms) < (again.seq, again.at_ms)
+                && clear.seq > events[added].seq
+                && clear.seq < events[gone].seq
         });
-        (!cleared_between).then(|| {
-            format!(
-                "{}! was in memory at {}, was evicted to make room, and was a MISS again at {}",
-                earlier.n,
-                crate::view::clock_utc(earlier.at_ms),
-                crate::view::clock_utc(again.at_ms)
-            )
-        })
+        (in_order && !cleared_meanwhile).then(|| vec![fill, used, added, kept, gone])
     })
 }
 
-pub(super) fn check_disk_persistence(events: &[Event]) -> Option<String> {
-    let data: Vec<DataSeen> = data_requests(events).collect();
-    let (before, after) = data.iter().enumerate().find_map(|(index, before)| {
-        if !(before.stored || before.hit) {
-            return None;
-        }
-        let after = data[index + 1..]
-            .iter()
-            .find(|later| later.key == before.key && later.boot > before.boot && later.hit)?;
-        Some((before, after))
-    })?;
-    let memory: Vec<FactorialSeen> = factorials(events).collect();
-    let cold = memory.iter().find(|earlier| {
-        earlier.boot == before.boot
-            && memory.iter().any(|later| {
-                later.boot == after.boot && later.n == earlier.n && !later.hit && !later.coalesced
-            })
-    })?;
-    Some(format!(
-        "after the restart, the disk entry {}… was still a HIT at {}, while {}! had to be computed again",
-        short(&after.key),
-        crate::view::clock_utc(after.at_ms),
-        cold.n
-    ))
-}
-
-pub(super) fn check_canonical_keys(events: &[Event]) -> Option<String> {
-    let data: Vec<DataSeen> = data_requests(events).collect();
-    data.iter().enumerate().find_map(|(index, first)| {
-        let respelled = data[index + 1..].iter().find(|later| {
-            later.key == first.key && later.hit && later.raw_fingerprint != first.raw_fingerprint
+/// Before a restart: n! asked for and the body stored. After it: n! is a
+/// miss and the body a hit.
+fn disk_persistence((n, body): (u64, String), events: &[Event]) -> Option<Vec<usize>> {
+    let key = key_of(&body);
+    let body_seen = |event: &Event| data(event).is_some_and(|seen| seen.key == key);
+    let n_seen = |event: &Event| factorial(event).is_some_and(|seen| seen.n == n);
+    starts(events, n_seen).find_map(|before_n| {
+        let boot = events[before_n].boot;
+        let stored = next(events, Some(before_n), |event| {
+            event.boot == boot && body_seen(event)
         })?;
-        let changed = data[index + 1..]
-            .iter()
-            .find(|later| later.key != first.key && !later.hit && !later.coalesced)?;
-        Some(format!(
-            "two spellings of one body shared the key {}… (the second was a HIT at {}); a changed value got the key {}… and was a MISS",
-            short(&first.key),
-            crate::view::clock_utc(respelled.at_ms),
-            short(&changed.key)
-        ))
-    })
-}
-
-pub(super) fn check_ttl(events: &[Event]) -> Option<String> {
-    data_requests(events).find_map(|seen| {
-        (seen.miss_reason == Some(MissReason::Expired)).then(|| {
-            format!(
-                "{}… was a MISS at {} because it had expired, and was stored again",
-                short(&seen.key),
-                crate::view::clock_utc(seen.at_ms)
-            )
-        })
-    })
-}
-
-pub(super) fn check_clearing(events: &[Event]) -> Option<String> {
-    let refused = events
-        .iter()
-        .find(|event| event.what == What::ClearByGetRefused)?;
-    events.iter().enumerate().find_map(|(index, clear)| {
-        let What::Cleared { tier } = clear.what else {
+        let stored_seen = data(&events[stored])?;
+        if !(stored_seen.stored && !stored_seen.hit && !stored_seen.coalesced) {
             return None;
-        };
-        let before = &events[..index];
-        let after = &events[index + 1..];
-        let missed_again = factorials(after).find(|later| {
-            !later.hit
-                && later.boot == clear.boot
-                && tier.includes_memory()
-                && factorials(before).any(|earlier| earlier.n == later.n && earlier.boot == clear.boot)
-        });
-        let subject = match missed_again {
-            Some(seen) => format!("{}!", seen.n),
-            None => {
-                let seen = data_requests(after).find(|later| {
-                    !later.hit
-                        && later.boot == clear.boot
-                        && tier != ClearedTier::Memory
-                        && data_requests(before)
-                            .any(|earlier| earlier.key == later.key && earlier.boot == clear.boot)
-                })?;
-                format!("{}…", short(&seen.key))
-            }
-        };
-        Some(format!(
-            "a GET /clear-cache at {} changed nothing; a POST cleared the {} cache at {}, and {subject} was a MISS afterwards",
-            crate::view::clock_utc(refused.at_ms),
-            match tier {
-                ClearedTier::Memory => "memory",
-                ClearedTier::Disk => "disk",
-                ClearedTier::Both => "memory and disk",
-            },
-            crate::view::clock_utc(clear.at_ms)
-        ))
+        }
+        let after_n = next(events, Some(stored), |event| {
+            event.boot > boot && n_seen(event)
+        })?;
+        let after_body = next(events, Some(after_n), |event| {
+            event.boot == events[after_n].boot && body_seen(event)
+        })?;
+        (computed(&events[after_n], n) && data(&events[after_body]).is_some_and(|seen| seen.hit))
+            .then(|| vec![before_n, stored, after_n, after_body])
     })
 }
 
-/// A reading matches a recorded time if it is within 25% or 0.1 ms of it,
-/// whichever is looser: people round what they read.
-pub(super) fn reading_matches(read_ms: f64, recorded_us: u64) -> bool {
-    let recorded_ms = recorded_us as f64 / 1000.0;
-    (read_ms - recorded_ms).abs() <= (recorded_ms * 0.25).max(0.1)
-}
-
-pub(super) fn check_reading_timings(events: &[Event]) -> Option<String> {
-    let elapsed: Vec<(bool, u64)> = events
-        .iter()
-        .filter_map(|event| match &event.what {
-            What::Factorial(seen) => Some((seen.hit, seen.elapsed_us)),
-            What::Data(seen) => Some((seen.hit, seen.elapsed_us)),
-            _ => None,
-        })
-        .collect();
-    // The recorded time nearest to what was read, among hits or misses,
-    // so the evidence names the request the learner actually looked at.
-    let closest = |want_hit: bool, read_ms: f64| {
-        elapsed
-            .iter()
-            .rev()
-            .filter(|(hit, _)| *hit == want_hit)
-            .min_by(|a, b| {
-                let distance = |us: u64| (read_ms - us as f64 / 1000.0).abs();
-                distance(a.1).total_cmp(&distance(b.1))
-            })
-            .map(|(_, us)| *us)
-            .filter(|us| reading_matches(read_ms, *us))
+/// One value stored, the same value written differently found under its
+/// key, a changed value given another key and a miss.
+fn canonical_keys(bodies: &[String; 3], events: &[Event]) -> Option<Vec<usize>> {
+    let [first_key, _, changed_key] = [0, 1, 2].map(|index| key_of(&bodies[index]));
+    let first_fingerprint = crate::canonical::raw_fingerprint(bodies[0].as_bytes());
+    let respelled_fingerprint = crate::canonical::raw_fingerprint(bodies[1].as_bytes());
+    let spelled = |key: &str, fingerprint: u64| {
+        let key = key.to_owned();
+        move |event: &Event| {
+            data(event).is_some_and(|seen| seen.key == key && seen.raw_fingerprint == fingerprint)
+        }
     };
-    events.iter().rev().find_map(|event| {
-        let What::TimingsReported { miss_ms, hit_ms } = event.what else {
-            return None;
-        };
-        if miss_ms <= hit_ms {
+    starts(events, spelled(&first_key, first_fingerprint)).find_map(|first| {
+        let seen = data(&events[first])?;
+        if seen.hit || seen.coalesced || !seen.stored {
             return None;
         }
-        let miss_us = closest(false, miss_ms)?;
-        let hit_us = closest(true, hit_ms)?;
-        Some(format!(
-            "you read a miss of {miss_ms} ms and a hit of {hit_ms} ms; the server had measured {} and {}: the hit was {} faster",
-            micros(miss_us),
-            micros(hit_us),
-            crate::view::speedup(miss_us, hit_us)
-        ))
+        let respelled = next(
+            events,
+            Some(first),
+            spelled(&first_key, respelled_fingerprint),
+        )?;
+        let changed = next(events, Some(respelled), |event| {
+            data(event).is_some_and(|seen| seen.key == changed_key)
+        })?;
+        let changed_seen = data(&events[changed])?;
+        (data(&events[respelled])?.hit && !changed_seen.hit && !changed_seen.coalesced)
+            .then(|| vec![first, respelled, changed])
     })
 }
 
-pub(super) fn check_stampede(events: &[Event]) -> Option<String> {
-    // (subject, at_ms, boot, computed here?) for every miss.
-    let misses: Vec<(String, u64, u64, bool)> = events
-        .iter()
-        .filter_map(|event| match &event.what {
-            What::Factorial(seen) if !seen.hit => Some((
-                format!("{}!", seen.n),
-                event.at_ms,
-                event.boot,
-                !seen.coalesced,
-            )),
-            What::Data(seen) if !seen.hit => Some((
-                format!("{}…", short(&seen.key)),
-                event.at_ms,
-                event.boot,
-                !seen.coalesced,
-            )),
-            _ => None,
-        })
-        .collect();
-    misses.iter().find_map(|(subject, at_ms, boot, computed)| {
-        if !computed {
-            return None;
-        }
-        let waiters = misses
-            .iter()
-            .filter(|(other, other_at, other_boot, other_computed)| {
-                other == subject
-                    && other_boot == boot
-                    && !other_computed
-                    && other_at.abs_diff(*at_ms) <= STAMPEDE_WINDOW_MS
+/// The body stored by this learner, then sent again after it expired.
+fn ttl(body: &str, events: &[Event]) -> Option<Vec<usize>> {
+    let key = key_of(body);
+    starts(events, |event| {
+        data(event).is_some_and(|seen| seen.key == key && seen.stored && !seen.hit)
+    })
+    .find_map(|stored| {
+        let expired = next(events, Some(stored), |event| {
+            data(event).is_some_and(|seen| {
+                seen.key == key && seen.miss_reason == Some(MissReason::Expired)
             })
-            .count();
-        (waiters >= STAMPEDE_MIN_WAITERS).then(|| {
-            format!(
-                "{} requests for {subject} arrived together at {}: one did the work and {waiters} waited for its answer",
-                waiters + 1,
-                crate::view::clock_utc(*at_ms)
-            )
-        })
+        })?;
+        Some(vec![stored, expired])
     })
 }
 
-pub(super) fn check_integrity(events: &[Event]) -> Option<String> {
-    let data: Vec<DataSeen> = data_requests(events).collect();
-    data.iter().enumerate().find_map(|(index, damaged)| {
-        if damaged.miss_reason != Some(MissReason::Unreadable) {
-            return None;
-        }
-        let healed = data[index + 1..]
+/// n! in memory; a GET that clears nothing; a POST that clears memory;
+/// n! computed again.
+fn clearing(n: u64, events: &[Event]) -> Option<Vec<usize>> {
+    starts(events, |event| {
+        factorial(event).is_some_and(|seen| seen.n == n && !seen.coalesced)
+    })
+    .find_map(|cached| {
+        let boot = events[cached].boot;
+        let refused = next(events, Some(cached), |event| {
+            event.what == What::ClearByGetRefused
+        })?;
+        let cleared = next(events, Some(refused), |event| {
+            matches!(&event.what, What::Cleared { tier, request }
+                if tier.includes_memory() && request.starts_with("POST "))
+        })?;
+        let again = next(events, Some(cleared), |event| {
+            factorial(event).is_some_and(|seen| seen.n == n)
+        })?;
+        let same_boot = [refused, cleared, again]
+            .into_iter()
+            .all(|index| events[index].boot == boot);
+        (same_boot && computed(&events[again], n)).then(|| vec![cached, refused, cleared, again])
+    })
+}
+
+/// n! computed, then found in memory, then a report (among the first
+/// `considered` events) whose numbers match what the server measured for
+/// those two requests.
+fn reading_timings(n: u64, events: &[Event], considered: usize) -> Option<Vec<usize>> {
+    let events = &events[..considered.min(events.len())];
+    starts(events, |event| computed(event, n)).find_map(|miss| {
+        let boot = events[miss].boot;
+        let hit_at = next(events, Some(miss), |event| {
+            event.boot == boot && hit(event, n)
+        })?;
+        let (miss_us, hit_us) = (
+            factorial(&events[miss])?.elapsed_us,
+            factorial(&events[hit_at])?.elapsed_us,
+        );
+        let report = events[hit_at + 1..].iter().rposition(|event| {
+            matches!(&event.what, What::TimingsReported { miss, hit }
+                if miss.matches_us(miss_us) && hit.matches_us(hit_us))
+        })?;
+        Some(vec![miss, hit_at, hit_at + 1 + report])
+    })
+}
+
+/// One request computed n! while at least [`STAMPEDE_MIN_WAITERS`] others,
+/// arriving together with it, waited for its answer.
+fn stampede(n: u64, events: &[Event]) -> Option<Vec<usize>> {
+    starts(events, |event| computed(event, n)).find_map(|leader| {
+        let (boot, at_ms) = (events[leader].boot, events[leader].at_ms);
+        let waiters: Vec<usize> = events
             .iter()
-            .find(|later| later.key == damaged.key && later.hit)?;
-        Some(format!(
-            "{}… failed its integrity check at {} and was recomputed instead of served; it was a HIT again at {}",
-            short(&damaged.key),
-            crate::view::clock_utc(damaged.at_ms),
-            crate::view::clock_utc(healed.at_ms)
-        ))
+            .enumerate()
+            .filter(|(_, event)| {
+                event.boot == boot
+                    && event.at_ms.abs_diff(at_ms) <= STAMPEDE_WINDOW_MS
+                    && factorial(event).is_some_and(|seen| seen.n == n && seen.coalesced)
+            })
+            .map(|(index, _)| index)
+            .collect();
+        (waiters.len() >= STAMPEDE_MIN_WAITERS)
+            .then(|| std::iter::once(leader).chain(waiters).collect())
+    })
+}
+
+/// The body stored, found damaged and recomputed, then a hit again.
+fn integrity(body: &str, events: &[Event]) -> Option<Vec<usize>> {
+    let key = key_of(body);
+    let this_body = |event: &Event| data(event).is_some_and(|seen| seen.key == key);
+    starts(events, |event| {
+        data(event).is_some_and(|seen| seen.key == key && seen.stored && !seen.hit)
+    })
+    .find_map(|stored| {
+        let damaged = next(events, Some(stored), |event| {
+            this_body(event)
+                && data(event).is_some_and(|seen| seen.miss_reason == Some(MissReason::Unreadable))
+        })?;
+        let healed = next(events, Some(damaged), this_body)?;
+        data(&events[healed])?
+            .hit
+            .then(|| vec![stored, damaged, healed])
     })
 }
 
@@ -332,8 +349,4 @@ pub fn short(key: &str) -> &str {
     key.char_indices()
         .nth(12)
         .map_or(key, |(end, _)| &key[..end])
-}
-
-pub(super) fn micros(us: u64) -> String {
-    crate::view::server_ms(std::time::Duration::from_micros(us))
 }

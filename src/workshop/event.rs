@@ -49,13 +49,17 @@ pub enum What {
     Data(DataEvent),
     Cleared {
         tier: ClearedTier,
+        /// Method and path, such as `POST /clear-cache`: the clearing
+        /// exercise asks for a POST. (Empty in files from before it was kept.)
+        #[serde(default)]
+        request: String,
     },
     /// A `GET /clear-cache`, refused because clearing is a POST.
     ClearByGetRefused,
     /// Timings the learner read off `Server-Timing` and reported back.
     TimingsReported {
-        miss_ms: f64,
-        hit_ms: f64,
+        miss: Reading,
+        hit: Reading,
     },
 }
 

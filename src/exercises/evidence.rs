@@ -1,0 +1,117 @@
+//! The workshop's facts, put into words: what a learner did, and why an
+//! exercise is ticked. Checks record requests; only this module words them,
+//! so changing a sentence here reaches ticks saved long ago.
+
+use std::time::Duration;
+
+use crate::view::{clock_utc, count_of, server_ms, speedup};
+use crate::workshop::{short, ClearedTier, Event, Evidence, Exercise, What};
+
+/// One request as the learner would recognise it, with its outcome.
+pub fn describe(what: &What) -> String {
+    let took = |us: u64| server_ms(Duration::from_micros(us));
+    match what {
+        What::Factorial(seen) if seen.hit => {
+            format!("{}! HIT in {}", seen.n, took(seen.elapsed_us))
+        }
+        What::Factorial(seen) if seen.coalesced => format!(
+            "{}! MISS, waited for another request's computation, in {}",
+            seen.n,
+            took(seen.elapsed_us)
+        ),
+        What::Factorial(seen) => format!(
+            "{}! MISS, {} computed{}, in {}",
+            seen.n,
+            count_of(seen.steps_computed as usize, "step", "steps"),
+            seen.reused_from
+                .map(|k| format!(" from {k}!"))
+                .unwrap_or_default(),
+            took(seen.elapsed_us)
+        ),
+        What::Data(seen) => {
+            let outcome = match (seen.hit, seen.coalesced, seen.miss_reason) {
+                (true, _, _) => "HIT".to_owned(),
+                (false, true, _) => "MISS, waited for another request's answer".to_owned(),
+                (false, false, reason) => format!(
+                    "MISS ({})",
+                    match reason {
+                        Some(crate::disk::MissReason::Expired) => "expired",
+                        Some(crate::disk::MissReason::Unreadable) => "failed its integrity check",
+                        _ => "not stored yet",
+                    }
+                ),
+            };
+            format!(
+                "POST /data, key {}…, {outcome}, in {}",
+                short(&seen.key),
+                took(seen.elapsed_us)
+            )
+        }
+        What::Cleared { tier, request } => {
+            let request = if request.is_empty() {
+                "a clear"
+            } else {
+                request.as_str()
+            };
+            format!(
+                "{request} emptied the {} cache",
+                match tier {
+                    ClearedTier::Memory => "memory",
+                    ClearedTier::Disk => "disk",
+                    ClearedTier::Both => "memory and disk",
+                }
+            )
+        }
+        What::ClearByGetRefused => "GET /clear-cache, refused: nothing cleared".into(),
+        What::TimingsReported { miss, hit } => format!(
+            "you reported a miss of {} and a hit of {}",
+            miss.typed, hit.typed
+        ),
+    }
+}
+
+/// Why `exercise` is ticked, naming the requests that earned it.
+pub fn sentence(exercise: Exercise, evidence: &Evidence) -> String {
+    let steps = match evidence {
+        Evidence::Words(words) => return words.clone(),
+        Evidence::Steps { steps } => steps,
+    };
+    if exercise == Exercise::Stampede {
+        return stampede(steps);
+    }
+    let mut text = steps
+        .iter()
+        .map(|event| format!("{}: {}", clock_utc(event.at_ms), describe(&event.what)))
+        .collect::<Vec<_>>()
+        .join("; then ");
+    if exercise == Exercise::ReadingTimings {
+        if let [miss, hit, ..] = steps.as_slice() {
+            if let (What::Factorial(miss), What::Factorial(hit)) = (&miss.what, &hit.what) {
+                text.push_str(&format!(
+                    ". The server measured those two at {} and {}: the hit was {} faster",
+                    server_ms(Duration::from_micros(miss.elapsed_us)),
+                    server_ms(Duration::from_micros(hit.elapsed_us)),
+                    speedup(miss.elapsed_us, hit.elapsed_us)
+                ));
+            }
+        }
+    }
+    text
+}
+
+fn stampede(steps: &[Event]) -> String {
+    let Some((leader, waiters)) = steps.split_first() else {
+        return String::new();
+    };
+    let What::Factorial(seen) = &leader.what else {
+        return String::new();
+    };
+    format!(
+        "at {}, {} asked for {}! together: one computed it ({}) and {} waited for its answer instead of computing it again",
+        clock_utc(leader.at_ms),
+        count_of(waiters.len() + 1, "request", "requests"),
+        seen.n,
+        count_of(seen.steps_computed as usize, "step", "steps"),
+        count_of(waiters.len(), "other", "others"),
+    )
+}
