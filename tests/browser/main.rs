@@ -428,7 +428,10 @@ async fn a_learner_runs_every_experiment_in_chromium() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         said = result.text().await.unwrap_or_default();
     }
-    assert!(said.contains("1 request did the work"), "{said}");
+    assert!(
+        said.contains("1 request did the work") && said.contains("5 waited for it"),
+        "six requests, the most a browser sends at once: {said}"
+    );
     browser.refresh().await.expect("reload");
     assert!(text_of(&browser, "#stampede .evidence")
         .await
