@@ -639,6 +639,27 @@ mod tests {
     }
 
     #[test]
+    fn a_tick_saved_as_a_sentence_by_an_earlier_version_is_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("progress.jsonl");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"tick":{"learner":"ada","exercise":"first-hit","#,
+                r#""tick":{"at_ms":5,"evidence":"20! was a MISS, then a HIT"}}}"#,
+                "\n"
+            ),
+        )
+        .expect("write");
+        let workshop = Workshop::open(&path, PlanSettings::default());
+        let progress = workshop.progress_of(&ada());
+        assert_eq!(
+            progress.ticks.get("first-hit").map(|tick| &tick.evidence),
+            Some(&Evidence::Words("20! was a MISS, then a HIT".into()))
+        );
+    }
+
+    #[test]
     fn a_torn_line_loses_only_itself_and_the_file_is_compacted() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("progress.jsonl");
