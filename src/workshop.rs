@@ -1,9 +1,10 @@
 //! Workshop progress: what each learner did, and which exercises that proves.
 //!
-//! Every experiment a learner runs (with a name from a cookie, an
-//! `X-Learner` header or a `?learner=` parameter) becomes an [`Event`]. An
-//! exercise is ticked when its check finds the learner's events show the
-//! effect it teaches, so progress is checked by the app, not taken on trust.
+//! Every experiment a learner runs (with a name proven by its key, from a
+//! cookie, an `X-Learner` header or a `?learner=` parameter: see
+//! [`Credential`]) becomes an [`Event`]. An exercise is ticked when its check
+//! finds the learner's events show the effect it teaches, so progress is
+//! checked by the app, not taken on trust.
 //!
 //! Events and ticks are appended to a JSON-lines file beside `cache_dir` (not
 //! inside it: clearing the disk cache must not wipe anyone's progress) by a
@@ -26,12 +27,14 @@ use crate::disk::MissReason;
 mod checks;
 mod event;
 mod exercise;
+mod identity;
 mod learner;
 mod progress_log;
 
 pub use checks::{check, short};
 pub use event::{ClearedTier, DataEvent, Event, FactorialEvent, What};
 pub use exercise::Exercise;
+pub use identity::{room_secret_path, Credential, CredentialRefusal, InstructorKey, RoomSecret};
 pub use learner::LearnerName;
 use progress_log::*;
 
@@ -125,6 +128,8 @@ pub struct Workshop {
     state: Mutex<State>,
     boot: u64,
     log: Option<ProgressLog>,
+    /// What learners' keys are worked out from (see [`RoomSecret`]).
+    secret: RoomSecret,
     /// Held for as long as this workshop may write the progress file (see
     /// [`Workshop::open`]); closing it releases the lock.
     _exclusive: Option<File>,
@@ -191,7 +196,11 @@ impl Workshop {
     /// holds an exclusive lock on `<path>.lock` (released by the kernel when
     /// the process ends, however it ends); a copy that cannot take it reads
     /// the progress but never writes the file.
+    ///
+    /// The room secret beside the file is read (or made) by every copy, so
+    /// two copies on one progress file accept the same keys.
     pub fn open(path: &Path) -> Self {
+        let secret = RoomSecret::for_progress_file(path);
         let exclusive = lock_progress_file(path);
         if exclusive.is_none() {
             let mut state = State {
@@ -204,6 +213,7 @@ impl Workshop {
                 state: Mutex::new(state),
                 boot,
                 log: None,
+                secret,
                 _exclusive: None,
             };
         }
@@ -247,6 +257,7 @@ impl Workshop {
             state: Mutex::new(state),
             boot,
             log,
+            secret,
             _exclusive: exclusive,
         }
     }
@@ -361,6 +372,22 @@ impl Workshop {
             to: to.clone(),
         });
         Ok(())
+    }
+
+    /// The credential (`name:key`) that proves `name` is its holder's.
+    pub fn credential_for(&self, name: &LearnerName) -> Credential {
+        self.secret.credential_for(name)
+    }
+
+    /// The learner a credential proves, or why it proves none.
+    pub fn identify(&self, credential: &str) -> Result<LearnerName, CredentialRefusal> {
+        self.secret.identify(credential)
+    }
+
+    /// The instructor key for a room whose settings name none: derived from
+    /// the room secret, so it stays the same across restarts.
+    pub fn derived_instructor_key(&self) -> InstructorKey {
+        self.secret.instructor_key()
     }
 
     pub fn progress_of(&self, learner: &LearnerName) -> LearnerProgress {
