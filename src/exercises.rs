@@ -205,6 +205,7 @@ fn describe(what: &What) -> String {
         What::TimingsReported { miss_ms, hit_ms } => {
             format!("reported timings: miss {miss_ms} ms, hit {hit_ms} ms")
         }
+        What::Renamed { from } => format!("took this name (was {from})"),
     }
 }
 

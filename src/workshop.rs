@@ -268,6 +268,11 @@ impl Workshop {
             self.note_clear(tier);
         }
         let mut state = self.lock();
+        self.record_locked(&mut state, learner, what);
+    }
+
+    /// [`Workshop::record`], with the state already locked by the caller.
+    fn record_locked(&self, state: &mut State, learner: &LearnerName, what: What) {
         if !state.learners.contains_key(learner)
             && !make_room_for_a_learner(&mut state.learners, MAX_LEARNERS - 1)
         {
@@ -323,7 +328,7 @@ impl Workshop {
             });
             record.ticks.insert(exercise, tick);
         }
-        self.compact_if_grown(&state);
+        self.compact_if_grown(state);
     }
 
     /// A generated name nobody here uses yet.
@@ -356,6 +361,11 @@ impl Workshop {
 
     /// Moves a learner's progress to a new name. Refused if the new name is
     /// someone else's.
+    ///
+    /// The rename is recorded as the learner's own event, which also takes
+    /// the new name at once: a name nobody has used yet has no key anyone
+    /// holds, and without this a second learner could pick the same unused
+    /// name and be handed the same key before the first sent a request.
     pub fn rename(&self, from: &LearnerName, to: &LearnerName) -> Result<(), String> {
         if from == to {
             return Ok(());
@@ -371,6 +381,7 @@ impl Workshop {
             from: from.clone(),
             to: to.clone(),
         });
+        self.record_locked(&mut state, to, What::Renamed { from: from.clone() });
         Ok(())
     }
 
@@ -684,6 +695,26 @@ mod tests {
         assert_eq!(reopened.progress_of(&ada).done, 1, "the first copy's tick");
         assert_eq!(reopened.recent_events(&ada, 10).len(), 2);
         assert_eq!(reopened.recent_events(&grace, 10).len(), 0);
+    }
+
+    #[test]
+    fn a_name_taken_by_renaming_is_taken_at_once_and_after_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("progress.jsonl");
+        let ada = LearnerName::parse("ada").expect("valid");
+        let first_browser = LearnerName::parse("curious-otter-1234").expect("valid");
+        let second_browser = LearnerName::parse("brave-heron-5678").expect("valid");
+        {
+            let workshop = Workshop::open(&path);
+            assert_eq!(workshop.rename(&first_browser, &ada), Ok(()));
+            assert!(
+                workshop.rename(&second_browser, &ada).is_err(),
+                "taken before ada sent a request"
+            );
+        }
+        let reopened = Workshop::open(&path);
+        assert!(reopened.rename(&second_browser, &ada).is_err());
+        assert_eq!(reopened.recent_events(&ada, 10).len(), 1, "the rename");
     }
 
     #[test]

@@ -57,6 +57,10 @@ pub enum What {
         miss_ms: f64,
         hit_ms: f64,
     },
+    /// The learner took this name, leaving `from`.
+    Renamed {
+        from: LearnerName,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,7 +19,9 @@
 //!
 //! What it does not do: a key belongs to a name, not to a person. Someone
 //! who leaves a name by renaming still holds its key, so whoever takes that
-//! name later shares it with them.
+//! name later shares it with them. Taking a name reserves it at once (see
+//! `Workshop::rename`), so two people cannot pick the same unused name one
+//! after the other and end up with one key.
 //!
 //! The instructor's key, when the settings do not name one, is derived from
 //! the same secret: random for each room, and the same after a restart, so
