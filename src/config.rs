@@ -160,6 +160,12 @@ impl Config {
         })
     }
 
+    /// Where the room secret that learners' keys come from is kept:
+    /// `<progress file>.secret`, beside the progress file.
+    pub fn room_secret_path(&self) -> PathBuf {
+        crate::workshop::room_secret_path(&self.progress_path())
+    }
+
     pub fn data_delay(&self) -> Duration {
         Duration::from_millis(self.data_delay_ms)
     }

@@ -14,11 +14,14 @@ use crate::errors::ApiError;
 use crate::guards::SameOriginChange;
 use crate::lab::Lab;
 use crate::pages::{render, BaseUrl};
-use crate::workshop::{Exercise, LearnerName, LearnerProgress, What};
+use crate::workshop::{
+    Credential, CredentialRefusal, Exercise, LearnerName, LearnerProgress, What,
+};
 
-/// The cookie that remembers a browser's learner name.
+/// The cookie that remembers a browser's learner, as a credential
+/// (`name:key`, see [`crate::workshop::Credential`]).
 pub const LEARNER_COOKIE: &str = "cachelab_learner";
-/// The header a curl learner sends their name in (`?learner=` works too).
+/// The header a curl learner sends their credential in (`?learner=` works too).
 pub const LEARNER_HEADER: &str = "X-Learner";
 
 pub fn routes() -> Vec<Route> {
@@ -32,8 +35,10 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// Who sent a request, if they said: the `X-Learner` header, else the
-/// `learner` query parameter, else the browser's cookie. A name that is not
-/// usable is refused with a 400 rather than silently ignored.
+/// `learner` query parameter, else the browser's cookie. What the header or
+/// the parameter says must be a credential (`name:key`): an unusable name
+/// is refused with a 400, a name without its own key with a 403, rather
+/// than silently ignored. A cookie that proves nothing counts as none.
 pub struct Learner(pub Option<LearnerName>);
 
 #[rocket::async_trait]
@@ -41,39 +46,77 @@ impl<'r> FromRequest<'r> for Learner {
     type Error = ApiError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let lab = match running_lab(request) {
+            Ok(lab) => lab,
+            Err(error) => return Outcome::Error((error.status, error)),
+        };
         let said = request
             .headers()
             .get_one(LEARNER_HEADER)
-            .map(str::to_owned)
-            .or_else(|| {
-                request
-                    .query_value::<&str>("learner")
-                    .and_then(Result::ok)
-                    .map(str::to_owned)
-            });
+            .or_else(|| request.query_value::<&str>("learner").and_then(Result::ok));
         match said {
-            Some(raw) => match LearnerName::parse(&raw) {
+            Some(credential) => match lab.workshop().identify(credential) {
                 Ok(name) => Outcome::Success(Learner(Some(name))),
-                Err(reason) => {
-                    let error = ApiError::new(Status::BadRequest, reason)
-                        .accepting(format!("an {LEARNER_HEADER} header such as 'ada-lovelace'"));
-                    Outcome::Error((Status::BadRequest, error))
+                Err(refusal) => {
+                    let error = credential_refused(refusal);
+                    Outcome::Error((error.status, error))
                 }
             },
-            None => Outcome::Success(Learner(cookie_learner(request))),
+            None => Outcome::Success(Learner(cookie_learner(request, lab))),
         }
     }
 }
 
-fn cookie_learner(request: &Request<'_>) -> Option<LearnerName> {
+/// The lab every guard here checks credentials with. Missing only
+/// from an app built without it: a bug, answered with a 500.
+fn running_lab<'r>(request: &'r Request<'_>) -> Result<&'r Lab, ApiError> {
     request
-        .cookies()
-        .get(LEARNER_COOKIE)
-        .and_then(|cookie| LearnerName::parse(cookie.value()).ok())
+        .rocket()
+        .state::<Lab>()
+        .ok_or_else(|| ApiError::new(Status::InternalServerError, "the workshop is not running"))
 }
 
-/// A browser's learner: the name in its cookie, or a new friendly name
-/// (remembered in the cookie) on its first visit.
+/// The answer to a credential that proves no learner. Nothing is recorded
+/// for anyone: the request never reaches its handler's work.
+fn credential_refused(refusal: CredentialRefusal) -> ApiError {
+    let how = format!(
+        "an {LEARNER_HEADER} header (or ?learner=) with your name and key, as in \
+         '{LEARNER_HEADER}: ada-lovelace:<your key>': every curl command on your own exercises \
+         page (/exercises) carries them"
+    );
+    match refusal {
+        CredentialRefusal::UnusableName(reason) => {
+            ApiError::new(Status::BadRequest, reason).accepting(how)
+        }
+        CredentialRefusal::MissingKey(name) => ApiError::new(
+            Status::Forbidden,
+            format!(
+                "the name {name} came without its key: a name belongs to whoever holds its key, \
+                 so nothing was recorded"
+            ),
+        )
+        .accepting(how),
+        CredentialRefusal::WrongKey(name) => ApiError::new(
+            Status::Forbidden,
+            format!(
+                "that is not the key of {name}: a name belongs to whoever holds its key, so \
+                 nothing was recorded"
+            ),
+        )
+        .accepting(how),
+    }
+}
+
+/// The learner the browser's cookie proves, if it proves one.
+fn cookie_learner(request: &Request<'_>, lab: &Lab) -> Option<LearnerName> {
+    let cookie = request.cookies().get(LEARNER_COOKIE)?;
+    lab.workshop().identify(cookie.value()).ok()
+}
+
+/// A browser's learner: the one its cookie proves, or a new friendly name
+/// (remembered in the cookie with its key) on its first visit. A cookie
+/// that proves nothing (made up, from another room, from before names had
+/// keys) is treated as no cookie.
 pub struct BrowserLearner {
     pub name: LearnerName,
     /// Whether the browser came back with its cookie. A one-off visit (a link
@@ -91,20 +134,23 @@ impl BrowserLearner {
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for BrowserLearner {
-    type Error = std::convert::Infallible;
+    type Error = ApiError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let learner = match cookie_learner(request) {
+        let lab = match running_lab(request) {
+            Ok(lab) => lab,
+            Err(error) => return Outcome::Error((error.status, error)),
+        };
+        let learner = match cookie_learner(request, lab) {
             Some(name) => BrowserLearner {
                 name,
                 returning: true,
             },
             None => {
-                let name = match request.rocket().state::<Lab>() {
-                    Some(lab) => lab.workshop().fresh_name(),
-                    None => LearnerName::generate(),
-                };
-                remember(request, &name);
+                let name = lab.workshop().fresh_name();
+                request
+                    .cookies()
+                    .add(learner_cookie(&lab.workshop().credential_for(&name)));
                 BrowserLearner {
                     name,
                     returning: false,
@@ -115,15 +161,11 @@ impl<'r> FromRequest<'r> for BrowserLearner {
     }
 }
 
-fn remember(request: &Request<'_>, name: &LearnerName) {
-    request.cookies().add(learner_cookie(name));
-}
-
 /// Kept for a year: a workshop may span days.
-fn learner_cookie(name: &LearnerName) -> Cookie<'static> {
+fn learner_cookie(credential: &Credential) -> Cookie<'static> {
     // HttpOnly: no script needs it, so none can read it. SameSite=Lax: other
     // sites' forms arrive without it (and are refused anyway, see guards).
-    Cookie::build((LEARNER_COOKIE, name.to_string()))
+    Cookie::build((LEARNER_COOKIE, credential.to_string()))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -235,7 +277,7 @@ fn exercises_page(
     let config = lab.config();
     let content = ExercisesPage {
         learner: learner.name.to_string(),
-        credential: learner.name.to_string(),
+        credential: lab.workshop().credential_for(&learner.name).to_string(),
         learner_header: LEARNER_HEADER,
         base_url: base_url.0,
         done: progress.done,
@@ -257,7 +299,9 @@ struct RenameForm {
 }
 
 /// `POST /exercises/name`: a browser learner picks their own name; their
-/// progress moves with them.
+/// progress moves with them, and the cookie gets the new name's key. Only
+/// the learner the cookie proves can be renamed: a browser whose cookie
+/// proves nothing is a new learner, with no progress to take along.
 #[post("/exercises/name", data = "<form>")]
 fn rename(
     _from: SameOriginChange,
@@ -273,7 +317,7 @@ fn rename(
     };
     match lab.workshop().rename(&learner.name, &new_name) {
         Ok(()) => {
-            request_cookies.add(learner_cookie(&new_name));
+            request_cookies.add(learner_cookie(&lab.workshop().credential_for(&new_name)));
             Flash::success(back, format!("You are now {new_name}."))
         }
         Err(reason) => Flash::error(back, reason),
@@ -311,7 +355,7 @@ fn report_timings(
             "say who you are, so the report counts for you",
         )
         .accepting(format!(
-            "an {LEARNER_HEADER} header, or ?learner=<your name>"
+            "an {LEARNER_HEADER} header, or ?learner=<your name>:<your key>"
         )));
     };
     let TimingsForm { miss_ms, hit_ms } = form.into_inner();

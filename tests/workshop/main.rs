@@ -5,23 +5,66 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod identity;
+
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cachelab::workshop::{LearnerName, RoomSecret};
 use rocket::http::{Accept, ContentType, Header, Status};
 use rocket::local::asynchronous::Client;
 use serde_json::Value;
 
 use helpers::{content_files, setting, test_settings, Answer, TestApp};
 
-fn as_learner(name: &str) -> Header<'static> {
-    Header::new("X-Learner", name.to_owned())
+/// Where an app under test keeps its files: a [`TestApp`], or the
+/// directory a test made for a client of its own (holding `cache`).
+trait Room {
+    fn room_cache_dir(&self) -> PathBuf;
+}
+
+impl Room for TestApp {
+    fn room_cache_dir(&self) -> PathBuf {
+        self.cache_dir()
+    }
+}
+
+impl Room for Path {
+    fn room_cache_dir(&self) -> PathBuf {
+        self.join("cache")
+    }
+}
+
+/// The credential (`name:key`) the app gives `name`, worked out from the
+/// room secret the app keeps beside its progress file. Not fetched over
+/// HTTP: getting one there means renaming a browser, and the test client
+/// has a single cookie jar, so a test's own browser would become that
+/// learner. `identity::the_exercises_page_shows_the_credential_the_tests_use`
+/// checks over HTTP that this is what a learner is given. A name that is
+/// not usable is sent as it is, for the app to refuse.
+fn credential(room: &(impl Room + ?Sized), name: &str) -> String {
+    let Ok(learner) = LearnerName::parse(name) else {
+        return name.to_owned();
+    };
+    let settings = cachelab::Config {
+        cache_dir: room.room_cache_dir(),
+        ..cachelab::Config::default()
+    };
+    RoomSecret::open_or_create(&settings.room_secret_path())
+        .expect("the app made its room secret")
+        .credential_for(&learner)
+        .to_string()
+}
+
+fn as_learner(room: &(impl Room + ?Sized), name: &str) -> Header<'static> {
+    Header::new("X-Learner", credential(room, name))
 }
 
 fn get_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
     Answer::from(
         app.client
             .get(uri.to_owned())
-            .header(as_learner(learner))
+            .header(as_learner(app, learner))
             .dispatch(),
     )
 }
@@ -30,7 +73,7 @@ fn post_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
     Answer::from(
         app.client
             .post(uri.to_owned())
-            .header(as_learner(learner))
+            .header(as_learner(app, learner))
             .dispatch(),
     )
 }
@@ -39,16 +82,21 @@ fn data_as(app: &TestApp, learner: &str, body: &str) -> Answer {
     Answer::from(
         app.client
             .post("/data")
-            .header(as_learner(learner))
+            .header(as_learner(app, learner))
             .header(ContentType::JSON)
             .body(body)
             .dispatch(),
     )
 }
 
+/// The instructor's JSON of everyone's progress.
+fn progress_document(app: &TestApp) -> Value {
+    app.get("/exercises/progress.json").json
+}
+
 /// The learner's ticks, by exercise slug, from the instructor's JSON.
 fn ticks(app: &TestApp, learner: &str) -> serde_json::Map<String, Value> {
-    let progress = app.get("/exercises/progress.json").json;
+    let progress = progress_document(app);
     progress["learners"]
         .as_array()
         .and_then(|learners| learners.iter().find(|entry| entry["name"] == learner))
@@ -124,7 +172,7 @@ fn lru_eviction_ticks_following_the_steps_after_earlier_exercises() {
     Answer::from(
         app.client
             .delete("/cache/memory")
-            .header(as_learner("ada"))
+            .header(as_learner(&app, "ada"))
             .dispatch(),
     );
     get_as(&app, "ada", "/factorial/5");
@@ -251,7 +299,7 @@ fn report_timings(app: &TestApp, learner: &str, miss_ms: f64, hit_ms: f64) -> An
     Answer::from(
         app.client
             .post("/exercises/timings")
-            .header(as_learner(learner))
+            .header(as_learner(app, learner))
             .header(ContentType::Form)
             .body(format!("miss_ms={miss_ms}&hit_ms={hit_ms}"))
             .dispatch(),
@@ -346,7 +394,7 @@ async fn stampede_ticks_when_concurrent_requests_share_one_computation() {
     let requests = (0..8).map(|_| {
         client
             .get("/factorial/300")
-            .header(as_learner("ada"))
+            .header(as_learner(dir.path(), "ada"))
             .dispatch()
     });
     rocket::futures::future::join_all(requests).await;
@@ -370,7 +418,7 @@ async fn stampede_does_not_tick_for_requests_one_after_another() {
         client.delete("/cache/memory").dispatch().await;
         client
             .get("/factorial/300")
-            .header(as_learner("ada"))
+            .header(as_learner(dir.path(), "ada"))
             .dispatch()
             .await;
     }
@@ -415,7 +463,8 @@ fn a_browser_is_named_by_a_cookie_and_can_rename_itself() {
         .expect("a learner cookie")
         .clone();
     drop(first);
-    let generated = cookie.value().to_owned();
+    let (generated, _key) = cookie.value().split_once(':').expect("name:key");
+    let generated = generated.to_owned();
     assert!(
         generated.split('-').count() == 3,
         "a friendly name: {generated}"
@@ -488,8 +537,9 @@ fn a_browser_is_named_by_a_cookie_and_can_rename_itself() {
 #[test]
 fn a_curl_learner_can_use_a_query_parameter_and_bad_names_are_refused() {
     let app = TestApp::new();
-    app.get("/factorial/6?learner=linus");
-    app.get("/factorial/6?learner=linus");
+    let linus = format!("/factorial/6?learner={}", credential(&app, "linus"));
+    app.get(&linus);
+    app.get(&linus);
     assert!(evidence(&app, "linus", "first-hit").is_some());
 
     let refused = get_as(&app, "bad name!", "/factorial/6");
@@ -517,7 +567,7 @@ fn the_instructor_sees_every_learner() {
     get_as(&app, "ada", "/factorial/3");
     get_as(&app, "linus", "/factorial/4");
 
-    let json = app.get("/exercises/progress.json").json;
+    let json = progress_document(&app);
     assert_eq!(json["exercises"].as_array().map(Vec::len), Some(10));
     let names: Vec<&str> = json["learners"]
         .as_array()
