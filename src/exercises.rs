@@ -1,21 +1,22 @@
 //! Workshop routes: the exercise page, the instructor's view, and how a
 //! request says which learner sent it.
 
+use rocket::fairing::AdHoc;
 use rocket::form::{Form, FromForm};
 use rocket::http::{Cookie, SameSite, Status};
 use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
 use rocket::response::{Flash, Redirect};
 use rocket::serde::json::Json;
-use rocket::{get, post, routes, Route, State};
+use rocket::{get, post, routes, uri, Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
-use crate::errors::ApiError;
+use crate::errors::{ApiError, Refusal};
 use crate::guards::SameOriginChange;
 use crate::lab::Lab;
 use crate::pages::{render, BaseUrl};
 use crate::workshop::{
-    Credential, CredentialRefusal, Exercise, LearnerName, LearnerProgress, What,
+    Credential, CredentialRefusal, Exercise, InstructorKey, LearnerName, LearnerProgress, What,
 };
 
 /// The cookie that remembers a browser's learner, as a credential
@@ -23,6 +24,8 @@ use crate::workshop::{
 pub const LEARNER_COOKIE: &str = "cachelab_learner";
 /// The header a curl learner sends their credential in (`?learner=` works too).
 pub const LEARNER_HEADER: &str = "X-Learner";
+/// The header that carries the instructor key (`?key=` works too).
+pub const INSTRUCTOR_HEADER: &str = "X-Instructor-Key";
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -67,7 +70,7 @@ impl<'r> FromRequest<'r> for Learner {
     }
 }
 
-/// The lab every guard here checks credentials with. Missing only
+/// The lab every guard here checks credentials and keys with. Missing only
 /// from an app built without it: a bug, answered with a 500.
 fn running_lab<'r>(request: &'r Request<'_>) -> Result<&'r Lab, ApiError> {
     request
@@ -171,6 +174,45 @@ fn learner_cookie(credential: &Credential) -> Cookie<'static> {
         .same_site(SameSite::Lax)
         .max_age(rocket::time::Duration::days(365))
         .build()
+}
+
+/// Proof that a request carries this room's instructor key, in an
+/// `X-Instructor-Key` header or a `?key=` parameter. The view it opens
+/// lists every learner, so without the key it is refused with a 403.
+pub struct Instructor {
+    /// The key as the server knows it, for links that must keep it.
+    key: InstructorKey,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Instructor {
+    type Error = ApiError;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let lab = match running_lab(request) {
+            Ok(lab) => lab,
+            Err(error) => return Outcome::Error((error.status, error)),
+        };
+        let offered = request
+            .headers()
+            .get_one(INSTRUCTOR_HEADER)
+            .or_else(|| request.query_value::<&str>("key").and_then(Result::ok));
+        let expected = lab.instructor_key();
+        let error = match offered {
+            Some(offered) if expected.matches(offered) => {
+                return Outcome::Success(Instructor {
+                    key: expected.clone(),
+                })
+            }
+            Some(_) => "that is not this room's instructor key",
+            None => "everyone's progress is for the instructor, so this needs the instructor key",
+        };
+        let error = ApiError::new(Status::Forbidden, error).accepting(format!(
+            "the link cachelab printed in its terminal when it started (the line beginning \
+             'Instructor view:'), or the key in an {INSTRUCTOR_HEADER} header"
+        ));
+        Outcome::Error((error.status, error))
+    }
 }
 
 #[derive(Serialize)]
@@ -413,6 +455,8 @@ impl<'r> FromRequest<'r> for WantsHtml {
 struct InstructorView {
     exercises: Vec<ExerciseHeading>,
     learners: Vec<LearnerRow>,
+    /// So that the page's own links (to the JSON) keep working.
+    instructor_key: String,
 }
 
 #[derive(Serialize)]
@@ -442,9 +486,52 @@ fn headings() -> Vec<ExerciseHeading> {
         .collect()
 }
 
+/// Where the instructor's view is, with its key: what the binary prints
+/// once it listens. An address that means "every interface" (`0.0.0.0`,
+/// `::`) becomes `localhost`, which a browser on the machine running the
+/// app can open.
+pub fn instructor_view_url(config: &rocket::Config, key: &InstructorKey) -> String {
+    let host = if config.address.is_unspecified() {
+        format!("localhost:{}", config.port)
+    } else {
+        std::net::SocketAddr::new(config.address, config.port).to_string()
+    };
+    format!(
+        "http://{host}{}?key={}",
+        uri!(instructor_view),
+        key.as_str()
+    )
+}
+
+/// Prints one line, `Instructor view: <link with the key>`, once the
+/// server listens (on the port it really got).
+///
+/// Printed under every profile, not only `workshop`: the view is locked
+/// under all of them, and this line is where its key is found (Rocket's
+/// own start-up lines are off in release builds). Printed to standard
+/// output by the binary only, so tests that build the app stay quiet.
+pub fn announce_instructor_view() -> AdHoc {
+    AdHoc::on_liftoff("instructor view link", |rocket| {
+        Box::pin(async move {
+            if let Some(lab) = rocket.state::<Lab>() {
+                println!(
+                    "Instructor view: {}",
+                    instructor_view_url(rocket.config(), lab.instructor_key())
+                );
+            }
+        })
+    })
+}
+
 /// `GET /exercises/progress`: the room at a glance, for the instructor.
 #[get("/exercises/progress")]
-fn instructor_view(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Template {
+fn instructor_view(
+    lab: &State<Lab>,
+    instructor: Result<Instructor, ApiError>,
+    wants: WantsHtml,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<Template, Refusal> {
+    let instructor = instructor.map_err(|error| Refusal::for_client(wants.0, error))?;
     let learners = lab
         .workshop()
         .all_progress()
@@ -468,8 +555,9 @@ fn instructor_view(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Templat
     let content = InstructorView {
         exercises: headings(),
         learners,
+        instructor_key: instructor.key.as_str().to_owned(),
     };
-    render("progress", "Workshop progress", flash, content)
+    Ok(render("progress", "Workshop progress", flash, content))
 }
 
 #[derive(Serialize)]
@@ -480,9 +568,14 @@ struct ProgressDocument {
 
 /// `GET /exercises/progress.json`: the same as JSON.
 #[get("/exercises/progress.json")]
-fn progress_json(lab: &State<Lab>) -> Json<ProgressDocument> {
-    Json(ProgressDocument {
+fn progress_json(
+    lab: &State<Lab>,
+    instructor: Result<Instructor, ApiError>,
+    wants: WantsHtml,
+) -> Result<Json<ProgressDocument>, Refusal> {
+    instructor.map_err(|error| Refusal::for_client(wants.0, error))?;
+    Ok(Json(ProgressDocument {
         exercises: headings(),
         learners: lab.workshop().all_progress(),
-    })
+    }))
 }

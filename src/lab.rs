@@ -11,7 +11,9 @@ use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings};
 use crate::history::{Outcome, RequestHistory, Subject, Tier};
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
-use crate::workshop::{ClearedTier, DataEvent, FactorialEvent, LearnerName, What, Workshop};
+use crate::workshop::{
+    ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, What, Workshop,
+};
 
 /// How many recent requests the timing chart remembers.
 const HISTORY_CAPACITY: usize = 200;
@@ -34,6 +36,8 @@ pub struct Lab {
     disk: DiskCache,
     history: RequestHistory,
     workshop: Workshop,
+    /// `instructor_key` from the settings, or the one derived for this room.
+    instructor_key: InstructorKey,
 }
 
 /// What a clear removed.
@@ -66,6 +70,10 @@ impl Lab {
             },
         );
         let workshop = Workshop::open(&config.progress_path());
+        let instructor_key = config
+            .instructor_key
+            .clone()
+            .unwrap_or_else(|| workshop.derived_instructor_key());
         Self {
             config,
             clock,
@@ -73,6 +81,7 @@ impl Lab {
             disk,
             history: RequestHistory::new(HISTORY_CAPACITY),
             workshop,
+            instructor_key,
         }
     }
 
@@ -231,6 +240,11 @@ impl Lab {
 
     pub fn workshop(&self) -> &Workshop {
         &self.workshop
+    }
+
+    /// The key that opens the instructor's view of every learner.
+    pub fn instructor_key(&self) -> &InstructorKey {
+        &self.instructor_key
     }
 }
 

@@ -1,11 +1,12 @@
-//! Names only their holder can use: each refusal is checked together with
-//! what must not have happened to the learner it protects.
+//! Names only their holder can use, and a view of everyone only the
+//! instructor can open: each refusal is checked together with what must
+//! not have happened to the learner it protects.
 
 use rocket::http::{Accept, ContentType, Cookie, Header, Status};
 use rocket::local::blocking::Client;
 
-use crate::helpers::{test_settings, Answer, TestApp};
-use crate::{credential, evidence, get_as, progress_document, ticks};
+use crate::helpers::{setting, test_settings, Answer, TestApp, INSTRUCTOR_KEY};
+use crate::{as_instructor, credential, evidence, get_as, progress_document, ticks};
 
 /// A learner's entry in the instructor's JSON (`Null` if absent).
 fn entry(app: &TestApp, learner: &str) -> serde_json::Value {
@@ -258,6 +259,91 @@ fn a_forged_cookie_gets_a_fresh_name_not_the_victims() {
 }
 
 #[test]
+fn the_instructor_view_needs_the_key() {
+    let app = TestApp::new();
+    get_as(&app, "ada", "/factorial/3");
+
+    for uri in ["/exercises/progress", "/exercises/progress.json"] {
+        let from_curl = app.get(uri);
+        assert_eq!(from_curl.status, Status::Forbidden, "{uri}");
+        let said = from_curl.json["error"].as_str().unwrap_or_default();
+        assert!(said.contains("instructor key"), "{said}");
+        let accepted = from_curl.json["accepted"].as_str().unwrap_or_default();
+        assert!(accepted.contains("Instructor view:"), "{accepted}");
+        assert!(!from_curl.body.contains("ada"), "{uri} lists nobody");
+
+        let from_browser = Answer::from(app.client.get(uri).header(Accept::HTML).dispatch());
+        assert_eq!(from_browser.status, Status::Forbidden, "{uri}");
+        assert_eq!(
+            from_browser.header("Content-Type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert!(from_browser.body.contains("Instructor view:"), "{uri}");
+        assert!(!from_browser.body.contains("<code>ada</code>"));
+
+        let wrong = app.get(&format!("{uri}?key=not-the-instructor-key"));
+        assert_eq!(wrong.status, Status::Forbidden, "{uri}");
+    }
+
+    let json = app.get(&format!("/exercises/progress.json?key={INSTRUCTOR_KEY}"));
+    assert_eq!(json.status, Status::Ok);
+    assert_eq!(json.json["learners"][0]["name"], "ada");
+    let page = Answer::from(
+        app.client
+            .get(format!("/exercises/progress?key={INSTRUCTOR_KEY}"))
+            .header(Accept::HTML)
+            .dispatch(),
+    );
+    assert_eq!(page.status, Status::Ok);
+    assert!(page.body.contains("<code>ada</code>"));
+    assert!(
+        page.body
+            .contains(&format!("/exercises/progress.json?key={INSTRUCTOR_KEY}")),
+        "the link to the JSON keeps the key"
+    );
+    let by_header = Answer::from(
+        app.client
+            .get("/exercises/progress")
+            .header(Accept::HTML)
+            .header(as_instructor())
+            .dispatch(),
+    );
+    assert_eq!(by_header.status, Status::Ok);
+
+    let exercises = Answer::from(app.client.get("/exercises").header(Accept::HTML).dispatch());
+    assert!(exercises.body.contains("href=\"/exercises/progress\""));
+    assert!(
+        !exercises.body.contains(INSTRUCTOR_KEY),
+        "no key for learners"
+    );
+}
+
+#[test]
+fn an_instructor_key_set_in_the_settings_is_honoured() {
+    let app =
+        TestApp::with(|settings| settings.merge(setting("instructor_key", "room-7_instructor")));
+    let room_key = app.get("/exercises/progress.json?key=room-7_instructor");
+    assert_eq!(room_key.status, Status::Ok);
+    let test_default = app.get(&format!("/exercises/progress.json?key={INSTRUCTOR_KEY}"));
+    assert_eq!(test_default.status, Status::Forbidden);
+}
+
+#[test]
+fn an_unusable_instructor_key_stops_start_up_with_a_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for unusable in ["short", "has spaces in it", "ümlaut-instructor-key"] {
+        let settings =
+            test_settings(&dir.path().join("cache")).merge(setting("instructor_key", unusable));
+        let reason = match cachelab::rocket_from(settings) {
+            Ok(_) => panic!("{unusable:?} should have been refused"),
+            Err(error) => error.to_string(),
+        };
+        assert!(reason.contains("instructor_key"), "{reason}");
+        assert_eq!(reason.lines().count(), 1);
+    }
+}
+
+#[test]
 fn a_one_off_visitor_with_a_forged_cookie_is_still_not_a_learner() {
     let dir = tempfile::tempdir().expect("temp dir");
     let rocket = cachelab::rocket_from(test_settings(&dir.path().join("cache"))).expect("valid");
@@ -271,6 +357,7 @@ fn a_one_off_visitor_with_a_forged_cookie_is_still_not_a_learner() {
     drop(page);
     let progress: serde_json::Value = visitor
         .get("/exercises/progress.json")
+        .header(as_instructor())
         .dispatch()
         .into_json()
         .expect("progress JSON");

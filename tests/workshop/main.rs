@@ -15,7 +15,7 @@ use rocket::http::{Accept, ContentType, Header, Status};
 use rocket::local::asynchronous::Client;
 use serde_json::Value;
 
-use helpers::{content_files, setting, test_settings, Answer, TestApp};
+use helpers::{content_files, setting, test_settings, Answer, TestApp, INSTRUCTOR_KEY};
 
 /// Where an app under test keeps its files: a [`TestApp`], or the
 /// directory a test made for a client of its own (holding `cache`).
@@ -60,6 +60,11 @@ fn as_learner(room: &(impl Room + ?Sized), name: &str) -> Header<'static> {
     Header::new("X-Learner", credential(room, name))
 }
 
+/// The header that opens the instructor's view in every test app.
+fn as_instructor() -> Header<'static> {
+    Header::new("X-Instructor-Key", INSTRUCTOR_KEY)
+}
+
 fn get_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
     Answer::from(
         app.client
@@ -91,7 +96,13 @@ fn data_as(app: &TestApp, learner: &str, body: &str) -> Answer {
 
 /// The instructor's JSON of everyone's progress.
 fn progress_document(app: &TestApp) -> Value {
-    app.get("/exercises/progress.json").json
+    Answer::from(
+        app.client
+            .get("/exercises/progress.json")
+            .header(as_instructor())
+            .dispatch(),
+    )
+    .json
 }
 
 /// The learner's ticks, by exercise slug, from the instructor's JSON.
@@ -370,6 +381,7 @@ async fn stampede_app(dir: &std::path::Path) -> Client {
 async fn learner_ticks(client: &Client, learner: &str) -> Value {
     let progress: Value = client
         .get("/exercises/progress.json")
+        .header(as_instructor())
         .dispatch()
         .await
         .into_json()
@@ -585,6 +597,7 @@ fn the_instructor_sees_every_learner() {
         app.client
             .get("/exercises/progress")
             .header(Accept::HTML)
+            .header(as_instructor())
             .dispatch(),
     );
     assert_eq!(page.status, Status::Ok);
@@ -636,6 +649,7 @@ fn one_off_visits_do_not_become_learners() {
     }
     let progress: Value = visitor
         .get("/exercises/progress.json")
+        .header(as_instructor())
         .dispatch()
         .into_json()
         .expect("progress JSON");
