@@ -9,6 +9,8 @@ use std::time::Duration;
 use rocket::data::ByteUnit;
 use serde::{Deserialize, Serialize};
 
+use crate::workshop::InstructorKey;
+
 /// The largest `max_factorial` we accept. 100000! has 456,574 digits and takes
 /// about a second to compute: far enough to explore, short of a hang.
 pub const MAX_FACTORIAL_CEILING: u64 = 100_000;
@@ -54,6 +56,10 @@ pub struct Config {
     /// How often expired entries are removed from disk and leftovers of
     /// interrupted writes are reclaimed.
     pub disk_sweep_interval_secs: u64,
+    /// The key that opens `/exercises/progress`, the instructor's view of
+    /// every learner. Unset, the app derives one from the room secret (the
+    /// same after a restart) and prints the link to the view when it starts.
+    pub instructor_key: Option<InstructorKey>,
 }
 
 impl Default for Config {
@@ -69,6 +75,7 @@ impl Default for Config {
             progress_file: None,
             disk_max_bytes: ByteUnit::Mebibyte(64),
             disk_sweep_interval_secs: 60,
+            instructor_key: None,
         }
     }
 }
@@ -158,6 +165,12 @@ impl Config {
             self.cache_dir
                 .with_file_name(format!("{name}-progress.jsonl"))
         })
+    }
+
+    /// Where the room secret that learners' keys come from is kept:
+    /// `<progress file>.secret`, beside the progress file.
+    pub fn room_secret_path(&self) -> PathBuf {
+        crate::workshop::room_secret_path(&self.progress_path())
     }
 
     pub fn data_delay(&self) -> Duration {

@@ -80,34 +80,47 @@ pub fn wants_html(request: &Request<'_>) -> bool {
 }
 
 /// A refusal in the form the client asked for: a page in the site's layout
-/// for browsers, the JSON shape for everyone else.
+/// for browsers, the JSON shape for everyone else. The page is rendered only
+/// when sent, so a refusal stays small enough to return by value.
 pub enum Refusal {
-    Page(Status, Template),
+    Page(ApiError),
     Json(ApiError),
 }
 
 impl<'r> Responder<'r, 'static> for Refusal {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         match self {
-            Refusal::Page(status, page) => (status, page).respond_to(request),
+            Refusal::Page(error) => {
+                let reason = error.status.reason().unwrap_or("Error");
+                let context = context! {
+                    title: format!("{} {reason}", error.status.code),
+                    active: "",
+                    code: error.status.code,
+                    reason,
+                    message: &error.error,
+                    accepted: &error.accepted,
+                };
+                (error.status, Template::render("error", context)).respond_to(request)
+            }
             Refusal::Json(error) => error.respond_to(request),
         }
     }
 }
 
-fn refuse(request: &Request<'_>, error: ApiError) -> Refusal {
-    if !wants_html(request) {
-        return Refusal::Json(error);
+impl Refusal {
+    /// `error` as a page when the client wants one (see [`wants_html`]), else
+    /// as JSON: for routes that refuse from their handler rather than a catcher.
+    pub fn for_client(wants_html: bool, error: ApiError) -> Self {
+        if wants_html {
+            Refusal::Page(error)
+        } else {
+            Refusal::Json(error)
+        }
     }
-    let context = context! {
-        title: format!("{} {}", error.status.code, error.status.reason().unwrap_or("Error")),
-        active: "",
-        code: error.status.code,
-        reason: error.status.reason().unwrap_or("Error"),
-        message: &error.error,
-        accepted: &error.accepted,
-    };
-    Refusal::Page(error.status, Template::render("error", context))
+}
+
+fn refuse(request: &Request<'_>, error: ApiError) -> Refusal {
+    Refusal::for_client(wants_html(request), error)
 }
 
 /// Rocket's own refusals (no route, body too large, a guard failing) in the

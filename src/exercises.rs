@@ -1,29 +1,34 @@
 //! Workshop routes: the exercise page, the instructor's view, and how a
 //! request says which learner sent it.
 
+use rocket::fairing::AdHoc;
 use rocket::form::{Form, FromForm};
 use rocket::http::{Cookie, SameSite, Status};
 use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
 use rocket::response::{Flash, Redirect};
 use rocket::serde::json::Json;
-use rocket::{get, post, routes, Route, State};
+use rocket::{get, post, routes, uri, Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
-use crate::errors::ApiError;
+use crate::errors::{ApiError, Refusal};
 use crate::guards::SameOriginChange;
 use crate::lab::Lab;
 use crate::pages::{render, BaseUrl};
 use crate::workshop::{
-    Exercise, ExercisePath, LearnerName, LearnerProgress, Plan, Reading, ReadingError,
+    Credential, CredentialRefusal, Exercise, ExercisePath, InstructorKey, LearnerName,
+    LearnerProgress, Plan, Reading, ReadingError,
 };
 
 mod evidence;
 
-/// The cookie that remembers a browser's learner name.
+/// The cookie that remembers a browser's learner, as a credential
+/// (`name:key`, see [`crate::workshop::Credential`]).
 pub const LEARNER_COOKIE: &str = "cachelab_learner";
-/// The header a curl learner sends their name in (`?learner=` works too).
+/// The header a curl learner sends their credential in (`?learner=` works too).
 pub const LEARNER_HEADER: &str = "X-Learner";
+/// The header that carries the instructor key (`?key=` works too).
+pub const INSTRUCTOR_HEADER: &str = "X-Instructor-Key";
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -36,8 +41,10 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// Who sent a request, if they said: the `X-Learner` header, else the
-/// `learner` query parameter, else the browser's cookie. A name that is not
-/// usable is refused with a 400 rather than silently ignored.
+/// `learner` query parameter, else the browser's cookie. What the header or
+/// the parameter says must be a credential (`name:key`): an unusable name
+/// is refused with a 400, a name without its own key with a 403, rather
+/// than silently ignored. A cookie that proves nothing counts as none.
 pub struct Learner(pub Option<LearnerName>);
 
 #[rocket::async_trait]
@@ -45,39 +52,77 @@ impl<'r> FromRequest<'r> for Learner {
     type Error = ApiError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let lab = match running_lab(request) {
+            Ok(lab) => lab,
+            Err(error) => return Outcome::Error((error.status, error)),
+        };
         let said = request
             .headers()
             .get_one(LEARNER_HEADER)
-            .map(str::to_owned)
-            .or_else(|| {
-                request
-                    .query_value::<&str>("learner")
-                    .and_then(Result::ok)
-                    .map(str::to_owned)
-            });
+            .or_else(|| request.query_value::<&str>("learner").and_then(Result::ok));
         match said {
-            Some(raw) => match LearnerName::parse(&raw) {
+            Some(credential) => match lab.workshop().identify(credential) {
                 Ok(name) => Outcome::Success(Learner(Some(name))),
-                Err(reason) => {
-                    let error = ApiError::new(Status::BadRequest, reason)
-                        .accepting(format!("an {LEARNER_HEADER} header such as 'ada-lovelace'"));
-                    Outcome::Error((Status::BadRequest, error))
+                Err(refusal) => {
+                    let error = credential_refused(refusal);
+                    Outcome::Error((error.status, error))
                 }
             },
-            None => Outcome::Success(Learner(cookie_learner(request))),
+            None => Outcome::Success(Learner(cookie_learner(request, lab))),
         }
     }
 }
 
-fn cookie_learner(request: &Request<'_>) -> Option<LearnerName> {
+/// The lab every guard here checks credentials and keys with. Missing only
+/// from an app built without it: a bug, answered with a 500.
+fn running_lab<'r>(request: &'r Request<'_>) -> Result<&'r Lab, ApiError> {
     request
-        .cookies()
-        .get(LEARNER_COOKIE)
-        .and_then(|cookie| LearnerName::parse(cookie.value()).ok())
+        .rocket()
+        .state::<Lab>()
+        .ok_or_else(|| ApiError::new(Status::InternalServerError, "the workshop is not running"))
 }
 
-/// A browser's learner: the name in its cookie, or a new friendly name
-/// (remembered in the cookie) on its first visit.
+/// The answer to a credential that proves no learner. Nothing is recorded
+/// for anyone: the request never reaches its handler's work.
+fn credential_refused(refusal: CredentialRefusal) -> ApiError {
+    let how = format!(
+        "an {LEARNER_HEADER} header (or ?learner=) with your name and key, as in \
+         '{LEARNER_HEADER}: ada-lovelace:<your key>': every curl command on your own exercises \
+         page (/exercises) carries them"
+    );
+    match refusal {
+        CredentialRefusal::UnusableName(reason) => {
+            ApiError::new(Status::BadRequest, reason).accepting(how)
+        }
+        CredentialRefusal::MissingKey(name) => ApiError::new(
+            Status::Forbidden,
+            format!(
+                "the name {name} came without its key: a name belongs to whoever holds its key, \
+                 so nothing was recorded"
+            ),
+        )
+        .accepting(how),
+        CredentialRefusal::WrongKey(name) => ApiError::new(
+            Status::Forbidden,
+            format!(
+                "that is not the key of {name}: a name belongs to whoever holds its key, so \
+                 nothing was recorded"
+            ),
+        )
+        .accepting(how),
+    }
+}
+
+/// The learner the browser's cookie proves, if it proves one.
+fn cookie_learner(request: &Request<'_>, lab: &Lab) -> Option<LearnerName> {
+    let cookie = request.cookies().get(LEARNER_COOKIE)?;
+    lab.workshop().identify(cookie.value()).ok()
+}
+
+/// A browser's learner: the one its cookie proves, or a new friendly name
+/// (remembered in the cookie with its key) on its first visit. A cookie
+/// that proves nothing (made up, from another room, from before names had
+/// keys) is treated as no cookie.
 pub struct BrowserLearner {
     pub name: LearnerName,
     /// Whether the browser came back with its cookie. A one-off visit (a link
@@ -95,20 +140,23 @@ impl BrowserLearner {
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for BrowserLearner {
-    type Error = std::convert::Infallible;
+    type Error = ApiError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let learner = match cookie_learner(request) {
+        let lab = match running_lab(request) {
+            Ok(lab) => lab,
+            Err(error) => return Outcome::Error((error.status, error)),
+        };
+        let learner = match cookie_learner(request, lab) {
             Some(name) => BrowserLearner {
                 name,
                 returning: true,
             },
             None => {
-                let name = match request.rocket().state::<Lab>() {
-                    Some(lab) => lab.workshop().fresh_name(),
-                    None => LearnerName::generate(),
-                };
-                remember(request, &name);
+                let name = lab.workshop().fresh_name();
+                request
+                    .cookies()
+                    .add(learner_cookie(&lab.workshop().credential_for(&name)));
                 BrowserLearner {
                     name,
                     returning: false,
@@ -119,20 +167,55 @@ impl<'r> FromRequest<'r> for BrowserLearner {
     }
 }
 
-fn remember(request: &Request<'_>, name: &LearnerName) {
-    request.cookies().add(learner_cookie(name));
-}
-
 /// Kept for a year: a workshop may span days.
-fn learner_cookie(name: &LearnerName) -> Cookie<'static> {
+fn learner_cookie(credential: &Credential) -> Cookie<'static> {
     // HttpOnly: no script needs it, so none can read it. SameSite=Lax: other
     // sites' forms arrive without it (and are refused anyway, see guards).
-    Cookie::build((LEARNER_COOKIE, name.to_string()))
+    Cookie::build((LEARNER_COOKIE, credential.to_string()))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .max_age(rocket::time::Duration::days(365))
         .build()
+}
+
+/// Proof that a request carries this room's instructor key, in an
+/// `X-Instructor-Key` header or a `?key=` parameter. The view it opens
+/// lists every learner, so without the key it is refused with a 403.
+pub struct Instructor {
+    /// The key as the server knows it, for links that must keep it.
+    key: InstructorKey,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Instructor {
+    type Error = ApiError;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let lab = match running_lab(request) {
+            Ok(lab) => lab,
+            Err(error) => return Outcome::Error((error.status, error)),
+        };
+        let offered = request
+            .headers()
+            .get_one(INSTRUCTOR_HEADER)
+            .or_else(|| request.query_value::<&str>("key").and_then(Result::ok));
+        let expected = lab.instructor_key();
+        let error = match offered {
+            Some(offered) if expected.matches(offered) => {
+                return Outcome::Success(Instructor {
+                    key: expected.clone(),
+                })
+            }
+            Some(_) => "that is not this room's instructor key",
+            None => "everyone's progress is for the instructor, so this needs the instructor key",
+        };
+        let error = ApiError::new(Status::Forbidden, error).accepting(format!(
+            "the link cachelab printed in its terminal when it started (the line beginning \
+             'Instructor view:'), or the key in an {INSTRUCTOR_HEADER} header"
+        ));
+        Outcome::Error((error.status, error))
+    }
 }
 
 #[derive(Serialize)]
@@ -285,7 +368,7 @@ fn exercises_content(
     let plan = lab.workshop().plan(learner);
     ExercisesPage {
         learner: learner.to_string(),
-        credential: learner.to_string(),
+        credential: lab.workshop().credential_for(learner).to_string(),
         learner_header: LEARNER_HEADER,
         base_url: base_url.0,
         done: progress.done,
@@ -308,7 +391,9 @@ struct RenameForm {
 }
 
 /// `POST /exercises/name`: a browser learner picks their own name; their
-/// progress moves with them.
+/// progress moves with them, and the cookie gets the new name's key. Only
+/// the learner the cookie proves can be renamed: a browser whose cookie
+/// proves nothing is a new learner, with no progress to take along.
 #[post("/exercises/name", data = "<form>")]
 fn rename(
     _from: SameOriginChange,
@@ -324,7 +409,7 @@ fn rename(
     };
     match lab.workshop().rename(&learner.name, &new_name) {
         Ok(()) => {
-            request_cookies.add(learner_cookie(&new_name));
+            request_cookies.add(learner_cookie(&lab.workshop().credential_for(&new_name)));
             Flash::success(back, format!("You are now {new_name}."))
         }
         Err(reason) => Flash::error(back, reason),
@@ -367,7 +452,7 @@ fn report_timings(
             "say who you are, so the report counts for you",
         )
         .accepting(format!(
-            "an {LEARNER_HEADER} header, or ?learner=<your name>"
+            "an {LEARNER_HEADER} header, or ?learner=<your name>:<your key>"
         )));
     };
     let TimingsForm { miss_ms, hit_ms } = form.into_inner();
@@ -491,6 +576,8 @@ impl<'r> FromRequest<'r> for WantsHtml {
 struct InstructorView {
     exercises: Vec<ExerciseHeading>,
     learners: Vec<LearnerRow>,
+    /// So that the page's own links (to the JSON) keep working.
+    instructor_key: String,
 }
 
 #[derive(Serialize)]
@@ -520,9 +607,52 @@ fn headings() -> Vec<ExerciseHeading> {
         .collect()
 }
 
+/// Where the instructor's view is, with its key: what the binary prints
+/// once it listens. An address that means "every interface" (`0.0.0.0`,
+/// `::`) becomes `localhost`, which a browser on the machine running the
+/// app can open.
+pub fn instructor_view_url(config: &rocket::Config, key: &InstructorKey) -> String {
+    let host = if config.address.is_unspecified() {
+        format!("localhost:{}", config.port)
+    } else {
+        std::net::SocketAddr::new(config.address, config.port).to_string()
+    };
+    format!(
+        "http://{host}{}?key={}",
+        uri!(instructor_view),
+        key.as_str()
+    )
+}
+
+/// Prints one line, `Instructor view: <link with the key>`, once the
+/// server listens (on the port it really got).
+///
+/// Printed under every profile, not only `workshop`: the view is locked
+/// under all of them, and this line is where its key is found (Rocket's
+/// own start-up lines are off in release builds). Printed to standard
+/// output by the binary only, so tests that build the app stay quiet.
+pub fn announce_instructor_view() -> AdHoc {
+    AdHoc::on_liftoff("instructor view link", |rocket| {
+        Box::pin(async move {
+            if let Some(lab) = rocket.state::<Lab>() {
+                println!(
+                    "Instructor view: {}",
+                    instructor_view_url(rocket.config(), lab.instructor_key())
+                );
+            }
+        })
+    })
+}
+
 /// `GET /exercises/progress`: the room at a glance, for the instructor.
 #[get("/exercises/progress")]
-fn instructor_view(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Template {
+fn instructor_view(
+    lab: &State<Lab>,
+    instructor: Result<Instructor, ApiError>,
+    wants: WantsHtml,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<Template, Refusal> {
+    let instructor = instructor.map_err(|error| Refusal::for_client(wants.0, error))?;
     let learners = lab
         .workshop()
         .all_progress()
@@ -546,8 +676,9 @@ fn instructor_view(lab: &State<Lab>, flash: Option<FlashMessage<'_>>) -> Templat
     let content = InstructorView {
         exercises: headings(),
         learners,
+        instructor_key: instructor.key.as_str().to_owned(),
     };
-    render("progress", "Workshop progress", flash, content)
+    Ok(render("progress", "Workshop progress", flash, content))
 }
 
 #[derive(Serialize)]
@@ -602,8 +733,13 @@ impl From<LearnerProgress> for LearnerDocument {
 
 /// `GET /exercises/progress.json`: the same as JSON.
 #[get("/exercises/progress.json")]
-fn progress_json(lab: &State<Lab>) -> Json<ProgressDocument> {
-    Json(ProgressDocument {
+fn progress_json(
+    lab: &State<Lab>,
+    instructor: Result<Instructor, ApiError>,
+    wants: WantsHtml,
+) -> Result<Json<ProgressDocument>, Refusal> {
+    instructor.map_err(|error| Refusal::for_client(wants.0, error))?;
+    Ok(Json(ProgressDocument {
         exercises: headings(),
         learners: lab
             .workshop()
@@ -611,5 +747,5 @@ fn progress_json(lab: &State<Lab>) -> Json<ProgressDocument> {
             .into_iter()
             .map(LearnerDocument::from)
             .collect(),
-    })
+    }))
 }

@@ -12,7 +12,8 @@ use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings};
 use crate::history::{Outcome, RequestHistory, Subject, Tier};
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
 use crate::workshop::{
-    ClearedTier, DataEvent, FactorialEvent, LearnerName, PlanSettings, What, Workshop,
+    ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, PlanSettings, What,
+    Workshop,
 };
 
 /// How many recent requests the timing chart remembers.
@@ -36,6 +37,8 @@ pub struct Lab {
     disk: DiskCache,
     history: RequestHistory,
     workshop: Workshop,
+    /// `instructor_key` from the settings, or the one derived for this room.
+    instructor_key: InstructorKey,
 }
 
 /// What a clear removed.
@@ -74,6 +77,10 @@ impl Lab {
                 max_factorial: config.max_factorial,
             },
         );
+        let instructor_key = config
+            .instructor_key
+            .clone()
+            .unwrap_or_else(|| workshop.derived_instructor_key());
         Self {
             config,
             clock,
@@ -81,6 +88,7 @@ impl Lab {
             disk,
             history: RequestHistory::new(HISTORY_CAPACITY),
             workshop,
+            instructor_key,
         }
     }
 
@@ -247,6 +255,11 @@ impl Lab {
 
     pub fn workshop(&self) -> &Workshop {
         &self.workshop
+    }
+
+    /// The key that opens the instructor's view of every learner.
+    pub fn instructor_key(&self) -> &InstructorKey {
+        &self.instructor_key
     }
 }
 

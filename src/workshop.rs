@@ -1,9 +1,10 @@
 //! Workshop progress: what each learner did, and which exercises that proves.
 //!
-//! Every experiment a learner runs (with a name from a cookie, an
-//! `X-Learner` header or a `?learner=` parameter) becomes an [`Event`]. An
-//! exercise is ticked when its check finds the learner's events show the
-//! effect it teaches, so progress is checked by the app, not taken on trust.
+//! Every experiment a learner runs (with a name proven by its key, from a
+//! cookie, an `X-Learner` header or a `?learner=` parameter: see
+//! [`Credential`]) becomes an [`Event`]. An exercise is ticked when its check
+//! finds the learner's events show the effect it teaches, so progress is
+//! checked by the app, not taken on trust.
 //!
 //! Events and ticks are appended to a JSON-lines file beside `cache_dir` (not
 //! inside it: clearing the disk cache must not wipe anyone's progress) by a
@@ -26,6 +27,7 @@ use crate::disk::MissReason;
 mod checks;
 mod event;
 mod exercise;
+mod identity;
 mod learner;
 mod plan;
 mod progress_log;
@@ -34,6 +36,7 @@ mod reading;
 pub use checks::{check, check_report, short, Evidence};
 pub use event::{ClearedTier, DataEvent, Event, FactorialEvent, What};
 pub use exercise::Exercise;
+pub use identity::{room_secret_path, Credential, CredentialRefusal, InstructorKey, RoomSecret};
 pub use learner::LearnerName;
 pub use plan::{key_of, LruSteps, Path as ExercisePath, Plan, PlanSettings};
 use progress_log::*;
@@ -131,6 +134,8 @@ pub struct Workshop {
     /// What each learner's own exercise inputs are derived from.
     plan_settings: PlanSettings,
     log: Option<ProgressLog>,
+    /// What learners' keys are worked out from (see [`RoomSecret`]).
+    secret: RoomSecret,
     /// Held for as long as this workshop may write the progress file (see
     /// [`Workshop::open`]); closing it releases the lock.
     _exclusive: Option<File>,
@@ -197,7 +202,11 @@ impl Workshop {
     /// holds an exclusive lock on `<path>.lock` (released by the kernel when
     /// the process ends, however it ends); a copy that cannot take it reads
     /// the progress but never writes the file.
+    ///
+    /// The room secret beside the file is read (or made) by every copy, so
+    /// two copies on one progress file accept the same keys.
     pub fn open(path: &Path, plan_settings: PlanSettings) -> Self {
+        let secret = RoomSecret::for_progress_file(path);
         let exclusive = lock_progress_file(path);
         if exclusive.is_none() {
             let mut state = State {
@@ -211,6 +220,7 @@ impl Workshop {
                 boot,
                 plan_settings,
                 log: None,
+                secret,
                 _exclusive: None,
             };
         }
@@ -255,6 +265,7 @@ impl Workshop {
             boot,
             plan_settings,
             log,
+            secret,
             _exclusive: exclusive,
         }
     }
@@ -298,6 +309,17 @@ impl Workshop {
             self.note_clear(tier);
         }
         let mut state = self.lock();
+        self.record_locked(&mut state, learner, what, then)
+    }
+
+    /// [`Workshop::record_then`], with the state already locked by the caller.
+    fn record_locked(
+        &self,
+        state: &mut State,
+        learner: &LearnerName,
+        what: What,
+        then: impl FnOnce(&Plan, &[Event]) -> Option<Evidence>,
+    ) -> Option<Evidence> {
         if !state.learners.contains_key(learner)
             && !make_room_for_a_learner(&mut state.learners, MAX_LEARNERS - 1)
         {
@@ -356,7 +378,7 @@ impl Workshop {
             record.ticks.insert(exercise, tick);
         }
         let found = then(&plan, events);
-        self.compact_if_grown(&state);
+        self.compact_if_grown(state);
         found
     }
 
@@ -390,6 +412,11 @@ impl Workshop {
 
     /// Moves a learner's progress to a new name. Refused if the new name is
     /// someone else's.
+    ///
+    /// The rename is recorded as the learner's own event, which also takes
+    /// the new name at once: a name nobody has used yet has no key anyone
+    /// holds, and without this a second learner could pick the same unused
+    /// name and be handed the same key before the first sent a request.
     pub fn rename(&self, from: &LearnerName, to: &LearnerName) -> Result<(), String> {
         if from == to {
             return Ok(());
@@ -405,7 +432,29 @@ impl Workshop {
             from: from.clone(),
             to: to.clone(),
         });
+        self.record_locked(
+            &mut state,
+            to,
+            What::Renamed { from: from.clone() },
+            |_, _| None,
+        );
         Ok(())
+    }
+
+    /// The credential (`name:key`) that proves `name` is its holder's.
+    pub fn credential_for(&self, name: &LearnerName) -> Credential {
+        self.secret.credential_for(name)
+    }
+
+    /// The learner a credential proves, or why it proves none.
+    pub fn identify(&self, credential: &str) -> Result<LearnerName, CredentialRefusal> {
+        self.secret.identify(credential)
+    }
+
+    /// The instructor key for a room whose settings name none: derived from
+    /// the room secret, so it stays the same across restarts.
+    pub fn derived_instructor_key(&self) -> InstructorKey {
+        self.secret.instructor_key()
     }
 
     pub fn progress_of(&self, learner: &LearnerName) -> LearnerProgress {
@@ -753,6 +802,26 @@ mod tests {
         assert_eq!(reopened.progress_of(&ada).done, 1, "the first copy's tick");
         assert_eq!(reopened.recent_events(&ada, 10).len(), 2);
         assert_eq!(reopened.recent_events(&grace, 10).len(), 0);
+    }
+
+    #[test]
+    fn a_name_taken_by_renaming_is_taken_at_once_and_after_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("progress.jsonl");
+        let ada = LearnerName::parse("ada").expect("valid");
+        let first_browser = LearnerName::parse("curious-otter-1234").expect("valid");
+        let second_browser = LearnerName::parse("brave-heron-5678").expect("valid");
+        {
+            let workshop = Workshop::open(&path, PlanSettings::default());
+            assert_eq!(workshop.rename(&first_browser, &ada), Ok(()));
+            assert!(
+                workshop.rename(&second_browser, &ada).is_err(),
+                "taken before ada sent a request"
+            );
+        }
+        let reopened = Workshop::open(&path, PlanSettings::default());
+        assert!(reopened.rename(&second_browser, &ada).is_err());
+        assert_eq!(reopened.recent_events(&ada, 10).len(), 1, "the rename");
     }
 
     #[test]

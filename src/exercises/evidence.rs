@@ -63,6 +63,7 @@ pub fn describe(what: &What) -> String {
             )
         }
         What::ClearByGetRefused => "GET /clear-cache, refused: nothing cleared".into(),
+        What::Renamed { from } => format!("took this name (was {from})"),
         What::TimingsReported { miss, hit } => format!(
             "you reported a miss of {} and a hit of {}",
             miss.typed, hit.typed

@@ -61,6 +61,10 @@ pub enum What {
         miss: Reading,
         hit: Reading,
     },
+    /// The learner took this name, leaving `from`.
+    Renamed {
+        from: LearnerName,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

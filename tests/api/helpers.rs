@@ -20,6 +20,9 @@ pub struct TestApp {
     pub time: Arc<MockTime>,
 }
 
+/// The instructor key every test app is started with (see [`test_settings`]).
+pub const INSTRUCTOR_KEY: &str = "test-instructor-key";
+
 /// The shipped settings with a test's own cache_dir and no delays.
 /// Workshop progress goes beside `cache_dir` as it would by default, but is
 /// pinned there, so a test that later moves `cache_dir` (onto a tmpfs, say)
@@ -37,6 +40,7 @@ pub fn test_settings(cache_dir: &Path) -> Figment {
         .merge(Serialized::global("factorial_delay_ms", 0))
         .merge(Serialized::global("data_delay_ms", 0))
         .merge(Serialized::global("log_level", "off"))
+        .merge(Serialized::global("instructor_key", INSTRUCTOR_KEY))
 }
 
 /// What a client saw: status, headers and the body parsed as JSON.

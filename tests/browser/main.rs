@@ -17,6 +17,9 @@ use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// The key the app under test is started with, to open the instructor's view.
+const INSTRUCTOR_KEY: &str = "browser-test-instructor";
+
 /// A child process that is killed when the test ends, however it ends.
 struct Running(Child);
 
@@ -55,6 +58,7 @@ fn start_app(cache_dir: &Path) -> (Running, String) {
         .env("ROCKET_FACTORIAL_DELAY_MS", "5")
         .env("ROCKET_DATA_DELAY_MS", "50")
         .env("ROCKET_LOG_LEVEL", "off")
+        .env("ROCKET_INSTRUCTOR_KEY", INSTRUCTOR_KEY)
         .stdout(Stdio::null())
         .spawn()
         .expect("start the cachelab binary");
@@ -439,7 +443,7 @@ async fn a_learner_runs_every_experiment_in_chromium() {
     assert_console_clean(&browser, "/exercises").await;
     shots.take(&browser, "exercises").await;
     browser
-        .goto(&format!("{base}/exercises/progress"))
+        .goto(&format!("{base}/exercises/progress?key={INSTRUCTOR_KEY}"))
         .await
         .expect("open progress");
     assert!(text_of(&browser, "table.progress")

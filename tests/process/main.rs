@@ -1,10 +1,11 @@
 //! The real binary, started and stopped the way an operator (or a crash)
 //! would: SIGKILL mid-write, SIGTERM and Ctrl-C with requests in flight, and
 //! raw requests no HTTP library would send; and several of them sharing one
-//! cache_dir.
+//! cache_dir; and what it tells the instructor when it starts.
 
 mod crash;
 mod half_open;
+mod instructor;
 mod server;
 mod shared_dir;
 mod shutdown;

@@ -44,7 +44,24 @@ impl Server {
             Command::new(env!("CARGO_BIN_EXE_cachelab")),
             cache_dir,
             settings,
+            Stdio::null(),
         )
+    }
+
+    /// Starts the binary as [`Server::start`] does, keeping what it prints
+    /// to standard output for the test to read.
+    pub fn start_reading_output(
+        cache_dir: &Path,
+        settings: &[(&str, &str)],
+    ) -> (Self, std::process::ChildStdout) {
+        let mut server = Self::start_command(
+            Command::new(env!("CARGO_BIN_EXE_cachelab")),
+            cache_dir,
+            settings,
+            Stdio::piped(),
+        );
+        let output = server.child.stdout.take().expect("stdout was piped");
+        (server, output)
     }
 
     /// Starts the binary as [`Server::start`] does, under a soft limit of
@@ -55,10 +72,15 @@ impl Server {
             .arg("-c")
             .arg(format!("ulimit -Sn {soft_limit} && exec \"$0\""))
             .arg(env!("CARGO_BIN_EXE_cachelab"));
-        Self::start_command(command, cache_dir, &[])
+        Self::start_command(command, cache_dir, &[], Stdio::null())
     }
 
-    fn start_command(mut command: Command, cache_dir: &Path, settings: &[(&str, &str)]) -> Self {
+    fn start_command(
+        mut command: Command,
+        cache_dir: &Path,
+        settings: &[(&str, &str)],
+        stdout: Stdio,
+    ) -> Self {
         let port = free_port();
         let work_dir = cache_dir.parent().unwrap_or(cache_dir);
         command
@@ -71,7 +93,7 @@ impl Server {
             .env("ROCKET_LOG_LEVEL", "critical")
             .env("ROCKET_CLI_COLORS", "false")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::null());
         for (key, value) in settings {
             command.env(key, value);

@@ -6,24 +6,72 @@
 mod helpers;
 mod ticks;
 
+mod identity;
+
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cachelab::workshop::{LearnerName, RoomSecret};
 use rocket::http::{Accept, ContentType, Header, Status};
 use rocket::local::asynchronous::Client;
 use serde_json::Value;
 
-use cachelab::workshop::{ExercisePath, LearnerName, Plan, PlanSettings};
-use helpers::{content_files, setting, test_settings, Answer, TestApp};
+use cachelab::workshop::{ExercisePath, Plan, PlanSettings};
+use helpers::{content_files, setting, test_settings, Answer, TestApp, INSTRUCTOR_KEY};
 
-fn as_learner(name: &str) -> Header<'static> {
-    Header::new("X-Learner", name.to_owned())
+/// Where an app under test keeps its files: a [`TestApp`], or the
+/// directory a test made for a client of its own (holding `cache`).
+trait Room {
+    fn room_cache_dir(&self) -> PathBuf;
+}
+
+impl Room for TestApp {
+    fn room_cache_dir(&self) -> PathBuf {
+        self.cache_dir()
+    }
+}
+
+impl Room for Path {
+    fn room_cache_dir(&self) -> PathBuf {
+        self.join("cache")
+    }
+}
+
+/// The credential (`name:key`) the app gives `name`, worked out from the
+/// room secret the app keeps beside its progress file. Not fetched over
+/// HTTP: getting one there means renaming a browser, and the test client
+/// has a single cookie jar, so a test's own browser would become that
+/// learner. `identity::the_exercises_page_shows_the_credential_the_tests_use`
+/// checks over HTTP that this is what a learner is given. A name that is
+/// not usable is sent as it is, for the app to refuse.
+fn credential(room: &(impl Room + ?Sized), name: &str) -> String {
+    let Ok(learner) = LearnerName::parse(name) else {
+        return name.to_owned();
+    };
+    let settings = cachelab::Config {
+        cache_dir: room.room_cache_dir(),
+        ..cachelab::Config::default()
+    };
+    RoomSecret::open_or_create(&settings.room_secret_path())
+        .expect("the app made its room secret")
+        .credential_for(&learner)
+        .to_string()
+}
+
+fn as_learner(room: &(impl Room + ?Sized), name: &str) -> Header<'static> {
+    Header::new("X-Learner", credential(room, name))
+}
+
+/// The header that opens the instructor's view in every test app.
+fn as_instructor() -> Header<'static> {
+    Header::new("X-Instructor-Key", INSTRUCTOR_KEY)
 }
 
 fn get_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
     Answer::from(
         app.client
             .get(uri.to_owned())
-            .header(as_learner(learner))
+            .header(as_learner(app, learner))
             .dispatch(),
     )
 }
@@ -32,7 +80,7 @@ fn post_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
     Answer::from(
         app.client
             .post(uri.to_owned())
-            .header(as_learner(learner))
+            .header(as_learner(app, learner))
             .dispatch(),
     )
 }
@@ -41,16 +89,27 @@ fn data_as(app: &TestApp, learner: &str, body: &str) -> Answer {
     Answer::from(
         app.client
             .post("/data")
-            .header(as_learner(learner))
+            .header(as_learner(app, learner))
             .header(ContentType::JSON)
             .body(body)
             .dispatch(),
     )
 }
 
+/// The instructor's JSON of everyone's progress.
+fn progress_document(app: &TestApp) -> Value {
+    Answer::from(
+        app.client
+            .get("/exercises/progress.json")
+            .header(as_instructor())
+            .dispatch(),
+    )
+    .json
+}
+
 /// The learner's ticks, by exercise slug, from the instructor's JSON.
 fn ticks(app: &TestApp, learner: &str) -> serde_json::Map<String, Value> {
-    let progress = app.get("/exercises/progress.json").json;
+    let progress = progress_document(app);
     progress["learners"]
         .as_array()
         .and_then(|learners| learners.iter().find(|entry| entry["name"] == learner))
@@ -62,7 +121,7 @@ fn delete_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
     Answer::from(
         app.client
             .delete(uri.to_owned())
-            .header(as_learner(learner))
+            .header(as_learner(app, learner))
             .dispatch(),
     )
 }
@@ -130,7 +189,8 @@ fn a_browser_is_named_by_a_cookie_and_can_rename_itself() {
         .expect("a learner cookie")
         .clone();
     drop(first);
-    let generated = cookie.value().to_owned();
+    let (generated, _key) = cookie.value().split_once(':').expect("name:key");
+    let generated = generated.to_owned();
     assert!(
         generated.split('-').count() == 3,
         "a friendly name: {generated}"
@@ -203,8 +263,9 @@ fn a_browser_is_named_by_a_cookie_and_can_rename_itself() {
 fn a_curl_learner_can_use_a_query_parameter_and_bad_names_are_refused() {
     let (app, plan) = workshop_app("linus");
     let n = plan.first_hit(ExercisePath::Curl);
-    app.get(&format!("/factorial/{n}?learner=linus"));
-    app.get(&format!("/factorial/{n}?learner=linus"));
+    let linus = format!("/factorial/{n}?learner={}", credential(&app, "linus"));
+    app.get(&linus);
+    app.get(&linus);
     assert!(evidence(&app, "linus", "first-hit").is_some());
 
     let refused = get_as(&app, "bad name!", "/factorial/6");
@@ -234,7 +295,7 @@ fn the_instructor_sees_every_learner() {
     get_as(&app, "ada", &format!("/factorial/{n}"));
     get_as(&app, "linus", &format!("/factorial/{}", n + 1));
 
-    let json = app.get("/exercises/progress.json").json;
+    let json = progress_document(&app);
     assert_eq!(json["exercises"].as_array().map(Vec::len), Some(10));
     let names: Vec<&str> = json["learners"]
         .as_array()
@@ -252,6 +313,7 @@ fn the_instructor_sees_every_learner() {
         app.client
             .get("/exercises/progress")
             .header(Accept::HTML)
+            .header(as_instructor())
             .dispatch(),
     );
     assert_eq!(page.status, Status::Ok);
@@ -303,6 +365,7 @@ fn one_off_visits_do_not_become_learners() {
     }
     let progress: Value = visitor
         .get("/exercises/progress.json")
+        .header(as_instructor())
         .dispatch()
         .into_json()
         .expect("progress JSON");

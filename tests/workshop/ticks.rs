@@ -318,7 +318,7 @@ fn report(app: &TestApp, learner: &str, miss: &str, hit: &str) -> Answer {
     Answer::from(
         app.client
             .post("/exercises/timings")
-            .header(as_learner(learner))
+            .header(as_learner(app, learner))
             .header(ContentType::Form)
             .body(format!(
                 "miss_ms={}&hit_ms={}",
@@ -428,7 +428,7 @@ fn reading_timings_refuses_what_it_cannot_read_with_a_reason_and_keeps_the_form(
     let page = Answer::from(
         app.client
             .post("/exercises/timings")
-            .header(as_learner("ada"))
+            .header(as_learner(&app, "ada"))
             .header(Accept::HTML)
             .header(ContentType::Form)
             .body("miss_ms=2%2C500&hit_ms=0.01")
@@ -456,6 +456,7 @@ async fn stampede_app(dir: &std::path::Path) -> Client {
 async fn learner_ticks(client: &Client, learner: &str) -> Value {
     let progress: Value = client
         .get("/exercises/progress.json")
+        .header(as_instructor())
         .dispatch()
         .await
         .into_json()
@@ -477,11 +478,12 @@ async fn learner_ticks(client: &Client, learner: &str) -> Value {
 async fn stampede_ticks_when_the_learners_concurrent_requests_share_one_computation() {
     let dir = tempfile::tempdir().expect("temp dir");
     let client = stampede_app(dir.path()).await;
+    let ada = as_learner(dir.path(), "ada");
     let n = plan_for("ada", workshop_settings(100)).stampede(Browser);
     let requests = (0..6).map(|_| {
         client
             .get(format!("/factorial/{n}"))
-            .header(as_learner("ada"))
+            .header(ada.clone())
             .dispatch()
     });
     rocket::futures::future::join_all(requests).await;
@@ -497,28 +499,32 @@ async fn stampede_ticks_when_the_learners_concurrent_requests_share_one_computat
 async fn stampede_does_not_tick_for_requests_one_after_another_or_other_learners_waits() {
     let dir = tempfile::tempdir().expect("temp dir");
     let client = stampede_app(dir.path()).await;
+    let (ada, grace) = (
+        as_learner(dir.path(), "ada"),
+        as_learner(dir.path(), "grace"),
+    );
     let n = plan_for("ada", workshop_settings(100)).stampede(Curl);
     for _ in 0..6 {
         client.delete("/cache/memory").dispatch().await;
         client
             .get(format!("/factorial/{n}"))
-            .header(as_learner("ada"))
+            .header(ada.clone())
             .dispatch()
             .await;
     }
     client.delete("/cache/memory").dispatch().await;
     // ada computes while grace's requests wait: the waits are grace's.
-    let ada = client
+    let ada_computes = client
         .get(format!("/factorial/{n}"))
-        .header(as_learner("ada"))
+        .header(ada.clone())
         .dispatch();
-    let grace = (0..5).map(|_| {
+    let grace_waits = (0..5).map(|_| {
         client
             .get(format!("/factorial/{n}"))
-            .header(as_learner("grace"))
+            .header(grace.clone())
             .dispatch()
     });
-    rocket::futures::join!(ada, rocket::futures::future::join_all(grace));
+    rocket::futures::join!(ada_computes, rocket::futures::future::join_all(grace_waits));
     assert!(learner_ticks(&client, "ada").await["stampede"].is_null());
 }
 
