@@ -1,10 +1,12 @@
 //! The real binary, started and stopped the way an operator (or a crash)
 //! would: SIGKILL mid-write, SIGTERM and Ctrl-C with requests in flight, and
-//! raw requests no HTTP library would send; and several of them sharing one
-//! cache_dir.
+//! raw requests no HTTP library would send; several of them sharing one
+//! cache_dir; and behind the room command's nginx.
 
 mod crash;
 mod half_open;
+mod proxy;
+mod room;
 mod server;
 mod shared_dir;
 mod shutdown;
