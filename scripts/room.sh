@@ -36,20 +36,27 @@ run_dir=$(mktemp -d "${TMPDIR:-/tmp}/cachelab-room.XXXXXX")
 app=""
 proxy=""
 stop() {
-    # The proxy first, so no request reaches an app that is stopping.
+    # The proxy first, so no request reaches an app that is stopping. Each
+    # whole process group: nginx's workers outlive a master that was killed,
+    # and would keep the room's port.
     for pid in $proxy $app; do
-        kill -TERM "$pid" 2>/dev/null || true
+        kill -TERM -- "-$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
     rm -rf "$run_dir"
 }
 trap stop EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# `cargo run` replaces itself with the app, so $! is the app's process id.
+# The app and nginx each run in a session of their own, so Ctrl-C reaches
+# only this script, which stops nginx first: an app told to stop while
+# nginx still holds a connection to it can wait out its whole shutdown
+# grace (5 s). `setsid` and `cargo run` each replace themselves with what
+# they start, so $! is the app's process id.
 ROCKET_PROFILE=workshop ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT="$app_port" \
-    cargo run --release --quiet &
+    setsid cargo run --release --quiet &
 app=$!
 answers() {  # URL PID: true once URL answers, false if PID stops or 20 s pass
     for _ in $(seq 200); do
@@ -64,7 +71,7 @@ if ! answers "http://127.0.0.1:$app_port/health" "$app"; then
     exit 1
 fi
 
-ROOM_LISTEN="0.0.0.0:$port" ROOM_APP="127.0.0.1:$app_port" proxy/nginx.sh "$run_dir" &
+ROOM_LISTEN="0.0.0.0:$port" ROOM_APP="127.0.0.1:$app_port" setsid proxy/nginx.sh "$run_dir" &
 proxy=$!
 if ! answers "http://127.0.0.1:$port/health" "$proxy"; then
     echo "room: nginx did not start on port $port (its own message is above)" >&2
@@ -85,5 +92,5 @@ set +e
 wait -n "$app" "$proxy"
 status=$?
 kill -0 "$app" 2>/dev/null || echo "room: the app stopped (status $status)" >&2
-kill -0 "$proxy" 2>/dev/null || { echo "room: nginx stopped (status $status):" >&2; tail -n 3 "$run_dir/error.log" >&2; }
+kill -0 "$proxy" 2>/dev/null || { echo "room: nginx stopped (status $status)" >&2; tail -n 3 "$run_dir/error.log" >&2; }
 exit 1
