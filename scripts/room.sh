@@ -50,11 +50,11 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The app and nginx each run in a session of their own, so Ctrl-C reaches
-# only this script, which stops nginx first: an app told to stop while
-# nginx still holds a connection to it can wait out its whole shutdown
-# grace (5 s). `setsid` and `cargo run` each replace themselves with what
-# they start, so $! is the app's process id.
+# setsid detaches the app and nginx from the terminal, each in a process
+# group of its own, so Ctrl-C reaches only this script, which stops nginx
+# first: an app told to stop while nginx still holds a connection to it can
+# wait out its whole shutdown grace (5 s). `setsid` and `cargo run` each
+# replace themselves with what they start, so $! is the app's process id.
 ROCKET_PROFILE=workshop ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT="$app_port" \
     setsid cargo run --release --quiet &
 app=$!
