@@ -9,8 +9,9 @@
 /// anyone else, and Rocket 0.5 cannot time out a request whose headers never
 /// finish. The hard limit is usually far higher (a million on many systems)
 /// and raising the soft one up to it needs no privilege. This does not time
-/// such connections out: for a room on an open network, put the reverse
-/// proxy in front (see "Running a room safely" in the README).
+/// such connections out: for a room on an open network, `scripts/room.sh`
+/// puts nginx in front, which does (see "Running a room safely" in the
+/// README).
 #[cfg(target_os = "linux")]
 pub fn raise_open_file_limit() -> std::io::Result<u64> {
     let mut limit = libc::rlimit {

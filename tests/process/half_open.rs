@@ -17,7 +17,7 @@ fn half_open_connections_past_a_1024_file_limit_leave_the_app_answering() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start_with_open_file_limit(&dir.path().join("cache"), 1_024);
+    let server = Server::start_with_open_file_limit(&dir.path().join("cache"), 1_024, &[]);
     let mut held = Vec::with_capacity(HALF_OPEN);
     for _ in 0..HALF_OPEN {
         let mut stream =

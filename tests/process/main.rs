@@ -1,11 +1,14 @@
 //! The real binary, started and stopped the way an operator (or a crash)
 //! would: SIGKILL mid-write, SIGTERM and Ctrl-C with requests in flight, and
-//! raw requests no HTTP library would send; and several of them sharing one
-//! cache_dir; and what it tells the instructor when it starts.
+//! raw requests no HTTP library would send; several of them sharing one
+//! cache_dir; what it tells the instructor when it starts; and behind the
+//! room command's nginx.
 
 mod crash;
 mod half_open;
 mod instructor;
+mod proxy;
+mod room;
 mod server;
 mod shared_dir;
 mod shutdown;

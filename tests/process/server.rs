@@ -66,13 +66,17 @@ impl Server {
 
     /// Starts the binary as [`Server::start`] does, under a soft limit of
     /// `soft_limit` open files (as a shell's `ulimit -Sn` sets it).
-    pub fn start_with_open_file_limit(cache_dir: &Path, soft_limit: u64) -> Self {
+    pub fn start_with_open_file_limit(
+        cache_dir: &Path,
+        soft_limit: u64,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new("bash");
         command
             .arg("-c")
             .arg(format!("ulimit -Sn {soft_limit} && exec \"$0\""))
             .arg(env!("CARGO_BIN_EXE_cachelab"));
-        Self::start_command(command, cache_dir, &[], Stdio::null())
+        Self::start_command(command, cache_dir, settings, Stdio::null())
     }
 
     fn start_command(
@@ -252,7 +256,7 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
