@@ -177,7 +177,11 @@ async fn memory_page(
     if !n_input.is_empty() {
         match FactorialInput::parse(&n_input, lab.config().max_factorial) {
             Ok(input) => {
-                let timed = lab.factorial(input, learner.recorded(), started.0).await;
+                let timed = lab.factorial(input).await;
+                // The answer is ready here; drawing the page comes after
+                // and is not in the time the page shows.
+                let total = started.0.elapsed();
+                lab.note_factorial(learner.recorded(), &timed.answer, total);
                 let answer = &timed.answer;
                 let decimal = answer.step.decimal();
                 result = Some(MemoryResult {
@@ -192,7 +196,7 @@ async fn memory_page(
                         Some(work) => work.reused_from,
                     },
                     coalesced: matches!(answer.lookup, MemoryLookup::Joined(_)),
-                    server_ms: server_ms(timed.elapsed),
+                    server_ms: server_ms(total),
                 });
             }
             Err(refused) => {
@@ -444,9 +448,9 @@ async fn disk_submit(
         }
     };
     let fingerprint = raw_fingerprint(body_input.as_bytes());
-    let timed = lab
-        .data(&canonical, fingerprint, learner.recorded(), started.0)
-        .await;
+    let timed = lab.data(&canonical).await;
+    let total = started.0.elapsed();
+    lab.note_data(learner.recorded(), fingerprint, &timed.answer, total);
     let answer = &timed.answer;
     let now = lab.clock().now_ms();
     let (detail, stored) = match answer.lookup {
@@ -485,7 +489,7 @@ async fn disk_submit(
         expires_in: answer
             .expires_at_ms()
             .map(|expires| human_duration_ms(expires.saturating_sub(now))),
-        server_ms: server_ms(timed.elapsed),
+        server_ms: server_ms(total),
     };
     let content = disk_page_content(lab, body_input, None, Some(result));
     (

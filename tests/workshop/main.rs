@@ -294,6 +294,25 @@ fn reading_timings_names_the_request_the_learner_read() {
 }
 
 #[test]
+fn reading_timings_compares_with_the_very_totals_the_learner_was_sent() {
+    let app = TestApp::with(|settings| settings.merge(setting("factorial_delay_ms", 5)));
+    let miss = get_as(&app, "ada", "/factorial/20");
+    let hit = get_as(&app, "ada", "/factorial/20");
+    let (miss_ms, hit_ms) = (server_total_ms(&miss), server_total_ms(&hit));
+    let verdict = report_timings(&app, "ada", miss_ms, hit_ms);
+    let said = verdict.json["evidence"].as_str().unwrap_or_default();
+    let as_shown = |ms: f64| cachelab::view::server_ms(Duration::from_secs_f64(ms / 1000.0));
+    assert!(
+        said.contains(&format!(
+            "measured {} and {}",
+            as_shown(miss_ms),
+            as_shown(hit_ms)
+        )),
+        "{said}"
+    );
+}
+
+#[test]
 fn reading_timings_does_not_tick_for_made_up_numbers() {
     let app = TestApp::with(|settings| settings.merge(setting("factorial_delay_ms", 5)));
     get_as(&app, "ada", "/factorial/20");
