@@ -92,10 +92,29 @@ async fn post_data(
     Ok(response)
 }
 
-/// `GET /stats`: both tiers' counters.
+/// `GET /stats`: both tiers' counters, which change with every request, so
+/// no browser or proxy may keep a copy to show later.
 #[get("/stats")]
-fn stats(lab: &State<Lab>) -> Json<Value> {
-    Json(json!({ "memory": lab.memory().stats(), "disk": lab.disk().stats() }))
+fn stats(lab: &State<Lab>) -> NotStored<Json<Value>> {
+    NotStored::new(Json(
+        json!({ "memory": lab.memory().stats(), "disk": lab.disk().stats() }),
+    ))
+}
+
+/// An answer sent with `Cache-Control: no-store` (see [`CachedJson`]).
+#[derive(rocket::Responder)]
+struct NotStored<R> {
+    inner: R,
+    cache_control: Header<'static>,
+}
+
+impl<R> NotStored<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            cache_control: Header::new("Cache-Control", "no-store"),
+        }
+    }
 }
 
 /// `GET /health`: answers as cheaply as the framework allows; the yardstick

@@ -495,6 +495,42 @@ fn the_timing_page_uses_the_host_the_browser_reached() {
     assert!(page.contains("http://lab.example:9000/stats"));
 }
 
+/// The names of a response's `Server-Timing` parts.
+fn timing_names(answer: &Answer) -> Vec<String> {
+    answer
+        .header("Server-Timing")
+        .expect("Server-Timing")
+        .split(", ")
+        .map(|metric| metric.split(';').next().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn the_timing_page_explains_every_part_and_header_the_app_sends() {
+    let app = TestApp::with(|settings| settings.merge(helpers::setting("factorial_delay_ms", 1)));
+    let mut names = timing_names(&app.get("/factorial/3"));
+    names.extend(timing_names(&app.post_json("/data", "{}")));
+    let page = browse(&app, "/timing").body;
+    for name in names {
+        assert!(
+            page.contains(&format!("<li><code>{name}</code>")),
+            "the timing page explains {name}"
+        );
+    }
+    for header in [
+        "X-Cache",
+        "X-Cache-Detail",
+        "X-Cache-Key",
+        "Cache-Control: no-store",
+    ] {
+        assert!(page.contains(&format!("<dt><code>{header}")), "{header}");
+    }
+    assert!(
+        page.contains("rfc9111#section-4.2.2"),
+        "heuristic freshness is cited"
+    );
+}
+
 /// Markup that would run if any page echoed it unescaped.
 const XSS_PAYLOADS: [&str; 4] = [
     "<script>alert(1)</script>",
