@@ -495,6 +495,63 @@ fn the_timing_page_uses_the_host_the_browser_reached() {
     assert!(page.contains("http://lab.example:9000/stats"));
 }
 
+/// The text of a page with its tags' attributes left out: what a person
+/// reads, and what a title attribute alone would not put there.
+fn without_attributes(page: &str) -> String {
+    let mut text = String::with_capacity(page.len());
+    let mut in_tag = false;
+    for c in page.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+#[test]
+fn the_progress_page_shows_each_ticks_evidence_as_text_a_tap_away() {
+    let app = TestApp::new();
+    for _ in 0..2 {
+        app.client
+            .get("/factorial/3")
+            .header(Header::new("X-Learner", "ada"))
+            .dispatch();
+    }
+    // A hit on a step ada stored: linus is seen, but has done no exercise.
+    app.client
+        .get("/factorial/2")
+        .header(Header::new("X-Learner", "linus"))
+        .dispatch();
+    let evidence = app.get("/exercises/progress.json").json["learners"]
+        .as_array()
+        .and_then(|learners| learners.iter().find(|entry| entry["name"] == "ada"))
+        .and_then(|ada| {
+            ada["ticks"]["first-hit"]["evidence"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .expect("ada's first hit has evidence");
+
+    let page = browse(&app, "/exercises/progress").body;
+    assert!(
+        page.contains("<a class=\"tick\" href=\"#evidence-ada-first-hit\">"),
+        "the tick is a link, which a tap or the keyboard follows"
+    );
+    assert!(page.contains("<dt id=\"evidence-ada-first-hit\">1. A miss, then a hit</dt>"));
+    assert!(
+        without_attributes(&page)
+            .contains(&evidence.replace('\'', "&#x27;").replace('/', "&#x2F;")),
+        "the evidence is in the page's text: {evidence}"
+    );
+    assert!(!page.contains("title="), "nothing is told only on hover");
+    assert!(!page.contains("Hover"));
+    assert!(page.contains("id=\"learner-linus\""));
+    assert!(page.contains("No exercise done yet."), "linus has no tick");
+}
+
 /// The names of a response's `Server-Timing` parts.
 fn timing_names(answer: &Answer) -> Vec<String> {
     answer
