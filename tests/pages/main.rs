@@ -142,7 +142,7 @@ fn the_memory_page_lists_entries_most_recent_first_and_marks_the_next_eviction()
     let app = TestApp::with(|settings| settings.merge(helpers::setting("memory_capacity", 3)));
     browse(&app, "/memory?n=3");
     let page = browse(&app, "/memory?n=1").body;
-    let order: Vec<usize> = ["<li>1!</li>", "<li>3!</li>", "2!</li>"]
+    let order: Vec<usize> = ["<li>1!</li>", "<li>3!</li>", "<li class=\"next-out\">2!"]
         .iter()
         .map(|chip| page.find(chip).unwrap_or_else(|| panic!("{chip} listed")))
         .collect();
@@ -150,7 +150,9 @@ fn the_memory_page_lists_entries_most_recent_first_and_marks_the_next_eviction()
         order[0] < order[1] && order[1] < order[2],
         "most recent first"
     );
-    assert!(page.contains("class=\"next-out\" title=\"next to be evicted\">2!</li>"));
+    assert!(
+        page.contains("<li class=\"next-out\">2! <span class=\"chip-note\">next out</span></li>")
+    );
 }
 
 #[test]
@@ -210,22 +212,22 @@ fn the_disk_form_shows_canonical_form_key_and_expiry() {
     let second = submit_form(&app, "/disk", &disk_form(r#"{"a":[true,null],"b":1}"#));
     assert_eq!(badge(&second.body), "HIT");
     assert!(second.body.contains("1 entry:"));
-    assert!(second.body.contains(">23 bytes</span> of answers"));
+    assert!(second.body.contains("23 bytes\n    of answers"));
     let on_disk = app.stats()["disk"]["bytes_on_disk"]
         .as_u64()
         .expect("a number");
     assert!(
         second.body.contains(&format!(
-            "<strong title=\"{on_disk} bytes\">{} on disk</strong>",
+            "<strong>{} on disk</strong>\n    ({on_disk} bytes, as <code>du</code> counts them)",
             cachelab::view::human_bytes(on_disk)
         )),
-        "the footprint as du counts it"
+        "the footprint as du counts it, exact, in the text"
     );
 }
 
 /// Rows of the disk page's table of stored entries.
 fn entry_rows(body: &str) -> usize {
-    body.matches("<td><code title=").count()
+    body.matches("<td><details class=\"key\">").count()
 }
 
 #[test]
@@ -267,7 +269,13 @@ fn the_disk_page_finds_a_key_by_its_first_digits_and_explains_a_bad_search() {
     let key = sha256_hex(r#"{"n":7}"#);
     let found = app.get(&format!("/disk?key={}", &key[..6].to_uppercase()));
     assert_eq!(entry_rows(&found.body), 1, "{}", found.body);
-    assert!(found.body.contains(&format!("title=\"{key}\"")));
+    assert!(
+        found
+            .body
+            .contains(&format!("</summary><code class=\"wrap\">{key}</code>")),
+        "the whole key is a tap away, not only on hover"
+    );
+    assert!(!found.body.contains("title="));
     assert!(found
         .body
         .contains(&format!("whose key starts with <code>{}</code>", &key[..6])));
@@ -435,6 +443,14 @@ fn the_dashboard_counts_and_charts_every_request() {
     assert_eq!(page.matches("<rect class=\"miss\"").count(), 2);
     assert!(page.contains("memory hit (1)") && page.contains("miss: computed (2)"));
     assert!(page.contains("<title>memory hit 12!:"));
+    // Every mark is also a line of text, for those who cannot hover.
+    let listed = page
+        .split("<details id=\"recent-list\"")
+        .nth(1)
+        .expect("the marks as a list");
+    assert_eq!(listed.matches("<li>").count(), 3, "{listed}");
+    assert!(listed.contains("memory hit 12!: "));
+    assert!(listed.contains(" ms in the cache</li>"));
     // A disk hit and a request that waited are marks of their own.
     app.post_json("/data", "[1]");
     let page = browse(&app, "/dashboard").body;
@@ -550,6 +566,32 @@ fn the_progress_page_shows_each_ticks_evidence_as_text_a_tap_away() {
     assert!(!page.contains("Hover"));
     assert!(page.contains("id=\"learner-linus\""));
     assert!(page.contains("No exercise done yet."), "linus has no tick");
+}
+
+#[test]
+fn no_page_tells_anything_only_on_hover() {
+    let app = TestApp::new();
+    browse(&app, "/memory?n=3");
+    app.post_json("/data", "{}");
+    app.client
+        .get("/factorial/3")
+        .header(Header::new("X-Learner", "ada"))
+        .dispatch();
+    for uri in [
+        "/",
+        "/memory?n=3",
+        "/disk",
+        "/dashboard",
+        "/timing",
+        "/exercises",
+        "/exercises/progress",
+        "/clear-cache",
+        "/no-such-page",
+    ] {
+        let page = browse(&app, uri).body;
+        // Phones have no hover, and a title attribute is read only there.
+        assert!(!page.contains(" title="), "{uri} has a title attribute");
+    }
 }
 
 /// The names of a response's `Server-Timing` parts.
