@@ -540,6 +540,7 @@ struct DashboardPage {
     memory_ratio: TierCounters,
     disk_ratio: TierCounters,
     chart: TimingChart,
+    data_delay_ms: u64,
 }
 
 fn counters(hits: u64, misses: u64) -> TierCounters {
@@ -566,6 +567,7 @@ fn dashboard(
         memory,
         disk,
         chart: TimingChart::from_records(&lab.history().recent()),
+        data_delay_ms: lab.config().data_delay_ms,
     };
     render(
         "dashboard",

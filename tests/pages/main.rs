@@ -384,9 +384,17 @@ fn clearing_from_a_page_posts_redirects_and_flashes_once() {
     let response = app.client.post("/dashboard/clear").dispatch();
     assert_eq!(response.headers().get_one("Location"), Some("/dashboard"));
     drop(response);
-    assert!(browse(&app, "/dashboard")
-        .body
+    let dashboard = browse(&app, "/dashboard").body;
+    assert!(dashboard
         .contains("Both caches cleared: 3 entries from memory and 0 entries from disk removed."));
+    // As the dashboard says: clearing empties the caches, not the counters
+    // or the chart.
+    assert!(
+        dashboard.contains("<th scope=\"row\">Misses</th><td>2</td><td>1</td>"),
+        "{dashboard}"
+    );
+    assert_eq!(dashboard.matches("<rect class=\"miss\"").count(), 3);
+    assert!(dashboard.contains("the misses that follow a clear are part of the story"));
 }
 
 #[test]
