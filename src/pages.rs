@@ -149,6 +149,10 @@ struct MemoryResult {
     reused_from: Option<u64>,
     coalesced: bool,
     server_ms: String,
+    /// A miss this request computed: the simulated wait and the real work,
+    /// as measured here, so the page need not guess how fast this machine is.
+    wait_ms: Option<String>,
+    compute_ms: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -197,6 +201,14 @@ async fn memory_page(
                     },
                     coalesced: matches!(answer.lookup, MemoryLookup::Joined(_)),
                     server_ms: server_ms(total),
+                    wait_ms: match answer.lookup {
+                        MemoryLookup::Computed(work) => Some(server_ms(work.simulated_delay)),
+                        _ => None,
+                    },
+                    compute_ms: match answer.lookup {
+                        MemoryLookup::Computed(work) => Some(server_ms(work.compute_time)),
+                        _ => None,
+                    },
                 });
             }
             Err(refused) => {

@@ -137,6 +137,40 @@ fn the_memory_form_shows_a_miss_then_a_hit_and_the_cache_contents() {
     );
 }
 
+/// The memory page's "Things to try", done as written, show what it says.
+#[test]
+fn the_memory_pages_things_to_try_do_what_they_say() {
+    let app = TestApp::with(|settings| {
+        settings
+            .merge(helpers::setting("factorial_delay_ms", 2))
+            .merge(helpers::setting("factorial_delay_max_ms", 30))
+    });
+    let page = browse(&app, "/memory").body;
+    // 20 steps of 2 ms, but no more than the 30 ms cap.
+    assert!(
+        page.contains("20 steps, so 30 ms of simulated wait"),
+        "{page}"
+    );
+    assert!(page.contains("Compute 150. The cache holds only 100 entries"));
+
+    let first = browse(&app, "/memory?n=20").body;
+    assert_eq!(badge(&first), "MISS");
+    assert!(first.contains("<dt>Simulated wait</dt><dd>30.0 ms</dd>"));
+    assert!(
+        first.contains("<dd id=\"compute-time\">"),
+        "the real work, measured"
+    );
+    let again = browse(&app, "/memory?n=20").body;
+    assert_eq!(badge(&again), "HIT");
+    assert!(!again.contains("Simulated wait"), "a hit waits for nothing");
+
+    let on_top = browse(&app, "/memory?n=25").body;
+    assert_eq!(badge(&on_top), "MISS");
+    assert!(on_top.contains("<dt>Steps computed</dt><dd>5</dd>"));
+    browse(&app, "/memory?n=150");
+    assert_eq!(badge(&browse(&app, "/memory?n=1").body), "MISS");
+}
+
 #[test]
 fn the_memory_page_lists_entries_most_recent_first_and_marks_the_next_eviction() {
     let app = TestApp::with(|settings| settings.merge(helpers::setting("memory_capacity", 3)));
