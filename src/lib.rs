@@ -15,6 +15,7 @@ pub mod exercises;
 pub mod guards;
 pub mod history;
 pub mod lab;
+pub mod machine;
 pub mod memory;
 pub mod os_limits;
 pub mod page_headers;

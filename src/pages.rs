@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::chart::TimingChart;
-use crate::disk::{DiskLookup, DiskStats};
+use crate::disk::{DiskLookup, DiskStats, HitRead};
 use crate::exercises::BrowserLearner;
 use crate::guards::SameOriginChange;
 use crate::lab::Lab;
@@ -280,6 +280,8 @@ struct DiskResult {
     hit: bool,
     detail: String,
     stored: bool,
+    /// For a hit: `page-cache` or `ordinary-read` (see [`HitRead`]).
+    hit_read: Option<&'static str>,
     written_at: Option<String>,
     expires_at: Option<String>,
     expires_in: Option<String>,
@@ -376,20 +378,30 @@ struct DiskSizes {
     content: String,
     on_disk: String,
     allowed: String,
+    /// What the directory occupies per stored entry, folders included.
+    on_disk_per_entry: Option<String>,
+    /// The answers' own size per stored entry.
+    content_per_entry: Option<String>,
 }
 
 impl DiskSizes {
     fn of(stats: &DiskStats) -> Self {
+        let per_entry =
+            |bytes: u64| (stats.entries > 0).then(|| human_bytes(bytes / stats.entries));
         Self {
             content: human_bytes(stats.content_bytes),
             on_disk: human_bytes(stats.bytes_on_disk),
             allowed: human_bytes(stats.max_bytes),
+            on_disk_per_entry: per_entry(stats.bytes_on_disk),
+            content_per_entry: per_entry(stats.content_bytes),
         }
     }
 }
 
 #[derive(Serialize)]
 struct DiskPage {
+    /// The unit the file system holding `cache_dir` allocates in, measured.
+    block_bytes: Option<u64>,
     settings: Settings,
     body_input: String,
     error: Option<String>,
@@ -409,6 +421,8 @@ fn disk_page_content(
 ) -> DiskPage {
     let stats = lab.disk().stats();
     DiskPage {
+        block_bytes: crate::machine::file_system_of(&lab.config().cache_dir)
+            .map(|file_system| file_system.block_bytes),
         settings: settings(lab),
         body_input,
         error,
@@ -467,7 +481,7 @@ async fn disk_submit(
     let now = lab.clock().now_ms();
     let (detail, stored) = match answer.lookup {
         DiskLookup::Hit => (
-            "Read from disk; its bytes matched their hash.".to_owned(),
+            "Read back from its file, and its bytes matched their hash.".to_owned(),
             true,
         ),
         DiskLookup::Computed { reason, stored } => (
@@ -496,6 +510,10 @@ async fn disk_submit(
         hit: answer.lookup.is_hit(),
         detail,
         stored,
+        hit_read: answer.hit_read.map(|read| match read {
+            HitRead::PageCache => "page-cache",
+            HitRead::OrdinaryRead => "ordinary-read",
+        }),
         written_at: answer.written_at_ms.map(clock_utc),
         expires_at: answer.expires_at_ms().map(clock_utc),
         expires_in: answer

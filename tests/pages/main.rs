@@ -243,8 +243,37 @@ fn the_disk_form_shows_canonical_form_key_and_expiry() {
         "the default TTL is shown as time left"
     );
 
+    assert!(
+        !first.body.contains("id=\"hit-read\""),
+        "a miss read nothing"
+    );
     let second = submit_form(&app, "/disk", &disk_form(r#"{"a":[true,null],"b":1}"#));
     assert_eq!(badge(&second.body), "HIT");
+    // Where the hit's bytes came from, as the read found it, not as usual.
+    assert!(
+        second
+            .body
+            .contains("<p id=\"hit-read\">The bytes came from the operating system's page cache")
+            || second
+                .body
+                .contains("<p id=\"hit-read\">The bytes were read with an ordinary file read"),
+        "{}",
+        second.body
+    );
+    if cfg!(target_os = "linux") {
+        let block = cachelab::machine::file_system_of(&app.cache_dir())
+            .expect("statvfs answers")
+            .block_bytes;
+        assert!(
+            second.body.contains(&format!("{block} bytes each")),
+            "the block size is measured"
+        );
+        let on_disk = app.stats()["disk"]["bytes_on_disk"].as_u64().unwrap_or(0);
+        assert!(second.body.contains(&format!(
+            "Right now the 1 stored\n    entry takes\n    {} on disk per entry",
+            cachelab::view::human_bytes(on_disk)
+        )));
+    }
     assert!(second.body.contains("1 entry:"));
     assert!(second.body.contains("23 bytes\n    of answers"));
     let on_disk = app.stats()["disk"]["bytes_on_disk"]
