@@ -1,6 +1,8 @@
 //! The browser side: pages that explain caching and let a learner run each
 //! experiment. Forms are plain HTML and work without JavaScript.
 
+use std::time::Duration;
+
 use rocket::form::{Form, FromForm};
 use rocket::http::{Header, Status};
 use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
@@ -14,6 +16,7 @@ use crate::chart::TimingChart;
 use crate::disk::{DiskLookup, DiskStats, HitRead};
 use crate::exercises::BrowserLearner;
 use crate::guards::SameOriginChange;
+use crate::history::{self, Tier};
 use crate::lab::Lab;
 use crate::memory::{MemoryLookup, MemoryStats};
 use crate::request_start::RequestStarted;
@@ -124,17 +127,49 @@ fn settings(lab: &Lab) -> Settings {
 // Every page takes a `BrowserLearner`, so a browser gets its learner name
 // (a cookie) on the first page it opens, whichever that is.
 
+/// What the overview measured on the machine running the app, so that it
+/// states this machine's figures instead of typical ones.
+#[derive(Serialize)]
+struct OverviewPage {
+    settings: Settings,
+    /// The cache part of the latest hit of each tier, if there was one.
+    last_memory_hit: Option<String>,
+    last_disk_hit: Option<String>,
+    ram: Option<String>,
+    /// The size of the file system that holds `cache_dir`.
+    disk: Option<String>,
+    disk_allowed: String,
+}
+
 #[get("/")]
 fn overview(
     lab: &State<Lab>,
     _learner: BrowserLearner,
     flash: Option<FlashMessage<'_>>,
 ) -> Template {
+    let recent = lab.history().recent();
+    let last_hit = |tier: Tier| {
+        recent
+            .iter()
+            .rev()
+            .find(|record| record.tier == tier && record.outcome == history::Outcome::Hit)
+            .map(|record| server_ms(Duration::from_micros(record.elapsed_us)))
+    };
+    let config = lab.config();
+    let content = OverviewPage {
+        last_memory_hit: last_hit(Tier::Memory),
+        last_disk_hit: last_hit(Tier::Disk),
+        ram: crate::machine::memory_bytes().map(human_bytes),
+        disk: crate::machine::file_system_of(&config.cache_dir)
+            .map(|file_system| human_bytes(file_system.size_bytes)),
+        disk_allowed: human_bytes(config.disk_max_bytes.as_u64()),
+        settings: settings(lab),
+    };
     render(
         "overview",
         "Memory and disk caching, hands on",
         flash,
-        settings(lab),
+        content,
     )
 }
 

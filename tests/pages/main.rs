@@ -100,6 +100,37 @@ fn the_overview_links_to_every_experiment() {
 }
 
 #[test]
+fn the_overview_states_this_machines_figures_not_typical_ones() {
+    let app = TestApp::new();
+    let before = browse(&app, "/").body;
+    assert!(before.contains("Not measured yet: compute something twice"));
+    assert!(!before.contains("well under a millisecond"));
+
+    browse(&app, "/memory?n=3");
+    browse(&app, "/memory?n=3");
+    let dashboard = browse(&app, "/dashboard").body;
+    let took = dashboard
+        .split("memory hit 3!: ")
+        .nth(1)
+        .and_then(|rest| rest.split(" in the cache").next())
+        .expect("the dashboard lists the hit")
+        .to_owned();
+    let after = browse(&app, "/").body;
+    assert!(
+        after.contains(&format!("The last one here took {took} in the cache.")),
+        "the overview shows the hit the chart shows: {took}"
+    );
+    if cfg!(target_os = "linux") {
+        let ram = cachelab::machine::memory_bytes().expect("sysinfo answers");
+        assert!(after.contains(&format!(
+            "This machine has {} of RAM.",
+            cachelab::view::human_bytes(ram)
+        )));
+        assert!(after.contains("This cache may use 64 MiB of it"));
+    }
+}
+
+#[test]
 fn every_linked_asset_exists() {
     let app = TestApp::new();
     let page = browse(&app, "/").body;
