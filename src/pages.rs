@@ -659,6 +659,7 @@ async fn dashboard_clear(
     )
 }
 
+/// A page whose commands name the address the browser reached.
 #[derive(Serialize)]
 struct TimingPage {
     base_url: String,
@@ -688,11 +689,19 @@ fn timing_page(
 fn clear_cache_page(
     lab: &State<Lab>,
     learner: BrowserLearner,
+    base_url: BaseUrl,
     flash: Option<FlashMessage<'_>>,
 ) -> MethodNotAllowedPage {
     lab.clear_by_get_refused(learner.recorded());
     MethodNotAllowedPage {
-        page: render("clear_cache", "Clearing is a POST", flash, NoContent {}),
+        page: render(
+            "clear_cache",
+            "Clearing is a POST",
+            flash,
+            TimingPage {
+                base_url: base_url.0,
+            },
+        ),
         allow: Header::new("Allow", "POST"),
     }
 }
@@ -703,6 +712,3 @@ struct MethodNotAllowedPage {
     page: Template,
     allow: Header<'static>,
 }
-
-#[derive(Serialize)]
-struct NoContent {}

@@ -502,6 +502,24 @@ fn a_browser_opening_clear_cache_gets_an_explanation_and_a_button() {
         .body
         .contains("<form method=\"post\" action=\"/dashboard/clear\">"));
     assert_eq!(app.stats()["memory"]["entries"], 10, "nothing was cleared");
+    // POST is not the whole story: the page teaches what stops other sites,
+    // and the command it shows is refused as it says.
+    assert!(page.body.contains("SameSite=Lax"));
+    assert!(page
+        .body
+        .contains("curl -i -X POST -H 'Sec-Fetch-Site: cross-site'"));
+    let refused = app
+        .client
+        .post("/clear-cache")
+        .header(Header::new("Sec-Fetch-Site", "cross-site"))
+        .dispatch();
+    assert_eq!(refused.status(), Status::Forbidden);
+    drop(refused);
+    assert_eq!(
+        app.stats()["memory"]["entries"],
+        10,
+        "still nothing cleared"
+    );
 
     let api = app.get("/clear-cache");
     assert_eq!(api.status, Status::MethodNotAllowed);
