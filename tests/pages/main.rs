@@ -748,6 +748,11 @@ fn the_timing_page_explains_every_part_and_header_the_app_sends() {
         page.contains("rfc9111#section-4.2.2"),
         "heuristic freshness is cited"
     );
+    assert!(
+        page.contains("data-roundtrip=\"/factorial/1\""),
+        "the round trip is measured from the learner's browser, not claimed"
+    );
+    assert!(!page.contains("tens of milliseconds"));
 }
 
 /// Markup that would run if any page echoed it unescaped.
