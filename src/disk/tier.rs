@@ -110,6 +110,7 @@ pub struct DiskTier {
     pub(super) remeasure_wanted: AtomicBool,
     pub(super) faults: FaultLog,
     pub(super) hits: AtomicU64,
+    pub(super) page_cache_hits: AtomicU64,
     pub(super) misses: AtomicU64,
     pub(super) expired: AtomicU64,
     pub(super) computed: AtomicU64,
@@ -139,6 +140,7 @@ impl DiskCache {
             remeasure_wanted: AtomicBool::new(false),
             faults: FaultLog::default(),
             hits: AtomicU64::new(0),
+            page_cache_hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             expired: AtomicU64::new(0),
             computed: AtomicU64::new(0),
@@ -166,6 +168,9 @@ impl DiskCache {
         let reason = match self.read_fresh(key) {
             Ok((body, entry, read)) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
+                if read == HitRead::PageCache {
+                    self.page_cache_hits.fetch_add(1, Ordering::Relaxed);
+                }
                 return DiskAnswer {
                     key: key.to_owned(),
                     body,

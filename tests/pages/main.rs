@@ -278,6 +278,9 @@ fn the_disk_form_shows_canonical_form_key_and_expiry() {
         !first.body.contains("id=\"hit-read\""),
         "a miss read nothing"
     );
+    assert!(first
+        .body
+        .contains("so\n  far 0 of this app's 0 disk\n  hits did."));
     let second = submit_form(&app, "/disk", &disk_form(r#"{"a":[true,null],"b":1}"#));
     assert_eq!(badge(&second.body), "HIT");
     // Where the hit's bytes came from, as the read found it, not as usual.
@@ -291,6 +294,16 @@ fn the_disk_form_shows_canonical_form_key_and_expiry() {
         "{}",
         second.body
     );
+    let from_page_cache = app.stats()["disk"]["page_cache_hits"].as_u64().unwrap_or(9);
+    assert!(from_page_cache <= 1, "one hit so far");
+    assert_eq!(
+        second.body.contains("page cache, in RAM: the kernel"),
+        from_page_cache == 1,
+        "the counter and the hit's own report agree"
+    );
+    assert!(second.body.contains(&format!(
+        "so\n  far {from_page_cache} of this app's 1 disk\n  hit did."
+    )));
     if cfg!(target_os = "linux") {
         let block = cachelab::machine::file_system_of(&app.cache_dir())
             .expect("statvfs answers")
