@@ -123,7 +123,7 @@ fn the_overview_states_this_machines_figures_not_typical_ones() {
     if cfg!(target_os = "linux") {
         let ram = cachelab::machine::memory_bytes().expect("sysinfo answers");
         assert!(after.contains(&format!(
-            "This machine has {} of RAM.",
+            "The machine running this app has {} of RAM.",
             cachelab::view::human_bytes(ram)
         )));
         assert!(after.contains("This cache may use 64 MiB of it"));
