@@ -65,9 +65,10 @@ async fn factorial(
     let input = FactorialInput::parse(n, lab.config().max_factorial).map_err(|refused| {
         ApiError::new(Status::BadRequest, refused.message(n)).accepting(refused.accepted())
     })?;
-    Ok(CachedJson::factorial(
-        &lab.factorial(input, learner.0.as_ref(), started.0).await,
-    ))
+    let timed = lab.factorial(input).await;
+    let response = CachedJson::factorial(&timed, started);
+    lab.note_factorial(learner.0.as_ref(), &timed.answer, response.total);
+    Ok(response)
 }
 
 /// `POST /data`: a JSON body answered from the disk tier.
@@ -80,21 +81,40 @@ async fn post_data(
     learner: Result<Learner, ApiError>,
 ) -> Result<CachedJson, ApiError> {
     let (learner, body) = (learner?, body?);
-    let timed = lab
-        .data(
-            &body.canonical,
-            body.raw_fingerprint,
-            learner.0.as_ref(),
-            started.0,
-        )
-        .await;
-    Ok(CachedJson::data(timed, body.read_and_parsed))
+    let timed = lab.data(&body.canonical).await;
+    let response = CachedJson::data(&timed, body.read_and_parsed, started);
+    lab.note_data(
+        learner.0.as_ref(),
+        body.raw_fingerprint,
+        &timed.answer,
+        response.total,
+    );
+    Ok(response)
 }
 
-/// `GET /stats`: both tiers' counters.
+/// `GET /stats`: both tiers' counters, which change with every request, so
+/// no browser or proxy may keep a copy to show later.
 #[get("/stats")]
-fn stats(lab: &State<Lab>) -> Json<Value> {
-    Json(json!({ "memory": lab.memory().stats(), "disk": lab.disk().stats() }))
+fn stats(lab: &State<Lab>) -> NotStored<Json<Value>> {
+    NotStored::new(Json(
+        json!({ "memory": lab.memory().stats(), "disk": lab.disk().stats() }),
+    ))
+}
+
+/// An answer sent with `Cache-Control: no-store` (see [`CachedJson`]).
+#[derive(rocket::Responder)]
+struct NotStored<R> {
+    inner: R,
+    cache_control: Header<'static>,
+}
+
+impl<R> NotStored<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            cache_control: Header::new("Cache-Control", "no-store"),
+        }
+    }
 }
 
 /// `GET /health`: answers as cheaply as the framework allows; the yardstick
@@ -180,8 +200,9 @@ async fn clear_disk(
 pub struct JsonBody {
     pub canonical: CanonicalJson,
     pub raw_fingerprint: u64,
-    /// Reading the body off the connection, canonicalizing and hashing it
-    /// (`Server-Timing`'s `body`): for a large body, most of a hit's time.
+    /// Reading the body off the connection, canonicalizing it and hashing
+    /// the result into the key (`Server-Timing`'s `body`): for a large body,
+    /// most of a hit's time.
     pub read_and_parsed: Duration,
 }
 
@@ -265,6 +286,9 @@ impl<'r> FromData<'r> for JsonBody {
 /// freshness lifetime it guesses for itself (RFC 9111 §4.2.2), and a lesson
 /// about this app's tiers must not be answered by another cache.
 pub struct CachedJson {
+    /// The request's whole time, measured once the body and every other
+    /// header were built (`Server-Timing`'s `total`, the body's `elapsed_ms`).
+    pub total: Duration,
     body: Body,
     hit: bool,
     /// One line for people (`X-Cache-Detail`): why a miss was a miss.
@@ -281,13 +305,16 @@ enum Body {
 }
 
 impl CachedJson {
-    fn factorial(timed: &Timed<FactorialAnswer>) -> Self {
-        let (answer, elapsed) = (&timed.answer, timed.elapsed);
+    /// Builds the answer, and measures the request's whole time last of
+    /// all, so that `total` covers everything the server did for it but
+    /// writing that one number and sending the response.
+    fn factorial(timed: &Timed<FactorialAnswer>, started: RequestStarted) -> Self {
+        let answer = &timed.answer;
         let n = answer.step.n();
         let lookup = answer.lookup;
         let work = lookup.computation();
 
-        let mut timing = String::with_capacity(128);
+        let mut timing = String::with_capacity(160);
         push_timing_entry(
             &mut timing,
             "cache",
@@ -304,11 +331,10 @@ impl CachedJson {
             push_timing_entry(
                 &mut timing,
                 "compute",
-                "multiplying",
+                "multiplying and writing out the digits",
                 Some(work.compute_time),
             );
         }
-        push_timing_total(&mut timing, elapsed);
 
         let detail = match lookup {
             MemoryLookup::Hit => None,
@@ -320,8 +346,13 @@ impl CachedJson {
                 "waited for another request that was computing {n}!"
             )),
         };
+        let mut body = factorial_body_before_elapsed(answer);
+        let total = started.0.elapsed();
+        finish_factorial_body(&mut body, total);
+        push_timing_total(&mut timing, total);
         Self {
-            body: Body::Built(factorial_body(answer, elapsed)),
+            total,
+            body: Body::Built(body),
             hit: lookup.is_hit(),
             detail,
             server_timing: timing,
@@ -329,10 +360,10 @@ impl CachedJson {
         }
     }
 
-    fn data(timed: Timed<DiskAnswer>, read_and_parsed: Duration) -> Self {
+    /// As [`CachedJson::factorial`]: the whole time is measured last.
+    fn data(timed: &Timed<DiskAnswer>, read_and_parsed: Duration, started: RequestStarted) -> Self {
         let Timed {
             answer,
-            elapsed,
             cache_elapsed,
         } = timed;
         let (desc, detail) = match answer.lookup {
@@ -361,10 +392,10 @@ impl CachedJson {
         push_timing_entry(
             &mut timing,
             "body",
-            "reading and canonicalizing",
+            "reading + canonicalizing + hashing",
             Some(read_and_parsed),
         );
-        push_timing_entry(&mut timing, "cache", desc, Some(cache_elapsed));
+        push_timing_entry(&mut timing, "cache", desc, Some(*cache_elapsed));
         if !answer.lookup.is_hit() {
             push_timing_entry(
                 &mut timing,
@@ -373,24 +404,30 @@ impl CachedJson {
                 Some(answer.simulated_delay),
             );
         }
-        push_timing_total(&mut timing, elapsed);
+        let key = answer.key.clone();
+        let body = Arc::clone(&answer.body);
+        let total = started.0.elapsed();
+        push_timing_total(&mut timing, total);
         Self {
-            body: Body::Shared(answer.body),
+            total,
+            body: Body::Shared(body),
             hit: answer.lookup.is_hit(),
             detail,
             server_timing: timing,
-            key: Some(answer.key),
+            key: Some(key),
         }
     }
 }
 
 /// The answer's JSON, written by hand (a test holds it to the shape serde
-/// would write), straight into the response's buffer. The
-/// digits are already a JSON string (see `FactorialStep::decimal_json`), so
-/// answering 10000! from memory costs one copy of its 35,660 bytes rather
-/// than a pass of the string escaper, and the other fields are plain
-/// numbers and fixed words that need no escaping either.
-fn factorial_body(answer: &FactorialAnswer, elapsed: Duration) -> Vec<u8> {
+/// would write), straight into the response's buffer, up to its last
+/// field, `elapsed_ms`, which [`finish_factorial_body`] adds once the
+/// request's time is known. The digits are already a JSON string (see
+/// `FactorialStep::decimal_json`), so answering 10000! from memory costs
+/// one copy of its 35,660 bytes rather than a pass of the string escaper,
+/// and the other fields are plain numbers and fixed words that need no
+/// escaping either.
+fn factorial_body_before_elapsed(answer: &FactorialAnswer) -> Vec<u8> {
     let step = &answer.step;
     let lookup = answer.lookup;
     let digits_json = step.decimal_json().get();
@@ -423,9 +460,13 @@ fn factorial_body(answer: &FactorialAnswer, elapsed: Duration) -> Vec<u8> {
     } else {
         b",\"coalesced\":false,\"elapsed_ms\":"
     });
+    out
+}
+
+/// Ends a body begun by [`factorial_body_before_elapsed`] with the time.
+fn finish_factorial_body(out: &mut Vec<u8>, elapsed: Duration) {
     out.extend_from_slice(Millis::new(elapsed).as_str().as_bytes());
     out.push(b'}');
-    out
 }
 
 impl<'r> Responder<'r, 'static> for CachedJson {
@@ -538,7 +579,8 @@ mod tests {
     use crate::memory::FactorialCache;
 
     /// The shape of a `/factorial/<n>` answer as serde would write it: the
-    /// reference that [`factorial_body`], written by hand, is held to.
+    /// reference that [`factorial_body_before_elapsed`], written by hand, is
+    /// held to.
     #[derive(Serialize)]
     struct FactorialBody<'a> {
         number: u64,
@@ -573,7 +615,9 @@ mod tests {
     }
 
     fn hand_written(answer: &FactorialAnswer, elapsed: Duration) -> Value {
-        serde_json::from_slice(&factorial_body(answer, elapsed)).expect("valid JSON")
+        let mut body = factorial_body_before_elapsed(answer);
+        finish_factorial_body(&mut body, elapsed);
+        serde_json::from_slice(&body).expect("valid JSON")
     }
 
     #[tokio::test]

@@ -59,7 +59,8 @@ pub struct ChartPoint {
     pub y: f64,
     /// `memory-hit`, `disk-hit`, `miss` or `waited`: the mark's class.
     pub kind: &'static str,
-    /// Shown as the point's tooltip.
+    /// What the mark stands for, in words: its tooltip, and its line in
+    /// the list under the chart for those who cannot hover.
     pub label: String,
 }
 
@@ -83,7 +84,7 @@ impl TimingChart {
                 y: round1(y_for_micros(record.elapsed_us)),
                 kind: kind_of(record),
                 label: format!(
-                    "{} {} {}: {}",
+                    "{} {} {}: {} in the cache",
                     match record.tier {
                         Tier::Memory => "memory",
                         Tier::Disk => "disk",

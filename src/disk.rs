@@ -24,7 +24,7 @@ mod stats;
 mod sweep;
 pub mod tier;
 
-pub use answer::{DiskAnswer, DiskLookup, MissReason};
+pub use answer::{DiskAnswer, DiskLookup, HitRead, MissReason};
 pub use ledger::Footprint;
 pub use stats::{DiskEntry, DiskStats, EntriesPage};
 pub use sweep::{SweepReport, Sweeper};

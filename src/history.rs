@@ -65,7 +65,8 @@ impl std::fmt::Display for Subject {
 pub struct RequestRecord {
     pub tier: Tier,
     pub outcome: Outcome,
-    /// Server time spent on the request, in microseconds.
+    /// The time the cache tier took (`Server-Timing`'s `cache` part), in
+    /// microseconds: what the chart compares across tiers and outcomes.
     pub elapsed_us: u64,
     pub subject: Subject,
 }

@@ -19,13 +19,16 @@ use crate::workshop::{
 /// How many recent requests the timing chart remembers.
 const HISTORY_CAPACITY: usize = 200;
 
-/// An answer and the server time it took.
+/// A tier's answer and the time the tier took to give it.
+///
+/// The request's whole time (`Server-Timing`'s `total`) is measured by the
+/// route once the response is built, which is after this; the route then
+/// hands it to [`Lab::note_factorial`] or [`Lab::note_data`].
+#[must_use = "a named learner's request counts only once the route notes it"]
 pub struct Timed<T> {
     pub answer: T,
-    /// The server's whole time for the request so far: from when Rocket
-    /// began on it until the answer was ready (`Server-Timing`'s `total`).
-    pub elapsed: Duration,
-    /// The part the cache tier took (`Server-Timing`'s `cache`).
+    /// The part the cache tier took (`Server-Timing`'s `cache`), which is
+    /// also what the timing chart shows.
     pub cache_elapsed: Duration,
 }
 
@@ -92,20 +95,11 @@ impl Lab {
         }
     }
 
-    /// n! from the memory tier. A named learner's request is also recorded
-    /// for the workshop; an anonymous one costs nothing extra.
-    /// `request_started` is when the server began on the request, so the
-    /// time recorded is the whole time the learner can read in `total`.
-    pub async fn factorial(
-        &self,
-        n: FactorialInput,
-        learner: Option<&LearnerName>,
-        request_started: Instant,
-    ) -> Timed<FactorialAnswer> {
+    /// n! from the memory tier, recorded for the timing chart.
+    pub async fn factorial(&self, n: FactorialInput) -> Timed<FactorialAnswer> {
         let started = Instant::now();
         let answer = self.memory.factorial(n.get()).await;
         let cache_elapsed = started.elapsed();
-        let elapsed = request_started.elapsed();
         self.history.record(
             Tier::Memory,
             match answer.lookup {
@@ -116,40 +110,45 @@ impl Lab {
             cache_elapsed,
             Subject::Factorial(n.get()),
         );
-        if let Some(learner) = learner {
-            let lookup = answer.lookup;
-            self.workshop.record(
-                learner,
-                What::Factorial(FactorialEvent {
-                    n: n.get(),
-                    hit: lookup.is_hit(),
-                    coalesced: matches!(lookup, MemoryLookup::Joined(_)),
-                    steps_computed: lookup.steps_computed_here(),
-                    reused_from: lookup.computation().and_then(|work| work.reused_from),
-                    elapsed_us: micros(elapsed),
-                }),
-            );
-        }
         Timed {
             answer,
-            elapsed,
             cache_elapsed,
         }
     }
 
-    /// A body's answer from the disk tier. `raw_fingerprint` identifies the
-    /// body as it was written, before canonicalization.
-    pub async fn data(
+    /// Records a named learner's factorial request for the workshop; an
+    /// anonymous one costs nothing. `total` is the request's whole time as
+    /// the learner read it in `Server-Timing`, so the timing exercise
+    /// compares their reading with the very number they were sent. This
+    /// runs after `total` was measured, because it records it.
+    pub fn note_factorial(
         &self,
-        body: &CanonicalJson,
-        raw_fingerprint: u64,
         learner: Option<&LearnerName>,
-        request_started: Instant,
-    ) -> Timed<DiskAnswer> {
+        answer: &FactorialAnswer,
+        total: Duration,
+    ) {
+        let Some(learner) = learner else {
+            return;
+        };
+        let lookup = answer.lookup;
+        self.workshop.record(
+            learner,
+            What::Factorial(FactorialEvent {
+                n: answer.step.n(),
+                hit: lookup.is_hit(),
+                coalesced: matches!(lookup, MemoryLookup::Joined(_)),
+                steps_computed: lookup.steps_computed_here(),
+                reused_from: lookup.computation().and_then(|work| work.reused_from),
+                elapsed_us: micros(total),
+            }),
+        );
+    }
+
+    /// A body's answer from the disk tier, recorded for the timing chart.
+    pub async fn data(&self, body: &CanonicalJson) -> Timed<DiskAnswer> {
         let started = Instant::now();
         let answer = self.disk.get_or_compute(body).await;
         let cache_elapsed = started.elapsed();
-        let elapsed = request_started.elapsed();
         self.history.record(
             Tier::Disk,
             match answer.lookup {
@@ -160,32 +159,42 @@ impl Lab {
             cache_elapsed,
             Subject::body(&answer.key),
         );
-        if let Some(learner) = learner {
-            let (miss_reason, coalesced, stored) = match answer.lookup {
-                DiskLookup::Hit => (None, false, true),
-                DiskLookup::Computed { reason, stored } => (Some(reason), false, stored),
-                DiskLookup::Joined { reason } => {
-                    (Some(reason), true, answer.written_at_ms.is_some())
-                }
-            };
-            self.workshop.record(
-                learner,
-                What::Data(DataEvent {
-                    key: answer.key.clone(),
-                    raw_fingerprint,
-                    hit: answer.lookup.is_hit(),
-                    coalesced,
-                    miss_reason,
-                    stored,
-                    elapsed_us: micros(elapsed),
-                }),
-            );
-        }
         Timed {
             answer,
-            elapsed,
             cache_elapsed,
         }
+    }
+
+    /// Records a named learner's `/data` request for the workshop, as
+    /// [`Lab::note_factorial`] does. `raw_fingerprint` identifies the body
+    /// as it was written, before canonicalization.
+    pub fn note_data(
+        &self,
+        learner: Option<&LearnerName>,
+        raw_fingerprint: u64,
+        answer: &DiskAnswer,
+        total: Duration,
+    ) {
+        let Some(learner) = learner else {
+            return;
+        };
+        let (miss_reason, coalesced, stored) = match answer.lookup {
+            DiskLookup::Hit => (None, false, true),
+            DiskLookup::Computed { reason, stored } => (Some(reason), false, stored),
+            DiskLookup::Joined { reason } => (Some(reason), true, answer.written_at_ms.is_some()),
+        };
+        self.workshop.record(
+            learner,
+            What::Data(DataEvent {
+                key: answer.key.clone(),
+                raw_fingerprint,
+                hit: answer.lookup.is_hit(),
+                coalesced,
+                miss_reason,
+                stored,
+                elapsed_us: micros(total),
+            }),
+        );
     }
 
     /// Empties the memory tier. `request` (`"DELETE /cache/memory"`) is
@@ -263,6 +272,8 @@ impl Lab {
     }
 }
 
+/// Whole microseconds, rounded as `Server-Timing` rounds them, so that the
+/// workshop holds exactly the number the learner was sent.
 fn micros(elapsed: Duration) -> u64 {
-    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+    u64::try_from((elapsed.as_nanos() + 500) / 1000).unwrap_or(u64::MAX)
 }

@@ -15,6 +15,7 @@ pub mod exercises;
 pub mod guards;
 pub mod history;
 pub mod lab;
+pub mod machine;
 pub mod memory;
 pub mod os_limits;
 pub mod page_headers;
@@ -85,6 +86,10 @@ pub fn rocket_with_clock(
     let lab = Lab::with_clock(config, clock);
     let sweeper = lab.disk().sweeper(lab.config().disk_sweep_interval());
     Ok(rocket::custom(figment)
+        // First of the request fairings, so `Server-Timing`'s `total` starts
+        // before any other work on a request (in debug builds the template
+        // fairing checks every template for changes on each request).
+        .attach(request_start::RequestClock)
         .attach(AdHoc::on_liftoff("disk sweeper", |rocket| {
             let stop = rocket.shutdown();
             Box::pin(async move {
@@ -95,7 +100,6 @@ pub fn rocket_with_clock(
         .attach(Template::fairing())
         .attach(security_headers())
         .attach(page_headers::PageHeaders)
-        .attach(request_start::RequestClock)
         .mount("/", api::routes())
         .mount("/", pages::routes())
         .mount("/", exercises::routes())

@@ -1,6 +1,8 @@
 //! The browser side: pages that explain caching and let a learner run each
 //! experiment. Forms are plain HTML and work without JavaScript.
 
+use std::time::Duration;
+
 use rocket::form::{Form, FromForm};
 use rocket::http::{Header, Status};
 use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
@@ -11,9 +13,10 @@ use serde::Serialize;
 
 use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::chart::TimingChart;
-use crate::disk::{DiskLookup, DiskStats};
+use crate::disk::{DiskLookup, DiskStats, HitRead};
 use crate::exercises::BrowserLearner;
 use crate::guards::SameOriginChange;
+use crate::history::{self, Tier};
 use crate::lab::Lab;
 use crate::memory::{MemoryLookup, MemoryStats};
 use crate::request_start::RequestStarted;
@@ -124,17 +127,49 @@ fn settings(lab: &Lab) -> Settings {
 // Every page takes a `BrowserLearner`, so a browser gets its learner name
 // (a cookie) on the first page it opens, whichever that is.
 
+/// What the overview measured on the machine running the app, so that it
+/// states this machine's figures instead of typical ones.
+#[derive(Serialize)]
+struct OverviewPage {
+    settings: Settings,
+    /// The cache part of the latest hit of each tier, if there was one.
+    last_memory_hit: Option<String>,
+    last_disk_hit: Option<String>,
+    ram: Option<String>,
+    /// The size of the file system that holds `cache_dir`.
+    disk: Option<String>,
+    disk_allowed: String,
+}
+
 #[get("/")]
 fn overview(
     lab: &State<Lab>,
     _learner: BrowserLearner,
     flash: Option<FlashMessage<'_>>,
 ) -> Template {
+    let recent = lab.history().recent();
+    let last_hit = |tier: Tier| {
+        recent
+            .iter()
+            .rev()
+            .find(|record| record.tier == tier && record.outcome == history::Outcome::Hit)
+            .map(|record| server_ms(Duration::from_micros(record.elapsed_us)))
+    };
+    let config = lab.config();
+    let content = OverviewPage {
+        last_memory_hit: last_hit(Tier::Memory),
+        last_disk_hit: last_hit(Tier::Disk),
+        ram: crate::machine::memory_bytes().map(human_bytes),
+        disk: crate::machine::file_system_of(&config.cache_dir)
+            .map(|file_system| human_bytes(file_system.size_bytes)),
+        disk_allowed: human_bytes(config.disk_max_bytes.as_u64()),
+        settings: settings(lab),
+    };
     render(
         "overview",
         "Memory and disk caching, hands on",
         flash,
-        settings(lab),
+        content,
     )
 }
 
@@ -149,6 +184,10 @@ struct MemoryResult {
     reused_from: Option<u64>,
     coalesced: bool,
     server_ms: String,
+    /// A miss this request computed: the simulated wait and the real work,
+    /// as measured here, so the page need not guess how fast this machine is.
+    wait_ms: Option<String>,
+    compute_ms: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -177,7 +216,11 @@ async fn memory_page(
     if !n_input.is_empty() {
         match FactorialInput::parse(&n_input, lab.config().max_factorial) {
             Ok(input) => {
-                let timed = lab.factorial(input, learner.recorded(), started.0).await;
+                let timed = lab.factorial(input).await;
+                // The answer is ready here; drawing the page comes after
+                // and is not in the time the page shows.
+                let total = started.0.elapsed();
+                lab.note_factorial(learner.recorded(), &timed.answer, total);
                 let answer = &timed.answer;
                 let decimal = answer.step.decimal();
                 result = Some(MemoryResult {
@@ -192,7 +235,15 @@ async fn memory_page(
                         Some(work) => work.reused_from,
                     },
                     coalesced: matches!(answer.lookup, MemoryLookup::Joined(_)),
-                    server_ms: server_ms(timed.elapsed),
+                    server_ms: server_ms(total),
+                    wait_ms: match answer.lookup {
+                        MemoryLookup::Computed(work) => Some(server_ms(work.simulated_delay)),
+                        _ => None,
+                    },
+                    compute_ms: match answer.lookup {
+                        MemoryLookup::Computed(work) => Some(server_ms(work.compute_time)),
+                        _ => None,
+                    },
                 });
             }
             Err(refused) => {
@@ -264,6 +315,8 @@ struct DiskResult {
     hit: bool,
     detail: String,
     stored: bool,
+    /// For a hit: `page-cache` or `ordinary-read` (see [`HitRead`]).
+    hit_read: Option<&'static str>,
     written_at: Option<String>,
     expires_at: Option<String>,
     expires_in: Option<String>,
@@ -360,20 +413,30 @@ struct DiskSizes {
     content: String,
     on_disk: String,
     allowed: String,
+    /// What the directory occupies per stored entry, folders included.
+    on_disk_per_entry: Option<String>,
+    /// The answers' own size per stored entry.
+    content_per_entry: Option<String>,
 }
 
 impl DiskSizes {
     fn of(stats: &DiskStats) -> Self {
+        let per_entry =
+            |bytes: u64| (stats.entries > 0).then(|| human_bytes(bytes / stats.entries));
         Self {
             content: human_bytes(stats.content_bytes),
             on_disk: human_bytes(stats.bytes_on_disk),
             allowed: human_bytes(stats.max_bytes),
+            on_disk_per_entry: per_entry(stats.bytes_on_disk),
+            content_per_entry: per_entry(stats.content_bytes),
         }
     }
 }
 
 #[derive(Serialize)]
 struct DiskPage {
+    /// The unit the file system holding `cache_dir` allocates in, measured.
+    block_bytes: Option<u64>,
     settings: Settings,
     body_input: String,
     error: Option<String>,
@@ -393,6 +456,8 @@ fn disk_page_content(
 ) -> DiskPage {
     let stats = lab.disk().stats();
     DiskPage {
+        block_bytes: crate::machine::file_system_of(&lab.config().cache_dir)
+            .map(|file_system| file_system.block_bytes),
         settings: settings(lab),
         body_input,
         error,
@@ -444,14 +509,14 @@ async fn disk_submit(
         }
     };
     let fingerprint = raw_fingerprint(body_input.as_bytes());
-    let timed = lab
-        .data(&canonical, fingerprint, learner.recorded(), started.0)
-        .await;
+    let timed = lab.data(&canonical).await;
+    let total = started.0.elapsed();
+    lab.note_data(learner.recorded(), fingerprint, &timed.answer, total);
     let answer = &timed.answer;
     let now = lab.clock().now_ms();
     let (detail, stored) = match answer.lookup {
         DiskLookup::Hit => (
-            "Read from disk; its bytes matched their hash.".to_owned(),
+            "Read back from its file, and its bytes matched their hash.".to_owned(),
             true,
         ),
         DiskLookup::Computed { reason, stored } => (
@@ -480,12 +545,16 @@ async fn disk_submit(
         hit: answer.lookup.is_hit(),
         detail,
         stored,
+        hit_read: answer.hit_read.map(|read| match read {
+            HitRead::PageCache => "page-cache",
+            HitRead::OrdinaryRead => "ordinary-read",
+        }),
         written_at: answer.written_at_ms.map(clock_utc),
         expires_at: answer.expires_at_ms().map(clock_utc),
         expires_in: answer
             .expires_at_ms()
             .map(|expires| human_duration_ms(expires.saturating_sub(now))),
-        server_ms: server_ms(timed.elapsed),
+        server_ms: server_ms(total),
     };
     let content = disk_page_content(lab, body_input, None, Some(result));
     (
@@ -536,6 +605,7 @@ struct DashboardPage {
     memory_ratio: TierCounters,
     disk_ratio: TierCounters,
     chart: TimingChart,
+    data_delay_ms: u64,
 }
 
 fn counters(hits: u64, misses: u64) -> TierCounters {
@@ -562,6 +632,7 @@ fn dashboard(
         memory,
         disk,
         chart: TimingChart::from_records(&lab.history().recent()),
+        data_delay_ms: lab.config().data_delay_ms,
     };
     render(
         "dashboard",
@@ -590,6 +661,7 @@ async fn dashboard_clear(
     )
 }
 
+/// A page whose commands name the address the browser reached.
 #[derive(Serialize)]
 struct TimingPage {
     base_url: String,
@@ -619,11 +691,19 @@ fn timing_page(
 fn clear_cache_page(
     lab: &State<Lab>,
     learner: BrowserLearner,
+    base_url: BaseUrl,
     flash: Option<FlashMessage<'_>>,
 ) -> MethodNotAllowedPage {
     lab.clear_by_get_refused(learner.recorded());
     MethodNotAllowedPage {
-        page: render("clear_cache", "Clearing is a POST", flash, NoContent {}),
+        page: render(
+            "clear_cache",
+            "Clearing is a POST",
+            flash,
+            TimingPage {
+                base_url: base_url.0,
+            },
+        ),
         allow: Header::new("Allow", "POST"),
     }
 }
@@ -634,6 +714,3 @@ struct MethodNotAllowedPage {
     page: Template,
     allow: Header<'static>,
 }
-
-#[derive(Serialize)]
-struct NoContent {}

@@ -1,6 +1,7 @@
 //! When the server began working on a request, so that `Server-Timing`'s
-//! `total` is the server's whole time for it (routing, reading and parsing
-//! the body, the cache, building the answer), not only the cache's part.
+//! `total` is the server's whole time for it (routing, the guards, reading
+//! and parsing the body, the cache, building the answer), not only the
+//! cache's part.
 
 use std::time::Instant;
 
@@ -9,8 +10,8 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::Data;
 
 /// The instant the request's headers had been read and Rocket began on it.
-/// Writing the answer back is after it and so outside any timing the server
-/// can report about itself.
+/// Sending the answer back comes after the answer's own headers are
+/// written, so no timing the server reports about itself can include it.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestStarted(pub Instant);
 

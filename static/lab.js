@@ -59,6 +59,13 @@ function refreshSection(selector) {
       const fresh = new DOMParser().parseFromString(html, "text/html").querySelector(selector);
       const current = document.querySelector(selector);
       if (fresh && current) {
+        // A list the reader opened stays open through the update.
+        current.querySelectorAll("details[id][open]").forEach((open) => {
+          const again = fresh.querySelector(`#${open.id}`);
+          if (again) {
+            again.open = true;
+          }
+        });
         current.replaceWith(fresh);
       }
     })

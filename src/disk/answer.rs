@@ -39,6 +39,18 @@ impl DiskLookup {
     }
 }
 
+/// Where a hit's bytes came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HitRead {
+    /// The kernel had every byte in its page cache, in RAM, and handed them
+    /// over without waiting for the device (see `page_cache`).
+    PageCache,
+    /// An ordinary file read: part of the file had to come from the device
+    /// itself, or the system could not tell without waiting (the check needs
+    /// Linux 5.12 or later).
+    OrdinaryRead,
+}
+
 /// The answer for one JSON body.
 pub struct DiskAnswer {
     pub key: String,
@@ -49,6 +61,8 @@ pub struct DiskAnswer {
     pub ttl: Duration,
     /// Simulated cost waited on a miss.
     pub simulated_delay: Duration,
+    /// How a hit was read (`None` for a miss).
+    pub hit_read: Option<HitRead>,
 }
 
 impl DiskAnswer {

@@ -22,6 +22,9 @@ pub struct DiskStats {
     /// The bound on `bytes_on_disk`.
     pub max_bytes: u64,
     pub hits: u64,
+    /// Hits whose bytes the kernel handed over from its page cache, in RAM,
+    /// without waiting for the device (see `page_cache`).
+    pub page_cache_hits: u64,
     pub misses: u64,
     pub expired: u64,
     /// Times the slow work actually ran.
@@ -78,6 +81,7 @@ impl DiskTier {
             bytes_on_disk: footprint.bytes_on_disk,
             max_bytes: self.settings.max_bytes,
             hits: self.hits.load(Ordering::Relaxed),
+            page_cache_hits: self.page_cache_hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             expired: self.expired.load(Ordering::Relaxed),
             computed: self.computed.load(Ordering::Relaxed),

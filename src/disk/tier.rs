@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cacache::Integrity;
 
-use super::answer::{DiskAnswer, DiskLookup, MissReason};
+use super::answer::{DiskAnswer, DiskLookup, HitRead, MissReason};
 use super::faults::{Fault, FaultLog};
 use super::files;
 use super::index::{self, Index, IndexEntry};
@@ -110,6 +110,7 @@ pub struct DiskTier {
     pub(super) remeasure_wanted: AtomicBool,
     pub(super) faults: FaultLog,
     pub(super) hits: AtomicU64,
+    pub(super) page_cache_hits: AtomicU64,
     pub(super) misses: AtomicU64,
     pub(super) expired: AtomicU64,
     pub(super) computed: AtomicU64,
@@ -139,6 +140,7 @@ impl DiskCache {
             remeasure_wanted: AtomicBool::new(false),
             faults: FaultLog::default(),
             hits: AtomicU64::new(0),
+            page_cache_hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             expired: AtomicU64::new(0),
             computed: AtomicU64::new(0),
@@ -164,8 +166,11 @@ impl DiskCache {
     pub async fn get_or_compute(&self, request: &CanonicalJson) -> DiskAnswer {
         let key = request.key();
         let reason = match self.read_fresh(key) {
-            Ok((body, entry)) => {
+            Ok((body, entry, read)) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
+                if read == HitRead::PageCache {
+                    self.page_cache_hits.fetch_add(1, Ordering::Relaxed);
+                }
                 return DiskAnswer {
                     key: key.to_owned(),
                     body,
@@ -173,6 +178,7 @@ impl DiskCache {
                     written_at_ms: Some(entry.written_at_ms),
                     ttl: self.settings.ttl,
                     simulated_delay: Duration::ZERO,
+                    hit_read: Some(read),
                 };
             }
             Err(reason) => reason,
@@ -200,13 +206,14 @@ impl DiskCache {
             written_at_ms: stored.written_at_ms,
             ttl: self.settings.ttl,
             simulated_delay: stored.simulated_delay,
+            hit_read: None,
         }
     }
 
     async fn compute_and_store(&self, request: &CanonicalJson) -> StoredValue {
         // A flight that finished just before ours began, here or in another
         // process, has already stored it.
-        if let Ok((body, entry)) = self.read_fresh(request.key()) {
+        if let Ok((body, entry, _)) = self.read_fresh(request.key()) {
             return StoredValue {
                 body,
                 written_at_ms: Some(entry.written_at_ms),
@@ -268,7 +275,7 @@ impl DiskCache {
 
 impl DiskTier {
     /// A fresh, verified entry for `key`, or why there is none.
-    fn read_fresh(&self, key: &str) -> Result<(Arc<[u8]>, IndexEntry), MissReason> {
+    fn read_fresh(&self, key: &str) -> Result<(Arc<[u8]>, IndexEntry, HitRead), MissReason> {
         let viewed = self.lock_index().get_and_touch(key);
         let entry = match viewed {
             Some(entry) if !self.is_expired(&entry) => entry,
@@ -282,15 +289,17 @@ impl DiskTier {
         // async waits on the disk. (It needs the multi-threaded runtime,
         // which Rocket always runs.)
         let read = match page_cache::read_if_cached(&self.dir, &entry.integrity, entry.size) {
-            Some(bytes) => Ok(bytes),
-            None => self.read_content(&entry),
+            Some(bytes) => Ok((bytes, HitRead::PageCache)),
+            None => self
+                .read_content(&entry)
+                .map(|bytes| (bytes, HitRead::OrdinaryRead)),
         };
         match read {
-            Ok(bytes) => Ok((Arc::from(bytes), entry)),
+            Ok((bytes, how)) => Ok((Arc::from(bytes), entry, how)),
             Err(error) => match self.forget_unreadable(key, &entry, &error) {
                 Retry::ReadAgain => self
                     .read_content(&entry)
-                    .map(|bytes| (Arc::from(bytes), entry.clone()))
+                    .map(|bytes| (Arc::from(bytes), entry.clone(), HitRead::OrdinaryRead))
                     .map_err(|error| self.count_unreadable(key, &entry, &error)),
                 Retry::Miss(reason) => Err(reason),
             },

@@ -100,6 +100,7 @@ fn stats_and_health_answer() {
         "bytes_on_disk",
         "max_bytes",
         "hits",
+        "page_cache_hits",
         "misses",
         "expired",
         "computed",

@@ -31,7 +31,7 @@ fn a_body_is_answered_and_then_served_from_disk() {
     assert_eq!(second.body, canonical);
     let timing = second.header("Server-Timing").expect("Server-Timing");
     assert!(
-        timing.starts_with("body;desc=\"reading and canonicalizing\";dur="),
+        timing.starts_with("body;desc=\"reading + canonicalizing + hashing\";dur="),
         "{timing}"
     );
     assert!(timing.contains("cache;desc=\"disk hit\";dur="), "{timing}");

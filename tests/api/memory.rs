@@ -97,6 +97,58 @@ fn a_miss_explains_itself_and_a_hit_carries_only_what_teaches() {
     );
 }
 
+/// `Server-Timing` as (name, milliseconds), in the order sent.
+fn timing_parts(answer: &crate::helpers::Answer) -> Vec<(String, f64)> {
+    let header = answer.header("Server-Timing").expect("Server-Timing");
+    header
+        .split(", ")
+        .map(|metric| {
+            let name = metric.split(';').next().unwrap_or("").to_owned();
+            let ms = metric
+                .rsplit(";dur=")
+                .next()
+                .and_then(|dur| dur.parse::<f64>().ok())
+                .unwrap_or(f64::NAN);
+            (name, ms)
+        })
+        .collect()
+}
+
+#[test]
+fn a_miss_names_its_parts_and_its_total_holds_them_all() {
+    let app = TestApp::with(|settings| settings.merge(setting("factorial_delay_ms", 2)));
+    let miss = app.get("/factorial/30");
+    let parts = timing_parts(&miss);
+    let names: Vec<&str> = parts.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["cache", "wait", "compute", "total"]);
+    let (cache, wait, compute, total) = (parts[0].1, parts[1].1, parts[2].1, parts[3].1);
+    assert_eq!(wait, 60.0, "30 steps of 2 ms, simulated: {parts:?}");
+    assert!(
+        cache >= wait + compute,
+        "the tier's time holds its work: {parts:?}"
+    );
+    assert!(
+        total >= cache,
+        "the whole request holds the tier: {parts:?}"
+    );
+    let header = miss.header("Server-Timing").expect("Server-Timing");
+    assert!(
+        header.contains("compute;desc=\"multiplying and writing out the digits\""),
+        "{header}"
+    );
+
+    // The body's elapsed_ms is the very total of the header, not another
+    // measurement taken a moment earlier.
+    for answer in [&miss, &app.get("/factorial/30")] {
+        let total: f64 = answer
+            .header("Server-Timing")
+            .and_then(|timing| timing.rsplit("total;dur=").next())
+            .and_then(|total| total.parse().ok())
+            .expect("a total");
+        assert_eq!(answer.json["elapsed_ms"].as_f64(), Some(total));
+    }
+}
+
 #[test]
 fn a_larger_n_computes_only_the_missing_steps() {
     let app = TestApp::new();

@@ -261,6 +261,25 @@ async fn a_learner_runs_every_experiment_in_chromium() {
     let browser = connect_browser(driver_port, &workspace.path().join("profile")).await;
     let shots = Screenshots::new();
 
+    // The longest name allowed, chosen first: no page below may scroll
+    // sideways for it.
+    browser
+        .goto(&format!("{base}/exercises"))
+        .await
+        .expect("open exercises");
+    let name = browser
+        .find(Locator::Id("name"))
+        .await
+        .expect("the name field");
+    name.clear().await.expect("clear name");
+    let long_name = "chromium-learner-with-a-long-one";
+    assert_eq!(long_name.len(), 32);
+    name.send_keys(long_name).await.expect("type name");
+    submit(&browser, "form.rename").await;
+    assert!(text_of(&browser, ".flash")
+        .await
+        .contains(&format!("You are now {long_name}.")));
+
     // The overview links to everything and loads without console errors.
     browser
         .goto(&format!("{base}/"))
@@ -335,7 +354,23 @@ async fn a_learner_runs_every_experiment_in_chromium() {
     );
     submit(&browser, "form.experiment").await;
     assert_eq!(text_of(&browser, ".result .badge").await, "HIT");
+    assert!(
+        text_of(&browser, "#hit-read")
+            .await
+            .starts_with("The bytes"),
+        "the hit says where its bytes came from"
+    );
     assert_console_clean(&browser, "/disk").await;
+    // A whole key is a tap away, and fits a phone once shown.
+    browser
+        .find(Locator::Css("details.key summary"))
+        .await
+        .expect("a stored key")
+        .click()
+        .await
+        .expect("open the key");
+    let whole_key = text_of(&browser, "details.key[open] code.wrap").await;
+    assert_eq!(whole_key.len(), 64, "{whole_key}");
     shots.take(&browser, "disk").await;
 
     // Clearing a tier is a POST with a one-time message.
@@ -361,6 +396,16 @@ async fn a_learner_runs_every_experiment_in_chromium() {
     assert!(count(&browser, "svg circle.memory-hit").await >= 2);
     assert!(count(&browser, "svg rect.miss").await >= 2);
     assert_console_clean(&browser, "/dashboard").await;
+    browser
+        .find(Locator::Css("#recent-list summary"))
+        .await
+        .expect("the marks in words")
+        .click()
+        .await
+        .expect("open the list");
+    assert!(text_of(&browser, "#recent-list[open] li")
+        .await
+        .contains("in the cache"));
     shots.take(&browser, "dashboard").await;
 
     // Live updating picks up a request made elsewhere.
@@ -394,27 +439,28 @@ async fn a_learner_runs_every_experiment_in_chromium() {
     assert!(text_of(&browser, "pre.command")
         .await
         .contains(&format!("curl -i {base}/factorial/20")));
+    browser
+        .find(Locator::Css("[data-roundtrip]"))
+        .await
+        .expect("round-trip button")
+        .click()
+        .await
+        .expect("click round trip");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut said = String::new();
+    while Instant::now() < deadline && !said.contains("round trip") {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        said = text_of(&browser, "#roundtrip").await;
+    }
+    assert!(said.contains("ms inside the server"), "{said}");
     assert_console_clean(&browser, "/timing").await;
     shots.take(&browser, "timing").await;
 
-    // The workshop: rename, fire a stampede from the page, see the tick.
+    // The workshop: fire a stampede from the page, see the tick.
     browser
         .goto(&format!("{base}/exercises"))
         .await
         .expect("open exercises");
-    let name = browser
-        .find(Locator::Id("name"))
-        .await
-        .expect("the name field");
-    name.clear().await.expect("clear name");
-    // The longest name allowed: no page may scroll sideways for it.
-    let long_name = "chromium-learner-with-a-long-one";
-    assert_eq!(long_name.len(), 32);
-    name.send_keys(long_name).await.expect("type name");
-    submit(&browser, "form.rename").await;
-    assert!(text_of(&browser, ".flash")
-        .await
-        .contains(&format!("You are now {long_name}.")));
     browser
         .find(Locator::Css("[data-stampede]"))
         .await
@@ -449,6 +495,27 @@ async fn a_learner_runs_every_experiment_in_chromium() {
     assert!(text_of(&browser, "table.progress")
         .await
         .contains(long_name));
+    browser
+        .find(Locator::Css(&format!(
+            "a.tick[href='#evidence-{long_name}-stampede']"
+        )))
+        .await
+        .expect("the stampede tick")
+        .click()
+        .await
+        .expect("tap the tick");
+    assert!(browser
+        .current_url()
+        .await
+        .expect("url")
+        .as_str()
+        .ends_with(&format!("#evidence-{long_name}-stampede")));
+    assert!(
+        text_of(&browser, "dt:target + dd")
+            .await
+            .contains("waited for its answer"),
+        "the evidence is text the tick leads to"
+    );
     assert_console_clean(&browser, "/exercises/progress").await;
     shots.take(&browser, "progress").await;
 
@@ -461,12 +528,14 @@ async fn a_learner_runs_every_experiment_in_chromium() {
         text_of(&browser, "h1").await,
         "Clearing the cache is a POST"
     );
+    shots.take(&browser, "clear-cache").await;
     browser
         .goto(&format!("{base}/no-such-page"))
         .await
         .expect("open a missing page");
     assert_eq!(text_of(&browser, "h1").await, "404 · Not Found");
     assert!(count(&browser, "nav a").await >= 5, "in the shared layout");
+    shots.take(&browser, "not-found").await;
 
     browser.close().await.expect("close the browser");
 }

@@ -100,6 +100,37 @@ fn the_overview_links_to_every_experiment() {
 }
 
 #[test]
+fn the_overview_states_this_machines_figures_not_typical_ones() {
+    let app = TestApp::new();
+    let before = browse(&app, "/").body;
+    assert!(before.contains("Not measured yet: compute something twice"));
+    assert!(!before.contains("well under a millisecond"));
+
+    browse(&app, "/memory?n=3");
+    browse(&app, "/memory?n=3");
+    let dashboard = browse(&app, "/dashboard").body;
+    let took = dashboard
+        .split("memory hit 3!: ")
+        .nth(1)
+        .and_then(|rest| rest.split(" in the cache").next())
+        .expect("the dashboard lists the hit")
+        .to_owned();
+    let after = browse(&app, "/").body;
+    assert!(
+        after.contains(&format!("The last one here took {took} in the cache.")),
+        "the overview shows the hit the chart shows: {took}"
+    );
+    if cfg!(target_os = "linux") {
+        let ram = cachelab::machine::memory_bytes().expect("sysinfo answers");
+        assert!(after.contains(&format!(
+            "The machine running this app has {} of RAM.",
+            cachelab::view::human_bytes(ram)
+        )));
+        assert!(after.contains("This cache may use 64 MiB of it"));
+    }
+}
+
+#[test]
 fn every_linked_asset_exists() {
     let app = TestApp::new();
     let page = browse(&app, "/").body;
@@ -137,12 +168,46 @@ fn the_memory_form_shows_a_miss_then_a_hit_and_the_cache_contents() {
     );
 }
 
+/// The memory page's "Things to try", done as written, show what it says.
+#[test]
+fn the_memory_pages_things_to_try_do_what_they_say() {
+    let app = TestApp::with(|settings| {
+        settings
+            .merge(helpers::setting("factorial_delay_ms", 2))
+            .merge(helpers::setting("factorial_delay_max_ms", 30))
+    });
+    let page = browse(&app, "/memory").body;
+    // 20 steps of 2 ms, but no more than the 30 ms cap.
+    assert!(
+        page.contains("20 steps, so 30 ms of simulated wait"),
+        "{page}"
+    );
+    assert!(page.contains("Compute 150. The cache holds only 100 entries"));
+
+    let first = browse(&app, "/memory?n=20").body;
+    assert_eq!(badge(&first), "MISS");
+    assert!(first.contains("<dt>Simulated wait</dt><dd>30.0 ms</dd>"));
+    assert!(
+        first.contains("<dd id=\"compute-time\">"),
+        "the real work, measured"
+    );
+    let again = browse(&app, "/memory?n=20").body;
+    assert_eq!(badge(&again), "HIT");
+    assert!(!again.contains("Simulated wait"), "a hit waits for nothing");
+
+    let on_top = browse(&app, "/memory?n=25").body;
+    assert_eq!(badge(&on_top), "MISS");
+    assert!(on_top.contains("<dt>Steps computed</dt><dd>5</dd>"));
+    browse(&app, "/memory?n=150");
+    assert_eq!(badge(&browse(&app, "/memory?n=1").body), "MISS");
+}
+
 #[test]
 fn the_memory_page_lists_entries_most_recent_first_and_marks_the_next_eviction() {
     let app = TestApp::with(|settings| settings.merge(helpers::setting("memory_capacity", 3)));
     browse(&app, "/memory?n=3");
     let page = browse(&app, "/memory?n=1").body;
-    let order: Vec<usize> = ["<li>1!</li>", "<li>3!</li>", "2!</li>"]
+    let order: Vec<usize> = ["<li>1!</li>", "<li>3!</li>", "<li class=\"next-out\">2!"]
         .iter()
         .map(|chip| page.find(chip).unwrap_or_else(|| panic!("{chip} listed")))
         .collect();
@@ -150,7 +215,9 @@ fn the_memory_page_lists_entries_most_recent_first_and_marks_the_next_eviction()
         order[0] < order[1] && order[1] < order[2],
         "most recent first"
     );
-    assert!(page.contains("class=\"next-out\" title=\"next to be evicted\">2!</li>"));
+    assert!(
+        page.contains("<li class=\"next-out\">2! <span class=\"chip-note\">next out</span></li>")
+    );
 }
 
 #[test]
@@ -207,25 +274,67 @@ fn the_disk_form_shows_canonical_form_key_and_expiry() {
         "the default TTL is shown as time left"
     );
 
+    assert!(
+        !first.body.contains("id=\"hit-read\""),
+        "a miss read nothing"
+    );
+    assert!(first
+        .body
+        .contains("so\n  far 0 of this app's 0 disk\n  hits did."));
     let second = submit_form(&app, "/disk", &disk_form(r#"{"a":[true,null],"b":1}"#));
     assert_eq!(badge(&second.body), "HIT");
+    // Where the hit's bytes came from, as the read found it, not as usual.
+    assert!(
+        second
+            .body
+            .contains("<p id=\"hit-read\">The bytes came from the operating system's page cache")
+            || second
+                .body
+                .contains("<p id=\"hit-read\">The bytes were read with an ordinary file read"),
+        "{}",
+        second.body
+    );
+    let from_page_cache = app.stats()["disk"]["page_cache_hits"].as_u64().unwrap_or(9);
+    assert!(from_page_cache <= 1, "one hit so far");
+    assert_eq!(
+        second.body.contains("page cache, in RAM: the kernel"),
+        from_page_cache == 1,
+        "the counter and the hit's own report agree"
+    );
+    assert!(second.body.contains(&format!(
+        "so\n  far {from_page_cache} of this app's 1 disk\n  hit did."
+    )));
+    if cfg!(target_os = "linux") {
+        let block = cachelab::machine::file_system_of(&app.cache_dir())
+            .expect("statvfs answers")
+            .block_bytes;
+        assert!(
+            second.body.contains(&format!("{block} bytes each")),
+            "the block size is measured"
+        );
+        let on_disk = app.stats()["disk"]["bytes_on_disk"].as_u64().unwrap_or(0);
+        assert!(second.body.contains(&format!(
+            "Right now the 1 stored\n    entry takes\n    {} on disk per entry",
+            cachelab::view::human_bytes(on_disk)
+        )));
+    }
     assert!(second.body.contains("1 entry:"));
-    assert!(second.body.contains(">23 bytes</span> of answers"));
+    assert!(second.body.contains("23 bytes\n    of answers"));
     let on_disk = app.stats()["disk"]["bytes_on_disk"]
         .as_u64()
         .expect("a number");
     assert!(
         second.body.contains(&format!(
-            "<strong title=\"{on_disk} bytes\">{} on disk</strong>",
+            "<strong>{} on disk</strong>\n    ({on_disk} bytes, as <code>du</code> counts them)",
             cachelab::view::human_bytes(on_disk)
         )),
-        "the footprint as du counts it"
+        "the footprint as du counts it, exact, in the text"
     );
 }
 
 /// Rows of the disk page's table of stored entries.
 fn entry_rows(body: &str) -> usize {
-    body.matches("<td><code title=").count()
+    body.matches("<td><details class=\"key\">").count()
 }
 
 #[test]
@@ -267,7 +376,13 @@ fn the_disk_page_finds_a_key_by_its_first_digits_and_explains_a_bad_search() {
     let key = sha256_hex(r#"{"n":7}"#);
     let found = app.get(&format!("/disk?key={}", &key[..6].to_uppercase()));
     assert_eq!(entry_rows(&found.body), 1, "{}", found.body);
-    assert!(found.body.contains(&format!("title=\"{key}\"")));
+    assert!(
+        found
+            .body
+            .contains(&format!("</summary><code class=\"wrap\">{key}</code>")),
+        "the whole key is a tap away, not only on hover"
+    );
+    assert!(!found.body.contains("title="));
     assert!(found
         .body
         .contains(&format!("whose key starts with <code>{}</code>", &key[..6])));
@@ -376,9 +491,17 @@ fn clearing_from_a_page_posts_redirects_and_flashes_once() {
     let response = app.client.post("/dashboard/clear").dispatch();
     assert_eq!(response.headers().get_one("Location"), Some("/dashboard"));
     drop(response);
-    assert!(browse(&app, "/dashboard")
-        .body
+    let dashboard = browse(&app, "/dashboard").body;
+    assert!(dashboard
         .contains("Both caches cleared: 3 entries from memory and 0 entries from disk removed."));
+    // As the dashboard says: clearing empties the caches, not the counters
+    // or the chart.
+    assert!(
+        dashboard.contains("<th scope=\"row\">Misses</th><td>2</td><td>1</td>"),
+        "{dashboard}"
+    );
+    assert_eq!(dashboard.matches("<rect class=\"miss\"").count(), 3);
+    assert!(dashboard.contains("the misses that follow a clear are part of the story"));
 }
 
 #[test]
@@ -392,6 +515,24 @@ fn a_browser_opening_clear_cache_gets_an_explanation_and_a_button() {
         .body
         .contains("<form method=\"post\" action=\"/dashboard/clear\">"));
     assert_eq!(app.stats()["memory"]["entries"], 10, "nothing was cleared");
+    // POST is not the whole story: the page teaches what stops other sites,
+    // and the command it shows is refused as it says.
+    assert!(page.body.contains("SameSite=Lax"));
+    assert!(page
+        .body
+        .contains("curl -i -X POST -H 'Sec-Fetch-Site: cross-site'"));
+    let refused = app
+        .client
+        .post("/clear-cache")
+        .header(Header::new("Sec-Fetch-Site", "cross-site"))
+        .dispatch();
+    assert_eq!(refused.status(), Status::Forbidden);
+    drop(refused);
+    assert_eq!(
+        app.stats()["memory"]["entries"],
+        10,
+        "still nothing cleared"
+    );
 
     let api = app.get("/clear-cache");
     assert_eq!(api.status, Status::MethodNotAllowed);
@@ -435,6 +576,14 @@ fn the_dashboard_counts_and_charts_every_request() {
     assert_eq!(page.matches("<rect class=\"miss\"").count(), 2);
     assert!(page.contains("memory hit (1)") && page.contains("miss: computed (2)"));
     assert!(page.contains("<title>memory hit 12!:"));
+    // Every mark is also a line of text, for those who cannot hover.
+    let listed = page
+        .split("<details id=\"recent-list\"")
+        .nth(1)
+        .expect("the marks as a list");
+    assert_eq!(listed.matches("<li>").count(), 3, "{listed}");
+    assert!(listed.contains("memory hit 12!: "));
+    assert!(listed.contains(" ms in the cache</li>"));
     // A disk hit and a request that waited are marks of their own.
     app.post_json("/data", "[1]");
     let page = browse(&app, "/dashboard").body;
@@ -493,6 +642,157 @@ fn the_timing_page_uses_the_host_the_browser_reached() {
         .replace("&#x2F;", "/");
     assert!(page.contains("curl -i http://lab.example:9000/factorial/20"));
     assert!(page.contains("http://lab.example:9000/stats"));
+}
+
+/// The text of a page with its tags' attributes left out: what a person
+/// reads, and what a title attribute alone would not put there.
+fn without_attributes(page: &str) -> String {
+    let mut text = String::with_capacity(page.len());
+    let mut in_tag = false;
+    for c in page.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+/// The `X-Learner` value (`name:key`) the app gives `name`, from the room
+/// secret it keeps beside its progress file.
+fn as_learner(app: &TestApp, name: &str) -> Header<'static> {
+    let settings = cachelab::Config {
+        cache_dir: app.cache_dir(),
+        ..cachelab::Config::default()
+    };
+    let learner = cachelab::workshop::LearnerName::parse(name).expect("a usable name");
+    let credential = cachelab::workshop::RoomSecret::open_or_create(&settings.room_secret_path())
+        .expect("the app made its room secret")
+        .credential_for(&learner);
+    Header::new("X-Learner", credential.to_string())
+}
+
+/// Ada's own number for the first exercise, with the default settings.
+fn ada_n() -> u64 {
+    let ada = cachelab::workshop::LearnerName::parse("ada").expect("valid");
+    cachelab::workshop::Plan::for_learner(&ada, cachelab::workshop::PlanSettings::default())
+        .first_hit(cachelab::workshop::ExercisePath::Curl)
+}
+
+#[test]
+fn the_progress_page_shows_each_ticks_evidence_as_text_a_tap_away() {
+    let app = TestApp::new();
+    for _ in 0..2 {
+        app.client
+            .get(format!("/factorial/{}", ada_n()))
+            .header(as_learner(&app, "ada"))
+            .dispatch();
+    }
+    // A hit on a step ada stored: linus is seen, but has done no exercise.
+    app.client
+        .get(format!("/factorial/{}", ada_n() - 1))
+        .header(as_learner(&app, "linus"))
+        .dispatch();
+    let evidence = app
+        .get(&format!("/exercises/progress.json?key={INSTRUCTOR_KEY}"))
+        .json["learners"]
+        .as_array()
+        .and_then(|learners| learners.iter().find(|entry| entry["name"] == "ada"))
+        .and_then(|ada| {
+            ada["ticks"]["first-hit"]["evidence"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .expect("ada's first hit has evidence");
+
+    let page = browse(&app, &format!("/exercises/progress?key={INSTRUCTOR_KEY}")).body;
+    assert!(
+        page.contains("<a class=\"tick\" href=\"#evidence-ada-first-hit\">"),
+        "the tick is a link, which a tap or the keyboard follows"
+    );
+    assert!(page.contains("<dt id=\"evidence-ada-first-hit\">1. A miss, then a hit</dt>"));
+    assert!(
+        without_attributes(&page)
+            .contains(&evidence.replace('\'', "&#x27;").replace('/', "&#x2F;")),
+        "the evidence is in the page's text: {evidence}"
+    );
+    assert!(!page.contains("title="), "nothing is told only on hover");
+    assert!(!page.contains("Hover"));
+    assert!(page.contains("id=\"learner-linus\""));
+    assert!(page.contains("No exercise done yet."), "linus has no tick");
+}
+
+#[test]
+fn no_page_tells_anything_only_on_hover() {
+    let app = TestApp::new();
+    browse(&app, "/memory?n=3");
+    app.post_json("/data", "{}");
+    for _ in 0..2 {
+        app.client
+            .get(format!("/factorial/{}", ada_n()))
+            .header(as_learner(&app, "ada"))
+            .dispatch();
+    }
+    let progress = format!("/exercises/progress?key={INSTRUCTOR_KEY}");
+    for uri in [
+        "/",
+        "/memory?n=3",
+        "/disk",
+        "/dashboard",
+        "/timing",
+        "/exercises",
+        progress.as_str(),
+        "/clear-cache",
+        "/no-such-page",
+    ] {
+        let page = browse(&app, uri).body;
+        assert!(page.contains("<main"), "{uri} is a page");
+        // Phones have no hover, and a title attribute is read only there.
+        assert!(!page.contains(" title="), "{uri} has a title attribute");
+    }
+}
+
+/// The names of a response's `Server-Timing` parts.
+fn timing_names(answer: &Answer) -> Vec<String> {
+    answer
+        .header("Server-Timing")
+        .expect("Server-Timing")
+        .split(", ")
+        .map(|metric| metric.split(';').next().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn the_timing_page_explains_every_part_and_header_the_app_sends() {
+    let app = TestApp::with(|settings| settings.merge(helpers::setting("factorial_delay_ms", 1)));
+    let mut names = timing_names(&app.get("/factorial/3"));
+    names.extend(timing_names(&app.post_json("/data", "{}")));
+    let page = browse(&app, "/timing").body;
+    for name in names {
+        assert!(
+            page.contains(&format!("<li><code>{name}</code>")),
+            "the timing page explains {name}"
+        );
+    }
+    for header in [
+        "X-Cache",
+        "X-Cache-Detail",
+        "X-Cache-Key",
+        "Cache-Control: no-store",
+    ] {
+        assert!(page.contains(&format!("<dt><code>{header}")), "{header}");
+    }
+    assert!(
+        page.contains("rfc9111#section-4.2.2"),
+        "heuristic freshness is cited"
+    );
+    assert!(
+        page.contains("data-roundtrip=\"/factorial/1\""),
+        "the round trip is measured from the learner's browser, not claimed"
+    );
+    assert!(!page.contains("tens of milliseconds"));
 }
 
 /// Markup that would run if any page echoed it unescaped.
