@@ -55,8 +55,11 @@ trap 'exit 143' TERM
 # first: an app told to stop while nginx still holds a connection to it can
 # wait out its whole shutdown grace (5 s). `setsid` and `cargo run` each
 # replace themselves with what they start, so $! is the app's process id.
+# The app's own "Instructor view:" line names its internal port; it is kept
+# aside and printed below with the room's port instead.
 ROCKET_PROFILE=workshop ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT="$app_port" \
-    setsid cargo run --release --quiet &
+    setsid cargo run --release --quiet \
+    > >(tee "$run_dir/app.out" | grep --line-buffered -v '^Instructor view:') &
 app=$!
 answers() {  # URL PID: true once URL answers, false if PID stops or 20 s pass
     for _ in $(seq 200); do
@@ -85,6 +88,8 @@ for address in ${addresses:-$(hostname)}; do
     echo "room:   http://$address:$port/"
 done
 echo "room: on this machine: http://127.0.0.1:$port/ (the app itself answers only on 127.0.0.1:$app_port)"
+instructor=$(grep -o '/exercises/progress?key=[A-Za-z0-9_-]*' "$run_dir/app.out" | head -n 1 || true)
+[ -n "$instructor" ] && echo "room: instructor view (keep it to yourself): http://127.0.0.1:$port$instructor"
 echo "room: Ctrl-C stops the proxy and the app"
 
 # Until Ctrl-C, or until one of the two stops by itself.
