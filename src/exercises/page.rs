@@ -1,0 +1,202 @@
+//! The exercise page, and a browser learner choosing their name.
+
+use super::who::learner_cookie;
+use super::*;
+
+#[derive(Serialize)]
+pub(super) struct ExerciseView {
+    slug: &'static str,
+    number: usize,
+    title: &'static str,
+    done: bool,
+    evidence: Option<String>,
+    at: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct EventView {
+    at: String,
+    text: String,
+}
+
+#[derive(Serialize)]
+pub(super) struct ExercisesPage {
+    learner: String,
+    /// What this learner sends as `X-Learner` (or `?learner=`) from curl.
+    credential: String,
+    learner_header: &'static str,
+    base_url: String,
+    done: usize,
+    total: usize,
+    exercises: Vec<ExerciseView>,
+    status: std::collections::HashMap<&'static str, ExerciseView>,
+    recent: Vec<EventView>,
+    memory_capacity: usize,
+    disk_ttl_secs: u64,
+    cache_dir: String,
+    /// This learner's own numbers and bodies: in a shared room, one
+    /// learner's request must not turn another's miss into a hit. The
+    /// browser and curl ways use different ones.
+    browser: PathInputs,
+    curl: PathInputs,
+    timings_form: TimingsFormView,
+}
+
+/// One way through the exercises (browser or curl): its inputs.
+#[derive(Serialize)]
+pub(super) struct PathInputs {
+    first_hit: u64,
+    memo_k: u64,
+    memo_n: u64,
+    lru_top: u64,
+    lru_oldest: u64,
+    lru_newcomer: u64,
+    lru_victim: u64,
+    persist_n: u64,
+    persist_body: String,
+    canonical: [String; 3],
+    ttl_body: String,
+    clearing_n: u64,
+    timings_n: u64,
+    stampede_n: u64,
+    integrity_body: String,
+}
+
+impl PathInputs {
+    fn new(plan: &Plan, path: ExercisePath) -> Self {
+        let (memo_k, memo_n) = plan.memoized(path);
+        let lru = plan.lru(path);
+        let (persist_n, persist_body) = plan.persistence(path);
+        Self {
+            first_hit: plan.first_hit(path),
+            memo_k,
+            memo_n,
+            lru_top: lru.top,
+            lru_oldest: lru.oldest(),
+            lru_newcomer: lru.newcomer(),
+            lru_victim: lru.victim(),
+            persist_n,
+            persist_body,
+            canonical: plan.canonical(path),
+            ttl_body: plan.ttl(path),
+            clearing_n: plan.clearing(path),
+            timings_n: plan.timings(path),
+            stampede_n: plan.stampede(path),
+            integrity_body: plan.integrity(path),
+        }
+    }
+}
+
+/// The timings form as the learner left it: what they typed, and what was
+/// wrong with it, beside each field.
+#[derive(Serialize, Default)]
+pub(super) struct TimingsFormView {
+    pub(super) miss_ms: String,
+    pub(super) hit_ms: String,
+    pub(super) miss_error: Option<String>,
+    pub(super) hit_error: Option<String>,
+    /// Both parsed, but they are not this learner's measurements.
+    pub(super) mismatch: Option<String>,
+}
+
+pub(super) fn exercise_views(progress: &LearnerProgress) -> Vec<ExerciseView> {
+    Exercise::ALL
+        .iter()
+        .map(|exercise| {
+            let tick = progress.ticks.get(exercise.slug());
+            ExerciseView {
+                slug: exercise.slug(),
+                number: exercise.number(),
+                title: exercise.title(),
+                done: tick.is_some(),
+                evidence: tick.map(|tick| evidence::sentence(*exercise, &tick.evidence)),
+                at: tick.map(|tick| crate::view::clock_utc(tick.at_ms)),
+            }
+        })
+        .collect()
+}
+
+/// `GET /exercises`: every exercise, this learner's ticks and the evidence.
+#[get("/exercises")]
+pub(super) fn exercises_page(
+    lab: &State<Lab>,
+    learner: BrowserLearner,
+    base_url: BaseUrl,
+    flash: Option<FlashMessage<'_>>,
+) -> Template {
+    let content = exercises_content(lab, &learner.name, base_url, TimingsFormView::default());
+    render("exercises", "Workshop exercises", flash, content)
+}
+
+pub(super) fn exercises_content(
+    lab: &Lab,
+    learner: &LearnerName,
+    base_url: BaseUrl,
+    timings_form: TimingsFormView,
+) -> ExercisesPage {
+    let progress = lab.workshop().progress_of(learner);
+    let exercises = exercise_views(&progress);
+    let status = exercise_views(&progress)
+        .into_iter()
+        .map(|view| (view.slug, view))
+        .collect();
+    let recent = lab
+        .workshop()
+        .recent_events(learner, 8)
+        .into_iter()
+        .map(|event| EventView {
+            at: crate::view::clock_utc(event.at_ms),
+            text: evidence::describe(&event.what),
+        })
+        .collect();
+    let config = lab.config();
+    let plan = lab.workshop().plan(learner);
+    ExercisesPage {
+        learner: learner.to_string(),
+        credential: lab.workshop().credential_for(learner).to_string(),
+        learner_header: LEARNER_HEADER,
+        base_url: base_url.0,
+        done: progress.done,
+        total: progress.total,
+        exercises,
+        status,
+        recent,
+        memory_capacity: config.memory_capacity,
+        disk_ttl_secs: config.disk_ttl_secs,
+        cache_dir: config.cache_dir.display().to_string(),
+        browser: PathInputs::new(&plan, ExercisePath::Browser),
+        curl: PathInputs::new(&plan, ExercisePath::Curl),
+        timings_form,
+    }
+}
+
+#[derive(FromForm)]
+pub(super) struct RenameForm {
+    name: String,
+}
+
+/// `POST /exercises/name`: a browser learner picks their own name; their
+/// progress moves with them, and the cookie gets the new name's key. Only
+/// the learner the cookie proves can be renamed: a browser whose cookie
+/// proves nothing is a new learner, with no progress to take along.
+#[post("/exercises/name", data = "<form>")]
+pub(super) fn rename(
+    _from: SameOriginChange,
+    form: Form<RenameForm>,
+    lab: &State<Lab>,
+    learner: BrowserLearner,
+    request_cookies: &rocket::http::CookieJar<'_>,
+) -> Flash<Redirect> {
+    let back = Redirect::to("/exercises");
+    let new_name = match LearnerName::parse(&form.name) {
+        Ok(name) => name,
+        Err(reason) => return Flash::error(back, reason),
+    };
+    match lab.workshop().rename(&learner.name, &new_name) {
+        Ok(()) => {
+            request_cookies.add(learner_cookie(&lab.workshop().credential_for(&new_name)));
+            Flash::success(back, format!("You are now {new_name}."))
+        }
+        Err(reason) => Flash::error(back, reason),
+    }
+}

@@ -1,0 +1,149 @@
+//! A learner reporting the timings they read, checked against what the
+//! server measured for their own requests.
+
+use super::page::{exercises_content, TimingsFormView};
+use super::*;
+
+#[derive(FromForm)]
+pub(super) struct TimingsForm {
+    miss_ms: Option<String>,
+    hit_ms: Option<String>,
+}
+
+/// What a curl learner hears back after reporting timings.
+#[derive(Serialize)]
+pub(super) struct TimingsVerdict {
+    learner: String,
+    /// Whether this report matched (an earlier tick does not make a wrong
+    /// report right).
+    matched: bool,
+    /// Whether the exercise is done, by this report or an earlier one.
+    ticked: bool,
+    evidence: Option<String>,
+}
+
+/// `POST /exercises/timings`: the learner reports the `Server-Timing`
+/// totals they read for a miss and a hit; the app compares them with what
+/// it measured for that learner's own requests.
+#[post("/exercises/timings", data = "<form>")]
+pub(super) fn report_timings(
+    _from: SameOriginChange,
+    form: Form<TimingsForm>,
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+    wants: WantsHtml,
+    base_url: BaseUrl,
+) -> Result<TimingsReply, ApiError> {
+    let Learner(Some(learner)) = learner? else {
+        return Err(ApiError::new(
+            Status::BadRequest,
+            "say who you are, so the report counts for you",
+        )
+        .accepting(format!(
+            "an {LEARNER_HEADER} header, or ?learner=<your name>:<your key>"
+        )));
+    };
+    let TimingsForm { miss_ms, hit_ms } = form.into_inner();
+    let (miss_ms, hit_ms) = (miss_ms.unwrap_or_default(), hit_ms.unwrap_or_default());
+    let (miss, hit) = (Reading::parse(&miss_ms), Reading::parse(&hit_ms));
+    let (miss, hit) = match (miss, hit) {
+        (Ok(miss), Ok(hit)) => (miss, hit),
+        (miss, hit) => {
+            let message = |field: &str, result: &Result<Reading, ReadingError>| {
+                result
+                    .as_ref()
+                    .err()
+                    .map(|error| format!("{field}: {}", error.message()))
+            };
+            let (miss_error, hit_error) = (message("miss_ms", &miss), message("hit_ms", &hit));
+            if wants.0 {
+                let form = TimingsFormView {
+                    miss_error: miss_error.map(|text| text["miss_ms: ".len()..].to_owned()),
+                    hit_error: hit_error.map(|text| text["hit_ms: ".len()..].to_owned()),
+                    miss_ms: shorten(&miss_ms),
+                    hit_ms: shorten(&hit_ms),
+                    mismatch: None,
+                };
+                return Ok(TimingsReply::Refused(Box::new(render(
+                    "exercises",
+                    "Workshop exercises",
+                    None,
+                    exercises_content(lab, &learner, base_url, form),
+                ))));
+            }
+            let reason = [miss_error, hit_error]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(ApiError::new(Status::UnprocessableEntity, reason).accepting(
+                "miss_ms and hit_ms as read, such as miss_ms=2003.456&hit_ms=0.012 (ms by default; s and µs understood)",
+            ));
+        }
+    };
+    let matched = lab.workshop().report_timings(&learner, miss, hit);
+    let tick = lab
+        .workshop()
+        .progress_of(&learner)
+        .ticks
+        .remove(Exercise::ReadingTimings.slug());
+    if wants.0 {
+        if let Some(evidence) = &matched {
+            return Ok(TimingsReply::Page(Box::new(Flash::success(
+                Redirect::to("/exercises#reading-timings"),
+                format!(
+                    "Checked: {}.",
+                    evidence::sentence(Exercise::ReadingTimings, evidence)
+                ),
+            ))));
+        }
+        let form = TimingsFormView {
+            miss_ms: shorten(&miss_ms),
+            hit_ms: shorten(&hit_ms),
+            mismatch: Some(mismatch_message(tick.is_some())),
+            ..TimingsFormView::default()
+        };
+        return Ok(TimingsReply::Refused(Box::new(render(
+            "exercises",
+            "Workshop exercises",
+            None,
+            exercises_content(lab, &learner, base_url, form),
+        ))));
+    }
+    let evidence = matched
+        .as_ref()
+        .or(tick.as_ref().map(|tick| &tick.evidence))
+        .map(|evidence| evidence::sentence(Exercise::ReadingTimings, evidence));
+    Ok(TimingsReply::Json(Json(TimingsVerdict {
+        learner: learner.to_string(),
+        matched: matched.is_some(),
+        ticked: tick.is_some(),
+        evidence: if matched.is_some() {
+            evidence
+        } else {
+            Some(mismatch_message(tick.is_some()))
+        },
+    })))
+}
+
+pub(super) fn mismatch_message(already_done: bool) -> String {
+    let mut message = "Those numbers do not match a miss and then a hit the server measured for your own requests for this exercise's number: read both totals again, every digit.".to_owned();
+    if already_done {
+        message.push_str(" (The exercise stays done from your earlier report.)");
+    }
+    message
+}
+
+/// What was typed, kept for the form, but never a whole oversized body.
+pub(super) fn shorten(typed: &str) -> String {
+    typed.chars().take(60).collect()
+}
+
+/// A browser's form gets a page back; curl gets JSON.
+#[derive(rocket::Responder)]
+pub(super) enum TimingsReply {
+    Page(Box<Flash<Redirect>>),
+    #[response(status = 422)]
+    Refused(Box<Template>),
+    Json(Json<TimingsVerdict>),
+}
