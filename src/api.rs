@@ -126,20 +126,48 @@ fn health() -> &'static str {
 
 /// `POST /clear-cache`: empties both tiers (the original tutorial's command,
 /// made a POST).
-#[post("/clear-cache")]
+///
+/// `?tier=memory` (or `disk`) empties one tier only: in a shared room, the
+/// clearing exercise must not wipe the disk entries other learners' steps
+/// depend on.
+#[post("/clear-cache?<tier>")]
 async fn clear_all(
     _from: SameOriginChange,
+    tier: Option<&str>,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let cleared = lab
-        .clear_all(learner?.0.as_ref(), "POST /clear-cache")
-        .await;
-    Ok(Json(json!({
-        "message": "Cache cleared",
-        "memory_entries_removed": cleared.memory_entries_removed,
-        "disk_entries_removed": cleared.disk_entries_removed,
-    })))
+    let learner = learner?;
+    let learner = learner.0.as_ref();
+    match tier {
+        None | Some("both") => {
+            let cleared = lab.clear_all(learner, "POST /clear-cache").await;
+            Ok(Json(json!({
+                "message": "Cache cleared",
+                "memory_entries_removed": cleared.memory_entries_removed,
+                "disk_entries_removed": cleared.disk_entries_removed,
+            })))
+        }
+        Some("memory") => {
+            let removed = lab.clear_memory(learner, "POST /clear-cache?tier=memory");
+            Ok(Json(
+                json!({ "message": "Memory cache cleared", "entries_removed": removed }),
+            ))
+        }
+        Some("disk") => {
+            let removed = lab.clear_disk(learner, "POST /clear-cache?tier=disk").await;
+            Ok(Json(
+                json!({ "message": "Disk cache cleared", "entries_removed": removed }),
+            ))
+        }
+        Some(other) => {
+            let shown: String = other.chars().take(20).collect();
+            Err(
+                ApiError::new(Status::BadRequest, format!("there is no tier {shown:?}"))
+                    .accepting("tier=memory, tier=disk or tier=both (the default)"),
+            )
+        }
+    }
 }
 
 /// `GET /clear-cache` changes nothing: browsers, link previews and crawlers

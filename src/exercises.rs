@@ -41,6 +41,7 @@ pub fn routes() -> Vec<Route> {
     routes![
         page::exercises_page,
         page::rename,
+        page::my_progress,
         timings::report_timings,
         instructor::instructor_view,
         instructor::progress_json

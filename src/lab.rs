@@ -140,6 +140,10 @@ impl Lab {
                 steps_computed: lookup.steps_computed_here(),
                 reused_from: lookup.computation().and_then(|work| work.reused_from),
                 elapsed_us: micros(total),
+                computation: answer.step.computed_by(),
+                reused_computation: lookup
+                    .computation()
+                    .and_then(|work| work.reused_from_computation),
             }),
         );
     }

@@ -20,6 +20,9 @@ use crate::single_flight::{Flight, SingleFlight};
 pub struct FactorialStep {
     n: u64,
     value: BigUint,
+    /// Which computation multiplied this step (see [`Computation::id`]): a
+    /// hit can then say whose work it reused.
+    computed_by: u64,
     /// The digits as a JSON string literal (`"120"`): kept in that form so a
     /// hit can hand the bytes to serde_json as they are, without running the
     /// string escaper over up to 35,660 digits on every request.
@@ -27,16 +30,22 @@ pub struct FactorialStep {
 }
 
 impl FactorialStep {
-    fn new(n: u64, value: BigUint) -> Self {
+    fn new(n: u64, value: BigUint, computed_by: u64) -> Self {
         Self {
             n,
             value,
+            computed_by,
             rendered: OnceLock::new(),
         }
     }
 
     pub fn n(&self) -> u64 {
         self.n
+    }
+
+    /// The id of the computation that multiplied this step.
+    pub fn computed_by(&self) -> u64 {
+        self.computed_by
     }
 
     /// The decimal digits of n!. Rendering a 35,000-digit number costs
@@ -96,8 +105,13 @@ impl MemoryLookup {
 /// The work one miss did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Computation {
+    /// Numbers this run's computations, from 1: the steps it stores carry
+    /// it, and requests that joined it share it.
+    pub id: u64,
     /// The largest k whose k! was reused from memory, if any was.
     pub reused_from: Option<u64>,
+    /// The computation that had multiplied that k!.
+    pub reused_from_computation: Option<u64>,
     /// How many multiplications were done (n − k).
     pub steps_computed: u64,
     /// The simulated cost waited for those steps.
@@ -143,6 +157,8 @@ pub struct FactorialCache {
     delay_per_step: Duration,
     delay_max: Duration,
     computed: Arc<AtomicU64>,
+    /// The last computation id handed out.
+    computations: AtomicU64,
 }
 
 impl FactorialCache {
@@ -154,6 +170,7 @@ impl FactorialCache {
             delay_per_step,
             delay_max,
             computed: Arc::new(AtomicU64::new(0)),
+            computations: AtomicU64::new(0),
         }
     }
 
@@ -182,8 +199,10 @@ impl FactorialCache {
 
     /// Multiplies from the largest cached k! ≤ n up to n!, storing each step.
     async fn compute(&self, n: u64) -> (Arc<FactorialStep>, Computation) {
+        let id = self.computations.fetch_add(1, Ordering::Relaxed) + 1;
         let base = self.largest_cached_at_most(n);
         let reused_from = base.as_ref().map(|step| step.n);
+        let reused_from_computation = base.as_ref().map(|step| step.computed_by);
         let steps_to_compute = n - reused_from.unwrap_or(0);
 
         let simulated_delay = self.simulated_delay(steps_to_compute);
@@ -195,7 +214,7 @@ impl FactorialCache {
         // Big multiplications and the final rendering are CPU work: keep them
         // off the async workers so other requests are not held up meanwhile.
         let step = tokio::task::spawn_blocking(move || {
-            let step = multiply_up_to(n, base, &steps, &computed);
+            let step = multiply_up_to(n, base, &steps, &computed, id);
             step.decimal();
             step
         })
@@ -203,7 +222,9 @@ impl FactorialCache {
         .expect("factorial computation does not panic");
 
         let work = Computation {
+            id,
             reused_from,
+            reused_from_computation,
             steps_computed: steps_to_compute,
             simulated_delay,
             compute_time: started.elapsed(),
@@ -269,6 +290,7 @@ fn multiply_up_to(
     base: Option<Arc<FactorialStep>>,
     steps: &StepStore,
     computed: &AtomicU64,
+    computation: u64,
 ) -> Arc<FactorialStep> {
     let (mut k, mut value) = match base {
         Some(step) if step.n == n => return step,
@@ -276,7 +298,7 @@ fn multiply_up_to(
         // 0! = 1, the empty product: the starting point, not a step.
         None => (0, BigUint::from(1u8)),
     };
-    let mut latest = Arc::new(FactorialStep::new(k, value.clone()));
+    let mut latest = Arc::new(FactorialStep::new(k, value.clone(), computation));
     if k == n {
         steps
             .lock()
@@ -287,7 +309,7 @@ fn multiply_up_to(
         k += 1;
         value *= k;
         computed.fetch_add(1, Ordering::Relaxed);
-        latest = Arc::new(FactorialStep::new(k, value.clone()));
+        latest = Arc::new(FactorialStep::new(k, value.clone(), computation));
         // One short lock per step, never across an await: hits keep flowing.
         steps
             .lock()

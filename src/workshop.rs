@@ -594,6 +594,8 @@ mod tests {
                 steps_computed: if hit { 0 } else { n },
                 reused_from: None,
                 elapsed_us: if hit { 20 } else { 200_000 },
+                computation: 1,
+                reused_computation: None,
             }),
         }
     }
@@ -662,6 +664,8 @@ mod tests {
                 },
                 reused_from: (n == run.newcomer()).then_some(run.top),
                 elapsed_us: 100,
+                computation: if n == run.newcomer() { 2 } else { 1 },
+                reused_computation: (n == run.newcomer()).then_some(1),
             }),
             ..factorial(seq, n, hit)
         };

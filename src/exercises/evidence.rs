@@ -66,8 +66,19 @@ pub fn describe(what: &What) -> String {
         What::Renamed { from } => format!("took this name (was {from})"),
         What::TimingsReported { miss, hit } => format!(
             "you reported a miss of {} and a hit of {}",
-            miss.typed, hit.typed
+            with_unit(&miss.typed),
+            with_unit(&hit.typed)
         ),
+    }
+}
+
+/// A time as the learner typed it, with the unit it was read in (ms when
+/// they wrote none).
+fn with_unit(typed: &str) -> String {
+    if typed.ends_with(|c: char| c.is_ascii_digit()) {
+        format!("{typed} ms")
+    } else {
+        typed.to_owned()
     }
 }
 
@@ -80,11 +91,22 @@ pub fn sentence(exercise: Exercise, evidence: &Evidence) -> String {
     if exercise == Exercise::Stampede {
         return stampede(steps);
     }
-    let mut text = steps
-        .iter()
-        .map(|event| format!("{}: {}", clock_utc(event.at_ms), describe(&event.what)))
-        .collect::<Vec<_>>()
-        .join("; then ");
+    let mut text = String::new();
+    for (index, event) in steps.iter().enumerate() {
+        if index > 0 {
+            let restarted = event.boot != steps[index - 1].boot;
+            text.push_str(if restarted {
+                "; then the app restarted, and "
+            } else {
+                "; then "
+            });
+        }
+        text.push_str(&format!(
+            "{}: {}",
+            clock_utc(event.at_ms),
+            describe(&event.what)
+        ));
+    }
     if exercise == Exercise::ReadingTimings {
         if let [miss, hit, ..] = steps.as_slice() {
             if let (What::Factorial(miss), What::Factorial(hit)) = (&miss.what, &hit.what) {

@@ -200,3 +200,42 @@ pub(super) fn rename(
         Err(reason) => Flash::error(back, reason),
     }
 }
+
+/// A learner's own progress, for curl.
+#[derive(Serialize)]
+pub(super) struct MyProgress {
+    #[serde(flatten)]
+    progress: super::instructor::LearnerDocument,
+    /// The last requests the app saw from this learner, newest first.
+    recent: Vec<EventView>,
+}
+
+/// `GET /exercises/me`: a learner's own ticks with their evidence, and
+/// their last requests as the app saw them: what a curl learner has
+/// instead of the exercise page.
+#[get("/exercises/me")]
+pub(super) fn my_progress(
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+) -> Result<Json<MyProgress>, ApiError> {
+    let Learner(Some(learner)) = learner? else {
+        return Err(
+            ApiError::new(Status::BadRequest, "say who you are, to see your progress").accepting(
+                format!("an {LEARNER_HEADER} header, or ?learner=<your name>:<your key>"),
+            ),
+        );
+    };
+    let recent = lab
+        .workshop()
+        .recent_events(&learner, 8)
+        .into_iter()
+        .map(|event| EventView {
+            at: crate::view::clock_utc(event.at_ms),
+            text: evidence::describe(&event.what),
+        })
+        .collect();
+    Ok(Json(MyProgress {
+        progress: lab.workshop().progress_of(&learner).into(),
+        recent,
+    }))
+}

@@ -52,7 +52,7 @@ pub fn check(
             Exercise::MemoizedSteps => memoized_steps(plan.memoized(path), events),
             Exercise::LruEviction => lru_eviction(plan, path, events, clears),
             Exercise::DiskPersistence => disk_persistence(plan.persistence(path), events),
-            Exercise::CanonicalKeys => canonical_keys(&plan.canonical(path), events),
+            Exercise::CanonicalKeys => canonical_keys(&plan.canonical(path), events, clears),
             Exercise::Ttl => ttl(&plan.ttl(path), events),
             Exercise::Clearing => clearing(plan.clearing(path), events),
             Exercise::ReadingTimings => reading_timings(plan.timings(path), events, events.len()),
@@ -67,8 +67,8 @@ pub fn check(
 /// of this learner's own, whatever was reported before it.
 pub fn check_report(plan: &Plan, events: &[Event], report: usize) -> Option<Evidence> {
     Path::BOTH.into_iter().find_map(|path| {
-        let steps = reading_timings(plan.timings(path), events, report + 1)?;
-        (steps.last() == Some(&report)).then(|| Evidence::of(events, &steps))
+        let steps = report_matches(plan.timings(path), events, report)?;
+        Some(Evidence::of(events, &steps))
     })
 }
 
@@ -117,27 +117,43 @@ fn starts(events: &[Event], wanted: impl Fn(&Event) -> bool) -> std::vec::IntoIt
     found.into_iter()
 }
 
-/// n! computed by this learner, then asked for again and found in memory.
+/// Which computation's steps answered a factorial request (see
+/// [`FactorialEvent::computation`]).
+fn computation_of(event: &Event) -> Option<u64> {
+    factorial(event).map(|seen| seen.computation)
+}
+
+/// A hit for n that was answered by the steps `computation` stored, in
+/// `boot`: the learner's own work, not an entry someone else put back
+/// after theirs was evicted.
+fn own_hit(event: &Event, n: u64, boot: u64, computation: u64) -> bool {
+    event.boot == boot && hit(event, n) && computation_of(event) == Some(computation)
+}
+
+/// n! computed by this learner, then asked for again and answered by those
+/// very steps.
 fn first_hit(n: u64, events: &[Event]) -> Option<Vec<usize>> {
     starts(events, |event| computed(event, n)).find_map(|miss| {
-        let boot = events[miss].boot;
+        let (boot, id) = (events[miss].boot, computation_of(&events[miss])?);
         let again = next(events, Some(miss), |event| {
             event.boot == boot && factorial(event).is_some_and(|seen| seen.n == n)
         })?;
-        hit(&events[again], n).then(|| vec![miss, again])
+        own_hit(&events[again], n, boot, id).then(|| vec![miss, again])
     })
 }
 
-/// k! computed by this learner, then n! computed from it: only n − k steps.
+/// k! computed by this learner, then n! computed from those steps: only
+/// n − k multiplications.
 fn memoized_steps((k, n): (u64, u64), events: &[Event]) -> Option<Vec<usize>> {
     starts(events, |event| computed(event, k)).find_map(|base| {
-        let boot = events[base].boot;
+        let (boot, id) = (events[base].boot, computation_of(&events[base])?);
         let larger = next(events, Some(base), |event| {
             event.boot == boot && factorial(event).is_some_and(|seen| seen.n == n)
         })?;
         let seen = factorial(&events[larger])?;
         (computed(&events[larger], n)
             && seen.reused_from == Some(k)
+            && seen.reused_computation == Some(id)
             && seen.steps_computed == n - k)
             .then(|| vec![base, larger])
     })
@@ -160,18 +176,19 @@ fn lru_eviction(
             && factorial(event).is_some_and(|seen| seen.steps_computed >= capacity)
     })
     .find_map(|fill| {
-        let boot = events[fill].boot;
-        let same_boot = |index: usize| events[index].boot == boot;
+        let (boot, id) = (events[fill].boot, computation_of(&events[fill])?);
         let used = next(events, Some(fill), asked_for(run.oldest()))?;
         let added = next(events, Some(used), asked_for(run.newcomer()))?;
         let kept = next(events, Some(added), asked_for(run.oldest()))?;
         let gone = next(events, Some(kept), asked_for(run.victim()))?;
         let added_seen = factorial(&events[added])?;
-        let in_order = [used, added, kept, gone].into_iter().all(same_boot)
-            && hit(&events[used], run.oldest())
+        let in_order = own_hit(&events[used], run.oldest(), boot, id)
+            && events[added].boot == boot
             && computed(&events[added], run.newcomer())
             && added_seen.reused_from == Some(run.top)
-            && hit(&events[kept], run.oldest())
+            && added_seen.reused_computation == Some(id)
+            && own_hit(&events[kept], run.oldest(), boot, id)
+            && events[gone].boot == boot
             && computed(&events[gone], run.victim());
         // A clear in between, by anyone, would explain the last miss.
         let cleared_meanwhile = clears.iter().any(|clear| {
@@ -184,8 +201,14 @@ fn lru_eviction(
     })
 }
 
-/// Before a restart: n! asked for and the body stored. After it: n! is a
-/// miss and the body a hit.
+/// A body request that stored the body: a miss this request computed.
+fn stored_here(event: &Event, key: &str) -> bool {
+    data(event).is_some_and(|seen| seen.key == key && seen.stored && !seen.hit && !seen.coalesced)
+}
+
+/// Before a restart: n! asked for, then the body stored. After it: n! is a
+/// miss, and the body's first request is a hit, found in the file stored
+/// before the restart (nothing stored it again in between).
 fn disk_persistence((n, body): (u64, String), events: &[Event]) -> Option<Vec<usize>> {
     let key = key_of(&body);
     let body_seen = |event: &Event| data(event).is_some_and(|seen| seen.key == key);
@@ -193,129 +216,166 @@ fn disk_persistence((n, body): (u64, String), events: &[Event]) -> Option<Vec<us
     starts(events, n_seen).find_map(|before_n| {
         let boot = events[before_n].boot;
         let stored = next(events, Some(before_n), |event| {
-            event.boot == boot && body_seen(event)
+            event.boot == boot && stored_here(event, &key)
         })?;
-        let stored_seen = data(&events[stored])?;
-        if !(stored_seen.stored && !stored_seen.hit && !stored_seen.coalesced) {
-            return None;
-        }
         let after_n = next(events, Some(stored), |event| {
             event.boot > boot && n_seen(event)
         })?;
-        let after_body = next(events, Some(after_n), |event| {
-            event.boot == events[after_n].boot && body_seen(event)
+        let restarted = events[after_n].boot;
+        let after_body = next(events, Some(stored), |event| {
+            body_seen(event) && (event.boot == restarted || stored_here(event, &key))
         })?;
-        (computed(&events[after_n], n) && data(&events[after_body]).is_some_and(|seen| seen.hit))
+        let survived = events[after_body].boot == restarted
+            && after_body > after_n
+            && data(&events[after_body]).is_some_and(|seen| seen.hit);
+        (computed(&events[after_n], n) && survived)
             .then(|| vec![before_n, stored, after_n, after_body])
     })
 }
 
+/// Whether anyone emptied the disk tier between two of a learner's events.
+fn disk_cleared_between(clears: &[ClearRecord], earlier: &Event, later: &Event) -> bool {
+    clears
+        .iter()
+        .any(|clear| clear.tier.includes_disk() && clear.seq > earlier.seq && clear.seq < later.seq)
+}
+
 /// One value stored, the same value written differently found under its
-/// key, a changed value given another key and a miss.
-fn canonical_keys(bodies: &[String; 3], events: &[Event]) -> Option<Vec<usize>> {
+/// key (in the entry the first stored: no clear in between), then a
+/// changed value given another key and a miss.
+fn canonical_keys(
+    bodies: &[String; 3],
+    events: &[Event],
+    clears: &[ClearRecord],
+) -> Option<Vec<usize>> {
     let [first_key, _, changed_key] = [0, 1, 2].map(|index| key_of(&bodies[index]));
-    let first_fingerprint = crate::canonical::raw_fingerprint(bodies[0].as_bytes());
-    let respelled_fingerprint = crate::canonical::raw_fingerprint(bodies[1].as_bytes());
-    let spelled = |key: &str, fingerprint: u64| {
-        let key = key.to_owned();
-        move |event: &Event| {
-            data(event).is_some_and(|seen| seen.key == key && seen.raw_fingerprint == fingerprint)
-        }
-    };
-    starts(events, spelled(&first_key, first_fingerprint)).find_map(|first| {
-        let seen = data(&events[first])?;
-        if seen.hit || seen.coalesced || !seen.stored {
-            return None;
-        }
-        let respelled = next(
-            events,
-            Some(first),
-            spelled(&first_key, respelled_fingerprint),
-        )?;
+    starts(events, |event| stored_here(event, &first_key)).find_map(|first| {
+        let first_spelling = data(&events[first])?.raw_fingerprint;
+        let respelled = next(events, Some(first), |event| {
+            data(event)
+                .is_some_and(|seen| seen.key == first_key && seen.raw_fingerprint != first_spelling)
+        })?;
         let changed = next(events, Some(respelled), |event| {
             data(event).is_some_and(|seen| seen.key == changed_key)
         })?;
         let changed_seen = data(&events[changed])?;
-        (data(&events[respelled])?.hit && !changed_seen.hit && !changed_seen.coalesced)
+        (data(&events[respelled])?.hit
+            && !disk_cleared_between(clears, &events[first], &events[respelled])
+            && !changed_seen.hit
+            && !changed_seen.coalesced)
             .then(|| vec![first, respelled, changed])
     })
 }
 
-/// The body stored by this learner, then sent again after it expired.
+/// The latest request before `index` that stored `key`.
+fn latest_store_before(events: &[Event], index: usize, key: &str) -> Option<usize> {
+    events[..index]
+        .iter()
+        .rposition(|event| stored_here(event, key))
+}
+
+/// The body stored by this learner, then sent again after that entry
+/// expired.
 fn ttl(body: &str, events: &[Event]) -> Option<Vec<usize>> {
     let key = key_of(body);
     starts(events, |event| {
-        data(event).is_some_and(|seen| seen.key == key && seen.stored && !seen.hit)
+        data(event)
+            .is_some_and(|seen| seen.key == key && seen.miss_reason == Some(MissReason::Expired))
     })
-    .find_map(|stored| {
-        let expired = next(events, Some(stored), |event| {
-            data(event).is_some_and(|seen| {
-                seen.key == key && seen.miss_reason == Some(MissReason::Expired)
-            })
-        })?;
+    .find_map(|expired| {
+        let stored = latest_store_before(events, expired, &key)?;
         Some(vec![stored, expired])
     })
 }
 
-/// n! in memory; a GET that clears nothing; a POST that clears memory;
-/// n! computed again.
+/// In this order, with nothing else about n or clearing in between: n!
+/// cached by this learner; a GET /clear-cache refused; a POST that
+/// emptied the memory tier; n! computed again.
 fn clearing(n: u64, events: &[Event]) -> Option<Vec<usize>> {
+    let n_seen = move |event: &Event| factorial(event).is_some_and(|seen| seen.n == n);
+    let is_clear = |event: &Event| matches!(event.what, What::Cleared { .. });
     starts(events, |event| {
         factorial(event).is_some_and(|seen| seen.n == n && !seen.coalesced)
     })
     .find_map(|cached| {
         let boot = events[cached].boot;
         let refused = next(events, Some(cached), |event| {
-            event.what == What::ClearByGetRefused
+            event.what == What::ClearByGetRefused || is_clear(event) || n_seen(event)
         })?;
+        if events[refused].what != What::ClearByGetRefused {
+            return None;
+        }
         let cleared = next(events, Some(refused), |event| {
-            matches!(&event.what, What::Cleared { tier, request }
-                if tier.includes_memory() && request.starts_with("POST "))
+            is_clear(event) || n_seen(event)
         })?;
-        let again = next(events, Some(cleared), |event| {
-            factorial(event).is_some_and(|seen| seen.n == n)
-        })?;
+        let posted = matches!(&events[cleared].what, What::Cleared { tier, request }
+            if tier.includes_memory() && request.starts_with("POST "));
+        let again = next(events, Some(cleared), n_seen)?;
         let same_boot = [refused, cleared, again]
             .into_iter()
             .all(|index| events[index].boot == boot);
-        (same_boot && computed(&events[again], n)).then(|| vec![cached, refused, cleared, again])
+        (posted && same_boot && computed(&events[again], n))
+            .then(|| vec![cached, refused, cleared, again])
     })
 }
 
-/// n! computed, then found in memory, then a report (among the first
-/// `considered` events) whose numbers match what the server measured for
-/// those two requests.
+/// Reports a learner may send about one miss before it stops counting: a
+/// typo is forgiven, trying numbers until one matches is not.
+const REPORTS_PER_MISS: usize = 3;
+
+/// The latest timings report among the first `considered` events that
+/// matches a miss and a hit of the learner's own.
 fn reading_timings(n: u64, events: &[Event], considered: usize) -> Option<Vec<usize>> {
     let events = &events[..considered.min(events.len())];
-    starts(events, |event| computed(event, n)).find_map(|miss| {
-        let boot = events[miss].boot;
-        let hit_at = next(events, Some(miss), |event| {
-            event.boot == boot && hit(event, n)
-        })?;
-        let (miss_us, hit_us) = (
-            factorial(&events[miss])?.elapsed_us,
-            factorial(&events[hit_at])?.elapsed_us,
-        );
-        let report = events[hit_at + 1..].iter().rposition(|event| {
-            matches!(&event.what, What::TimingsReported { miss, hit }
-                if miss.matches_us(miss_us) && hit.matches_us(hit_us))
-        })?;
-        Some(vec![miss, hit_at, hit_at + 1 + report])
-    })
+    (0..events.len())
+        .rev()
+        .find_map(|report| report_matches(n, events, report))
 }
 
-/// One request computed n! while at least [`STAMPEDE_MIN_WAITERS`] others,
-/// arriving together with it, waited for its answer.
+/// Whether the report at `report` gives the times of a miss the learner
+/// computed and a later hit answered by that computation's steps, as the
+/// server measured them; with at most [`REPORTS_PER_MISS`] reports since
+/// that miss, this one included.
+fn report_matches(n: u64, events: &[Event], report: usize) -> Option<Vec<usize>> {
+    let What::TimingsReported { miss, hit } = &events.get(report)?.what else {
+        return None;
+    };
+    let before = &events[..report];
+    starts(before, |event| computed(event, n))
+        .rev()
+        .find_map(|miss_at| {
+            let reports_since = events[miss_at..=report]
+                .iter()
+                .filter(|event| matches!(event.what, What::TimingsReported { .. }))
+                .count();
+            if reports_since > REPORTS_PER_MISS {
+                return None;
+            }
+            let (boot, id) = (events[miss_at].boot, computation_of(&events[miss_at])?);
+            let miss_us = factorial(&events[miss_at])?.elapsed_us;
+            if !miss.matches_us(miss_us) {
+                return None;
+            }
+            (miss_at + 1..report).rev().find_map(|hit_at| {
+                let event = &events[hit_at];
+                (own_hit(event, n, boot, id) && hit.matches_us(factorial(event)?.elapsed_us))
+                    .then(|| vec![miss_at, hit_at, report])
+            })
+        })
+}
+
+/// One request computed n! while at least [`STAMPEDE_MIN_WAITERS`] others
+/// of the learner's waited for that very computation.
 fn stampede(n: u64, events: &[Event]) -> Option<Vec<usize>> {
     starts(events, |event| computed(event, n)).find_map(|leader| {
-        let (boot, at_ms) = (events[leader].boot, events[leader].at_ms);
+        let (boot, id) = (events[leader].boot, computation_of(&events[leader])?);
         let waiters: Vec<usize> = events
             .iter()
             .enumerate()
             .filter(|(_, event)| {
                 event.boot == boot
-                    && event.at_ms.abs_diff(at_ms) <= STAMPEDE_WINDOW_MS
-                    && factorial(event).is_some_and(|seen| seen.n == n && seen.coalesced)
+                    && factorial(event)
+                        .is_some_and(|seen| seen.n == n && seen.coalesced && seen.computation == id)
             })
             .map(|(index, _)| index)
             .collect();
@@ -327,16 +387,15 @@ fn stampede(n: u64, events: &[Event]) -> Option<Vec<usize>> {
 /// The body stored, found damaged and recomputed, then a hit again.
 fn integrity(body: &str, events: &[Event]) -> Option<Vec<usize>> {
     let key = key_of(body);
-    let this_body = |event: &Event| data(event).is_some_and(|seen| seen.key == key);
     starts(events, |event| {
-        data(event).is_some_and(|seen| seen.key == key && seen.stored && !seen.hit)
+        data(event)
+            .is_some_and(|seen| seen.key == key && seen.miss_reason == Some(MissReason::Unreadable))
     })
-    .find_map(|stored| {
-        let damaged = next(events, Some(stored), |event| {
-            this_body(event)
-                && data(event).is_some_and(|seen| seen.miss_reason == Some(MissReason::Unreadable))
+    .find_map(|damaged| {
+        let stored = latest_store_before(events, damaged, &key)?;
+        let healed = next(events, Some(damaged), |event| {
+            data(event).is_some_and(|seen| seen.key == key)
         })?;
-        let healed = next(events, Some(damaged), this_body)?;
         data(&events[healed])?
             .hit
             .then(|| vec![stored, damaged, healed])

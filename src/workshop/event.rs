@@ -15,6 +15,10 @@ impl ClearedTier {
     pub(super) fn includes_memory(self) -> bool {
         matches!(self, Self::Memory | Self::Both)
     }
+
+    pub(super) fn includes_disk(self) -> bool {
+        matches!(self, Self::Disk | Self::Both)
+    }
 }
 
 /// A `/factorial/<n>` request, as the app saw it.
@@ -26,6 +30,15 @@ pub struct FactorialEvent {
     pub steps_computed: u64,
     pub reused_from: Option<u64>,
     pub elapsed_us: u64,
+    /// The computation whose steps answered: this request's own for a
+    /// miss, the one it waited for when coalesced, the one that stored the
+    /// entry for a hit. Numbered afresh in each run of the app, so only
+    /// comparable within one boot. (0 in files from before it was kept.)
+    #[serde(default)]
+    pub computation: u64,
+    /// The computation that had multiplied the k! a miss started from.
+    #[serde(default)]
+    pub reused_computation: Option<u64>,
 }
 
 /// A `/data` request, as the app saw it.

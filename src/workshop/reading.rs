@@ -1,10 +1,10 @@
 //! A time a learner read off a page or a header and typed in.
 //!
-//! People write times in many ways: `2003.456`, `2003 ms`, `2.00 s` (as
-//! browser developer tools show it), `12 µs`, `0,012` with a decimal comma.
-//! A reading keeps the precision it was written with, so that it can be
-//! compared fairly: `2.00 s` is right for 2003.456 ms, `2000` is not, and a
-//! number too rough to tell a reading from a guess (`2 s`, `0.01`) is
+//! People write times in many ways: `2003.456`, `2003 ms`, `2.003 s`,
+//! `12 µs`, `0,012` with a decimal comma. A reading keeps the precision it
+//! was written with, so that it can be compared fairly: `2003` is right for
+//! 2003.456 ms, `2000` is not, and a number coarser than the app ever shows
+//! it (`2.50 s`, `0.01`), too rough to tell a reading from a guess, is
 //! refused with a reason rather than waved through.
 
 use serde::{Deserialize, Serialize};
@@ -12,13 +12,8 @@ use serde::{Deserialize, Serialize};
 /// The longest text accepted for one time.
 const MAX_TYPED_CHARS: usize = 40;
 
-/// A reading coarser than the app's display whose last digit is worth more
-/// than this share of it is too rough to check (`0.01` ms for a 12 µs hit:
-/// almost any hit would match).
-const ROUGHEST_SHARE: f64 = 0.15;
-
-/// The app shows times in whole microseconds.
-const SHOWN_RESOLUTION_MS: f64 = 0.001 + 1e-9;
+/// Room for floating-point error when comparing resolutions.
+const EPSILON_MS: f64 = 1e-9;
 
 /// Slack for the server's own rounding: it records whole microseconds.
 const RECORDING_SLACK_MS: f64 = 0.001;
@@ -60,7 +55,7 @@ impl ReadingError {
                 "a comma followed by three digits could be a thousands separator or a decimal comma: write 2500 or 2.5".into()
             }
             Self::TooRough => {
-                "too rough to check against a measurement: write every digit the page or header shows (0.012, not 0.01)".into()
+                "too rough to check against a measurement: write every digit the page or header shows, in milliseconds (2503, not 2.50 s; 0.012, not 0.01)".into()
             }
         }
     }
@@ -92,10 +87,7 @@ impl Reading {
         let (digits, decimals) = plain_decimal(number)?;
         let value: f64 = digits.parse().map_err(|_| ReadingError::NotANumber)?;
         let resolution = 10f64.powi(-i32::try_from(decimals).map_err(|_| ReadingError::TooLong)?);
-        // As fine as the app's own display (whole microseconds) is always
-        // precise enough; coarser must still be a small share of the value.
-        let as_fine_as_shown = resolution * ms_per_unit <= SHOWN_RESOLUTION_MS;
-        if value <= 0.0 || (!as_fine_as_shown && resolution / value > ROUGHEST_SHARE) {
+        if value <= 0.0 || resolution * ms_per_unit > coarsest_shown_ms(value * ms_per_unit) {
             return Err(ReadingError::TooRough);
         }
         Ok(Self {
@@ -112,6 +104,22 @@ impl Reading {
         let measured_ms = measured_us as f64 / 1000.0;
         (measured_ms - self.ms).abs() <= self.resolution_ms + RECORDING_SLACK_MS
     }
+}
+
+/// The coarsest a time of `ms` is ever shown: `Server-Timing` gives whole
+/// microseconds, and the memory page whole milliseconds from 100 ms, tenths
+/// from 1 ms, microseconds below. A reading must be at least that fine: a
+/// coarser one (`2.50 s` for any capped miss, `0.01` for a hit) would let a
+/// guess pass.
+fn coarsest_shown_ms(ms: f64) -> f64 {
+    let shown = if ms >= 100.0 {
+        1.0
+    } else if ms >= 1.0 {
+        0.1
+    } else {
+        0.001
+    };
+    shown + EPSILON_MS
 }
 
 /// `2,003.5` → (`2003.5`, 1); `0,004` → (`0.004`, 3). Grouping separators
@@ -181,7 +189,7 @@ mod tests {
         assert_eq!(ms("2003.456"), 2003.456);
         assert_eq!(ms("2500 ms"), 2500.0);
         assert_eq!(ms("2500ms"), 2500.0);
-        assert_eq!(ms(" 2.00 s "), 2000.0);
+        assert_eq!(ms(" 2.003 s "), 2003.0);
         assert_eq!(ms("0,004"), 0.004);
         assert_eq!(ms("12 µs"), 0.012);
         assert_eq!(ms("12 μs"), 0.012);
@@ -203,6 +211,7 @@ mod tests {
             Err(ReadingError::UnknownUnit("minutes".into()))
         );
         assert_eq!(Reading::parse("2 s"), Err(ReadingError::TooRough));
+        assert_eq!(Reading::parse("2.50 s"), Err(ReadingError::TooRough));
         assert_eq!(Reading::parse("0.01"), Err(ReadingError::TooRough));
         assert_eq!(Reading::parse("0"), Err(ReadingError::TooRough));
         assert_eq!(Reading::parse(&"9".repeat(41)), Err(ReadingError::TooLong));
@@ -211,13 +220,13 @@ mod tests {
     #[test]
     fn a_reading_matches_the_measurement_it_was_read_from_and_not_a_guess() {
         let measured_us = 2_003_456;
-        for typed in ["2003.456", "2003.4", "2003", "2.00 s", "2,003.46"] {
+        for typed in ["2003.456", "2003.4", "2003", "2.003 s", "2,003.46"] {
             assert!(
                 Reading::parse(typed).expect(typed).matches_us(measured_us),
                 "{typed}"
             );
         }
-        for typed in ["2000", "2010.5", "1.99 s"] {
+        for typed in ["2000", "2010.5", "2.001 s"] {
             assert!(
                 !Reading::parse(typed).expect(typed).matches_us(measured_us),
                 "{typed}"

@@ -565,3 +565,179 @@ fn integrity_does_not_tick_without_damage_or_for_another_body() {
         "not the exercise's body"
     );
 }
+
+// Near misses a newcomer found: work someone else redid, entries that did
+// not survive, bursts that were not one.
+
+#[test]
+fn a_hit_on_an_entry_someone_else_computed_again_is_not_the_learners_own() {
+    let (app, plan) = workshop_app("ada");
+    let n = plan.first_hit(Curl);
+    assert_eq!(factorial(&app, "ada", n).x_cache(), "MISS");
+    app.delete("/cache/memory"); // ada's steps are gone...
+    factorial(&app, "grace", n); // ...and grace computes them again
+    assert_eq!(factorial(&app, "ada", n).x_cache(), "HIT");
+    assert_eq!(evidence(&app, "ada", "first-hit"), None);
+
+    let (k, larger) = plan.memoized(Curl);
+    factorial(&app, "ada", k);
+    app.delete("/cache/memory");
+    factorial(&app, "grace", k);
+    assert_eq!(factorial(&app, "ada", larger).json["reused_from"], k);
+    assert_eq!(evidence(&app, "ada", "memoized-steps"), None);
+}
+
+#[test]
+fn a_body_stored_again_after_the_restart_does_not_show_persistence() {
+    let (app, plan) = workshop_app_with("ada", 100, |settings| {
+        settings.merge(setting("disk_ttl_secs", 1))
+    });
+    let (n, body) = plan.persistence(Curl);
+    factorial(&app, "ada", n);
+    data_as(&app, "ada", &body);
+    app.time.advance(Duration::from_millis(1_500)); // the entry expires
+    let app = app.restart_with(|settings| {
+        settings
+            .merge(setting("max_factorial", TEST_MAX_FACTORIAL))
+            .merge(setting("disk_ttl_secs", 1))
+    });
+    assert_eq!(data_as(&app, "ada", &body).x_cache(), "MISS", "expired");
+    factorial(&app, "ada", n);
+    assert_eq!(data_as(&app, "ada", &body).x_cache(), "HIT");
+    assert_eq!(evidence(&app, "ada", "disk-persistence"), None);
+}
+
+#[test]
+fn a_respelling_found_in_someone_elses_entry_after_a_clear_does_not_count() {
+    let (app, plan) = workshop_app("ada");
+    let [first, respelled, changed] = plan.canonical(Browser);
+    data_as(&app, "ada", &first);
+    app.delete("/cache/disk");
+    data_as(&app, "grace", &first);
+    assert_eq!(data_as(&app, "ada", &respelled).x_cache(), "HIT");
+    data_as(&app, "ada", &changed);
+    assert_eq!(evidence(&app, "ada", "canonical-keys"), None);
+}
+
+#[test]
+fn canonical_keys_ticks_for_any_second_spelling() {
+    let (app, plan) = workshop_app("ada");
+    let [first, _, changed] = plan.canonical(Curl);
+    data_as(&app, "ada", &first);
+    // Typed by hand: single spaces, another order.
+    let typed = r#"{"via": "curl", "city": "Oslo", "by": "ada", "days": 3}"#;
+    assert_eq!(data_as(&app, "ada", typed).x_cache(), "HIT");
+    data_as(&app, "ada", &changed);
+    ticked(&app, "ada", "canonical-keys");
+}
+
+#[test]
+fn clearing_does_not_pair_a_get_from_one_attempt_with_a_post_from_another() {
+    let (app, plan) = workshop_app("ada");
+    let n = plan.clearing(Curl);
+    factorial(&app, "ada", n);
+    get_as(&app, "ada", "/clear-cache");
+    delete_as(&app, "ada", "/cache/memory");
+    factorial(&app, "ada", n);
+    post_as(&app, "ada", "/clear-cache?tier=memory");
+    get_as(&app, "ada", "/clear-cache");
+    factorial(&app, "ada", n);
+    assert_eq!(evidence(&app, "ada", "clearing"), None);
+    // The page's way, memory only: ticks.
+    get_as(&app, "ada", "/clear-cache");
+    post_as(&app, "ada", "/clear-cache?tier=memory");
+    assert_eq!(factorial(&app, "ada", n).x_cache(), "MISS");
+    assert!(ticked(&app, "ada", "clearing")
+        .contains("POST /clear-cache?tier=memory emptied the memory cache"));
+}
+
+#[test]
+fn clearing_one_tier_by_post_leaves_the_other() {
+    let app = TestApp::new();
+    app.get("/factorial/30");
+    app.post_json("/data", r#"{"kept": true}"#);
+    let cleared = app.post("/clear-cache?tier=memory");
+    assert_eq!(cleared.status, Status::Ok);
+    assert_eq!(app.get("/factorial/30").x_cache(), "MISS");
+    assert_eq!(app.post_json("/data", r#"{"kept": true}"#).x_cache(), "HIT");
+    let refused = app.post("/clear-cache?tier=everything");
+    assert_eq!(refused.status, Status::BadRequest);
+    assert!(refused.json["accepted"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("tier=memory"));
+}
+
+#[test]
+fn reading_timings_refuses_numbers_rougher_than_shown_and_stops_counting_after_three_tries() {
+    let (app, plan) = timings_app();
+    let n = plan.timings(Browser);
+    let miss = factorial(&app, "ada", n);
+    let hit = factorial(&app, "ada", n);
+    assert_eq!(
+        report(&app, "ada", "2.50 s", &server_total(&hit)).status,
+        Status::UnprocessableEntity,
+        "a capped miss is always about 2.50 s: that is no reading"
+    );
+    for wrong in ["1.001", "2.002"] {
+        assert_eq!(
+            report(&app, "ada", &server_total(&miss), wrong).json["matched"],
+            false
+        );
+    }
+    let third = report(&app, "ada", &server_total(&miss), &server_total(&hit));
+    assert_eq!(third.json["matched"], true, "a third try still counts");
+    let fourth = report(&app, "ada", &server_total(&miss), &server_total(&hit));
+    assert_eq!(
+        fourth.json["matched"], false,
+        "a fourth report about one miss does not"
+    );
+}
+
+#[test]
+fn reading_timings_accepts_the_hit_the_page_showed_even_after_another_hit() {
+    let (app, plan) = timings_app();
+    let n = plan.timings(Curl);
+    let miss = factorial(&app, "ada", n);
+    let shown = factorial(&app, "ada", n);
+    factorial(&app, "ada", n); // "time it again", after reading the page
+    let verdict = report(&app, "ada", &server_total(&miss), &server_total(&shown));
+    assert_eq!(verdict.json["matched"], true, "{}", verdict.body);
+}
+
+#[rocket::async_test]
+async fn stampede_counts_only_waits_for_the_learners_own_computation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let client = stampede_app(dir.path()).await;
+    let n = plan_for("ada", workshop_settings(100)).stampede(Browser);
+    let (ada, grace) = (
+        as_learner(dir.path(), "ada"),
+        as_learner(dir.path(), "grace"),
+    );
+    let burst = |learner: Header<'static>, count: usize| {
+        let requests: Vec<_> = (0..count)
+            .map(|_| {
+                client
+                    .get(format!("/factorial/{n}"))
+                    .header(learner.clone())
+                    .dispatch()
+            })
+            .collect();
+        rocket::futures::future::join_all(requests)
+    };
+    // Two bursts of three: two waiters each, four in all.
+    burst(ada.clone(), 3).await;
+    client.delete("/cache/memory").dispatch().await;
+    burst(ada.clone(), 3).await;
+    client.delete("/cache/memory").dispatch().await;
+    // grace computes; ada's three wait for grace's computation.
+    let grace_leads = client
+        .get(format!("/factorial/{n}"))
+        .header(grace.clone())
+        .dispatch();
+    let (_, _) = rocket::futures::join!(grace_leads, async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        burst(ada.clone(), 3).await
+    });
+    assert!(learner_ticks(&client, "ada").await["stampede"].is_null());
+}
