@@ -226,23 +226,6 @@ fn an_entry_the_sweep_removed_for_age_is_still_reported_as_expired() {
     assert_eq!(app.stats()["disk"]["expired"], 1);
 }
 
-/// `Server-Timing` as (metric, milliseconds) pairs.
-fn timing_of(answer: &crate::helpers::Answer) -> Vec<(String, f64)> {
-    let header = answer.header("Server-Timing").expect("Server-Timing");
-    header
-        .split(", ")
-        .map(|metric| {
-            let name = metric.split(';').next().unwrap_or("").to_owned();
-            let ms = metric
-                .rsplit(";dur=")
-                .next()
-                .and_then(|dur| dur.parse::<f64>().ok())
-                .unwrap_or(f64::NAN);
-            (name, ms)
-        })
-        .collect()
-}
-
 #[test]
 fn server_timing_total_covers_the_whole_request_and_names_its_parts() {
     let app = TestApp::new();
@@ -257,7 +240,7 @@ fn server_timing_total_covers_the_whole_request_and_names_its_parts() {
     app.post_json("/data", &body);
     let hit = app.post_json("/data", &body);
     assert_eq!(hit.x_cache(), "HIT");
-    let timing = timing_of(&hit);
+    let timing = hit.server_timing();
     let names: Vec<&str> = timing.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["body", "cache", "total"]);
     let (body_ms, cache_ms, total_ms) = (timing[0].1, timing[1].1, timing[2].1);

@@ -95,6 +95,24 @@ impl Answer {
         self.header("X-Cache")
             .expect("a cached answer carries X-Cache")
     }
+
+    /// `Server-Timing` as (metric, milliseconds) pairs, in the order sent
+    /// (NaN for a metric without a duration).
+    pub fn server_timing(&self) -> Vec<(String, f64)> {
+        let header = self.header("Server-Timing").expect("Server-Timing");
+        header
+            .split(", ")
+            .map(|metric| {
+                let name = metric.split(';').next().unwrap_or("").to_owned();
+                let ms = metric
+                    .rsplit(";dur=")
+                    .next()
+                    .and_then(|dur| dur.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN);
+                (name, ms)
+            })
+            .collect()
+    }
 }
 
 impl TestApp {

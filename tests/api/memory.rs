@@ -97,28 +97,11 @@ fn a_miss_explains_itself_and_a_hit_carries_only_what_teaches() {
     );
 }
 
-/// `Server-Timing` as (name, milliseconds), in the order sent.
-fn timing_parts(answer: &crate::helpers::Answer) -> Vec<(String, f64)> {
-    let header = answer.header("Server-Timing").expect("Server-Timing");
-    header
-        .split(", ")
-        .map(|metric| {
-            let name = metric.split(';').next().unwrap_or("").to_owned();
-            let ms = metric
-                .rsplit(";dur=")
-                .next()
-                .and_then(|dur| dur.parse::<f64>().ok())
-                .unwrap_or(f64::NAN);
-            (name, ms)
-        })
-        .collect()
-}
-
 #[test]
 fn a_miss_names_its_parts_and_its_total_holds_them_all() {
     let app = TestApp::with(|settings| settings.merge(setting("factorial_delay_ms", 2)));
     let miss = app.get("/factorial/30");
-    let parts = timing_parts(&miss);
+    let parts = miss.server_timing();
     let names: Vec<&str> = parts.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["cache", "wait", "compute", "total"]);
     let (cache, wait, compute, total) = (parts[0].1, parts[1].1, parts[2].1, parts[3].1);

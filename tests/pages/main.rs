@@ -757,10 +757,9 @@ fn no_page_tells_anything_only_on_hover() {
 /// The names of a response's `Server-Timing` parts.
 fn timing_names(answer: &Answer) -> Vec<String> {
     answer
-        .header("Server-Timing")
-        .expect("Server-Timing")
-        .split(", ")
-        .map(|metric| metric.split(';').next().unwrap_or("").to_owned())
+        .server_timing()
+        .into_iter()
+        .map(|(name, _)| name)
         .collect()
 }
 
