@@ -18,11 +18,11 @@ use rocket::{delete, get, post, routes, Route, State};
 use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::disk::{DiskAnswer, DiskLookup, MissReason};
 use crate::errors::ApiError;
-use crate::exercises::Learner;
+use crate::guards::Learner;
 use crate::guards::SameOriginChange;
 use crate::lab::{Lab, Timed};
 use crate::memory::{FactorialAnswer, MemoryLookup};
-use crate::pages::BaseUrl;
+use crate::render::BaseUrl;
 use crate::request_start::RequestStarted;
 
 pub fn routes() -> Vec<Route> {

@@ -1,5 +1,6 @@
-//! Who may change state: this app's own pages, and clients that are not
-//! browsers (curl). Not another web site.
+//! Request guards: who may change state (this app's own pages, and clients
+//! that are not browsers, such as curl; not another web site), and who sent
+//! a request (see `who`).
 //!
 //! A page on any site can make a visitor's browser submit a form to any
 //! address it can reach, cookies included, and a `text/plain` POST needs no
@@ -13,6 +14,14 @@
 
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
+
+mod who;
+
+pub(crate) use who::learner_cookie;
+pub use who::{
+    BrowserLearner, Instructor, Learner, WantsHtml, INSTRUCTOR_HEADER, LEARNER_COOKIE,
+    LEARNER_HEADER,
+};
 
 /// Proof that a state-changing request came from this app's own pages or
 /// from a client that is not a browser.

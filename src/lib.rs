@@ -20,6 +20,7 @@ pub mod memory;
 pub mod os_limits;
 pub mod page_headers;
 pub mod pages;
+pub mod render;
 pub mod request_start;
 pub mod single_flight;
 pub mod view;

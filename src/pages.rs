@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rocket::form::{Form, FromForm};
 use rocket::http::{Header, Status};
-use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
+use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Responder, Route, State};
 use rocket_dyn_templates::Template;
@@ -14,11 +14,12 @@ use serde::Serialize;
 use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::chart::TimingChart;
 use crate::disk::{DiskLookup, DiskStats, HitRead};
-use crate::exercises::BrowserLearner;
+use crate::guards::BrowserLearner;
 use crate::guards::SameOriginChange;
 use crate::history::{self, Tier};
 use crate::lab::Lab;
 use crate::memory::{MemoryLookup, MemoryStats};
+use crate::render::{render, BaseUrl};
 use crate::request_start::RequestStarted;
 use crate::view::{clock_utc, count_of, human_bytes, human_duration_ms, ratio_percent, server_ms};
 
@@ -35,67 +36,6 @@ pub fn routes() -> Vec<Route> {
         timing_page,
         clear_cache_page
     ]
-}
-
-/// The parts every page shares: its title, which nav entry is current, and
-/// a one-time message left by the previous request.
-#[derive(Serialize)]
-struct Page<T: Serialize> {
-    title: &'static str,
-    active: &'static str,
-    flash: Option<FlashView>,
-    #[serde(flatten)]
-    content: T,
-}
-
-#[derive(Serialize)]
-struct FlashView {
-    kind: String,
-    message: String,
-}
-
-pub(crate) fn render<T: Serialize>(
-    template: &'static str,
-    title: &'static str,
-    flash: Option<FlashMessage<'_>>,
-    content: T,
-) -> Template {
-    let flash = flash.map(|flash| FlashView {
-        kind: flash.kind().to_owned(),
-        message: flash.message().to_owned(),
-    });
-    Template::render(
-        template,
-        Page {
-            title,
-            active: template,
-            flash,
-            content,
-        },
-    )
-}
-
-/// `http://host:port` as the browser reached us, so copy-paste commands work
-/// for whoever reads the page (on a workshop network too).
-pub struct BaseUrl(pub String);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for BaseUrl {
-    type Error = std::convert::Infallible;
-
-    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let host = request
-            .host()
-            .map(|host| host.to_string())
-            // Requests that did not come through the network (tests) carry
-            // the header but no parsed host.
-            .or_else(|| request.headers().get_one("Host").map(str::to_owned))
-            .unwrap_or_else(|| {
-                let config = request.rocket().config();
-                format!("{}:{}", config.address, config.port)
-            });
-        Outcome::Success(BaseUrl(format!("http://{host}")))
-    }
 }
 
 #[derive(Serialize)]

@@ -1,7 +1,7 @@
 //! The exercise page, and a browser learner choosing their name.
 
-use super::who::learner_cookie;
 use super::*;
+use crate::guards::learner_cookie;
 
 #[derive(Serialize)]
 pub(super) struct ExerciseView {

@@ -1,7 +1,20 @@
 //! Who sent a request: a learner proven by their key, the instructor by
 //! theirs, and whether the client wants a page or data.
 
-use super::*;
+use rocket::http::{Cookie, SameSite, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+
+use crate::errors::ApiError;
+use crate::lab::Lab;
+use crate::workshop::{Credential, CredentialRefusal, InstructorKey, LearnerName};
+
+/// The cookie that remembers a browser's learner, as a credential
+/// (`name:key`, see [`crate::workshop::Credential`]).
+pub const LEARNER_COOKIE: &str = "cachelab_learner";
+/// The header a curl learner sends their credential in (`?learner=` works too).
+pub const LEARNER_HEADER: &str = "X-Learner";
+/// The header that carries the instructor key (`?key=` works too).
+pub const INSTRUCTOR_HEADER: &str = "X-Instructor-Key";
 
 /// Who sent a request, if they said: the `X-Learner` header, else the
 /// `learner` query parameter, else the browser's cookie. What the header or
@@ -38,7 +51,7 @@ impl<'r> FromRequest<'r> for Learner {
 
 /// The lab every guard here checks credentials and keys with. Missing only
 /// from an app built without it: a bug, answered with a 500.
-pub(super) fn running_lab<'r>(request: &'r Request<'_>) -> Result<&'r Lab, ApiError> {
+pub(crate) fn running_lab<'r>(request: &'r Request<'_>) -> Result<&'r Lab, ApiError> {
     request
         .rocket()
         .state::<Lab>()
@@ -47,7 +60,7 @@ pub(super) fn running_lab<'r>(request: &'r Request<'_>) -> Result<&'r Lab, ApiEr
 
 /// The answer to a credential that proves no learner. Nothing is recorded
 /// for anyone: the request never reaches its handler's work.
-pub(super) fn credential_refused(refusal: CredentialRefusal) -> ApiError {
+pub(crate) fn credential_refused(refusal: CredentialRefusal) -> ApiError {
     let how = format!(
         "an {LEARNER_HEADER} header (or ?learner=) with your name and key, as in \
          '{LEARNER_HEADER}: ada-lovelace:<your key>': every curl command on your own exercises \
@@ -77,7 +90,7 @@ pub(super) fn credential_refused(refusal: CredentialRefusal) -> ApiError {
 }
 
 /// The learner the browser's cookie proves, if it proves one.
-pub(super) fn cookie_learner(request: &Request<'_>, lab: &Lab) -> Option<LearnerName> {
+pub(crate) fn cookie_learner(request: &Request<'_>, lab: &Lab) -> Option<LearnerName> {
     let cookie = request.cookies().get(LEARNER_COOKIE)?;
     lab.workshop().identify(cookie.value()).ok()
 }
@@ -131,7 +144,7 @@ impl<'r> FromRequest<'r> for BrowserLearner {
 }
 
 /// Kept for a year: a workshop may span days.
-pub(super) fn learner_cookie(credential: &Credential) -> Cookie<'static> {
+pub(crate) fn learner_cookie(credential: &Credential) -> Cookie<'static> {
     // HttpOnly: no script needs it, so none can read it. SameSite=Lax: other
     // sites' forms arrive without it (and are refused anyway, see guards).
     Cookie::build((LEARNER_COOKIE, credential.to_string()))
@@ -147,7 +160,7 @@ pub(super) fn learner_cookie(credential: &Credential) -> Cookie<'static> {
 /// lists every learner, so without the key it is refused with a 403.
 pub struct Instructor {
     /// The key as the server knows it, for links that must keep it.
-    pub(super) key: InstructorKey,
+    pub(crate) key: InstructorKey,
 }
 
 #[rocket::async_trait]
