@@ -190,7 +190,7 @@ fn clear_all_by_get(
         "clearing changes the cache, so it is a POST: GET requests must be safe to repeat and prefetch",
     )
     .accepting(format!(
-        "POST /clear-cache (for example: curl -X POST {}/clear-cache)",
+        "POST /clear-cache, which empties both tiers, or POST /clear-cache?tier=memory for the memory tier only (for example: curl -X POST '{}/clear-cache?tier=memory')",
         base_url.0
     ))
     .allowing("POST")
@@ -367,8 +367,8 @@ impl CachedJson {
         let detail = match lookup {
             MemoryLookup::Hit => None,
             MemoryLookup::Computed(work) => Some(match work.reused_from {
-                Some(k) => format!("computed {} steps on top of {k}!", work.steps_computed),
-                None => format!("computed {} steps from 0! = 1", work.steps_computed),
+                Some(k) => format!("computed {} on top of {k}!", steps(work.steps_computed)),
+                None => format!("computed {} from 0! = 1", steps(work.steps_computed)),
             }),
             MemoryLookup::Joined(_) => Some(format!(
                 "waited for another request that was computing {n}!"
@@ -535,6 +535,15 @@ fn miss_reason_text(reason: MissReason) -> &'static str {
         MissReason::Expired => "stored but expired",
         MissReason::Unreadable => "stored but failed its integrity check",
     }
+}
+
+/// `1 step`, `5 steps`.
+fn steps(count: u64) -> String {
+    crate::view::count_of(
+        usize::try_from(count).unwrap_or(usize::MAX),
+        "step",
+        "steps",
+    )
 }
 
 /// Appends one `Server-Timing` metric (`name;desc="...";dur=1.234`).

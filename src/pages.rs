@@ -213,8 +213,9 @@ fn memory_detail(lookup: &MemoryLookup, n: u64) -> String {
         MemoryLookup::Hit => format!("{n}! was already in memory: nothing was computed."),
         MemoryLookup::Computed(work) => match work.reused_from {
             Some(k) => format!(
-                "{k}! was in memory, so only {} multiplications were needed to reach {n}!.",
-                work.steps_computed
+                "{k}! was in memory, so only {} {} needed to reach {n}!.",
+                count_of(work.steps_computed as usize, "multiplication", "multiplications"),
+                if work.steps_computed == 1 { "was" } else { "were" }
             ),
             None => format!(
                 "Nothing smaller was in memory, so all {} multiplications were done.",

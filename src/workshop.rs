@@ -33,7 +33,7 @@ mod plan;
 mod progress_log;
 mod reading;
 
-pub use checks::{check, check_report, short, Evidence};
+pub use checks::{check, check_report, reports_used_up, short, Evidence};
 pub use event::{ClearedTier, DataEvent, Event, FactorialEvent, What};
 pub use exercise::Exercise;
 pub use identity::{room_secret_path, Credential, CredentialRefusal, InstructorKey, RoomSecret};
@@ -69,6 +69,18 @@ const STAMPEDE_WINDOW_MS: u64 = 5_000;
 
 /// How many requests must wait on one computation to show a stampede was absorbed.
 const STAMPEDE_MIN_WAITERS: usize = 3;
+
+/// What a timings report came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// The numbers are this learner's own miss and hit.
+    Matched(Evidence),
+    /// They are not.
+    NoMatch,
+    /// Too many reports about the learner's latest miss: a new miss must be
+    /// measured before another counts.
+    UsedUp,
+}
 
 /// Proof that an exercise was done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -272,23 +284,26 @@ impl Workshop {
 
     /// Records what `learner` did and ticks any exercise it completes.
     pub fn record(&self, learner: &LearnerName, what: What) {
-        self.record_then(learner, what, |_, _| None);
+        self.record_then(learner, what, |_, _| ());
     }
 
     /// Records a learner's report of the timings they read, and says
     /// whether this report (not an earlier one) matches what the server
     /// measured for them.
-    pub fn report_timings(
-        &self,
-        learner: &LearnerName,
-        miss: Reading,
-        hit: Reading,
-    ) -> Option<Evidence> {
+    pub fn report_timings(&self, learner: &LearnerName, miss: Reading, hit: Reading) -> Report {
         self.record_then(
             learner,
             What::TimingsReported { miss, hit },
-            |plan, events| check_report(plan, events, events.len().checked_sub(1)?),
+            |plan, events| {
+                let report = events.len() - 1;
+                match check_report(plan, events, report) {
+                    Some(evidence) => Report::Matched(evidence),
+                    None if reports_used_up(plan, events, report) => Report::UsedUp,
+                    None => Report::NoMatch,
+                }
+            },
         )
+        .unwrap_or(Report::NoMatch)
     }
 
     /// This learner's own inputs for every exercise.
@@ -299,12 +314,12 @@ impl Workshop {
     /// Records `what`, ticks what it completes, and returns what `then`
     /// finds in the learner's events afterwards (under the same lock, so no
     /// other request slips in between).
-    fn record_then(
+    fn record_then<R>(
         &self,
         learner: &LearnerName,
         what: What,
-        then: impl FnOnce(&Plan, &[Event]) -> Option<Evidence>,
-    ) -> Option<Evidence> {
+        then: impl FnOnce(&Plan, &[Event]) -> R,
+    ) -> Option<R> {
         if let What::Cleared { tier, .. } = what {
             self.note_clear(tier);
         }
@@ -313,13 +328,13 @@ impl Workshop {
     }
 
     /// [`Workshop::record_then`], with the state already locked by the caller.
-    fn record_locked(
+    fn record_locked<R>(
         &self,
         state: &mut State,
         learner: &LearnerName,
         what: What,
-        then: impl FnOnce(&Plan, &[Event]) -> Option<Evidence>,
-    ) -> Option<Evidence> {
+        then: impl FnOnce(&Plan, &[Event]) -> R,
+    ) -> Option<R> {
         if !state.learners.contains_key(learner)
             && !make_room_for_a_learner(&mut state.learners, MAX_LEARNERS - 1)
         {
@@ -379,7 +394,7 @@ impl Workshop {
         }
         let found = then(&plan, events);
         self.compact_if_grown(state);
-        found
+        Some(found)
     }
 
     /// A generated name nobody here uses yet.
@@ -436,7 +451,7 @@ impl Workshop {
             &mut state,
             to,
             What::Renamed { from: from.clone() },
-            |_, _| None,
+            |_, _| (),
         );
         Ok(())
     }

@@ -41,9 +41,16 @@ function stampede(button) {
       const worked = bodies.filter((body) => body.cache === "miss" && !body.coalesced);
       const waited = bodies.filter((body) => body.coalesced).length;
       const late = bodies.filter((body) => body.cache === "hit").length;
-      const steps = worked.map((body) => body.steps_computed).join(", ");
+      const plural = (count, one, many) => `${count} ${count === 1 ? one : many}`;
+      if (worked.length === 0) {
+        output.textContent =
+          `${n}! was already in memory: all ${plural(late, "request was a hit", "requests were hits")}. ` +
+          "To see a stampede again, clear the memory cache first.";
+        return;
+      }
+      const steps = worked.map((body) => plural(body.steps_computed, "step", "steps")).join(", ");
       output.textContent =
-        `${n}!: ${worked.length} request did the work (${steps} steps), ` +
+        `${n}!: ${plural(worked.length, "request", "requests")} did the work (${steps}), ` +
         `${waited} waited for it` + (late ? `, ${late} arrived after it was cached.` : ".");
     })
     .catch((error) => {

@@ -204,20 +204,24 @@ pub(super) fn rename(
 /// A learner's own progress, for curl.
 #[derive(Serialize)]
 pub(super) struct MyProgress {
-    #[serde(flatten)]
-    progress: super::instructor::LearnerDocument,
+    name: String,
+    done: usize,
+    total: usize,
+    /// In the order they are taught, each with its evidence once done.
+    exercises: Vec<ExerciseView>,
     /// The last requests the app saw from this learner, newest first.
     recent: Vec<EventView>,
 }
 
 /// `GET /exercises/me`: a learner's own ticks with their evidence, and
 /// their last requests as the app saw them: what a curl learner has
-/// instead of the exercise page.
+/// instead of the exercise page. Indented, with a final newline, because
+/// a person reads it in a terminal.
 #[get("/exercises/me")]
 pub(super) fn my_progress(
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
-) -> Result<Json<MyProgress>, ApiError> {
+) -> Result<(rocket::http::ContentType, String), ApiError> {
     let Learner(Some(learner)) = learner? else {
         return Err(
             ApiError::new(Status::BadRequest, "say who you are, to see your progress").accepting(
@@ -225,6 +229,7 @@ pub(super) fn my_progress(
             ),
         );
     };
+    let progress = lab.workshop().progress_of(&learner);
     let recent = lab
         .workshop()
         .recent_events(&learner, 8)
@@ -234,8 +239,14 @@ pub(super) fn my_progress(
             text: evidence::describe(&event.what),
         })
         .collect();
-    Ok(Json(MyProgress {
-        progress: lab.workshop().progress_of(&learner).into(),
+    let mine = MyProgress {
+        name: progress.name.clone(),
+        done: progress.done,
+        total: progress.total,
+        exercises: exercise_views(&progress),
         recent,
-    }))
+    };
+    let mut text = serde_json::to_string_pretty(&mine).expect("progress always serializes");
+    text.push('\n');
+    Ok((rocket::http::ContentType::JSON, text))
 }

@@ -3,6 +3,7 @@
 
 use super::page::{exercises_content, TimingsFormView};
 use super::*;
+use crate::workshop::Report;
 
 #[derive(FromForm)]
 pub(super) struct TimingsForm {
@@ -81,26 +82,29 @@ pub(super) fn report_timings(
             ));
         }
     };
-    let matched = lab.workshop().report_timings(&learner, miss, hit);
+    let report = lab.workshop().report_timings(&learner, miss, hit);
     let tick = lab
         .workshop()
         .progress_of(&learner)
         .ticks
         .remove(Exercise::ReadingTimings.slug());
+    let verdict = match &report {
+        Report::Matched(evidence) => evidence::sentence(Exercise::ReadingTimings, evidence),
+        Report::NoMatch => not_matched_message(tick.is_some(), false),
+        Report::UsedUp => not_matched_message(tick.is_some(), true),
+    };
+    let matched = matches!(report, Report::Matched(_));
     if wants.0 {
-        if let Some(evidence) = &matched {
+        if matched {
             return Ok(TimingsReply::Page(Box::new(Flash::success(
                 Redirect::to("/exercises#reading-timings"),
-                format!(
-                    "Checked: {}.",
-                    evidence::sentence(Exercise::ReadingTimings, evidence)
-                ),
+                format!("Checked: {verdict}."),
             ))));
         }
         let form = TimingsFormView {
             miss_ms: shorten(&miss_ms),
             hit_ms: shorten(&hit_ms),
-            mismatch: Some(mismatch_message(tick.is_some())),
+            mismatch: Some(verdict),
             ..TimingsFormView::default()
         };
         return Ok(TimingsReply::Refused(Box::new(render(
@@ -110,24 +114,21 @@ pub(super) fn report_timings(
             exercises_content(lab, &learner, base_url, form),
         ))));
     }
-    let evidence = matched
-        .as_ref()
-        .or(tick.as_ref().map(|tick| &tick.evidence))
-        .map(|evidence| evidence::sentence(Exercise::ReadingTimings, evidence));
     Ok(TimingsReply::Json(Json(TimingsVerdict {
         learner: learner.to_string(),
-        matched: matched.is_some(),
+        matched,
         ticked: tick.is_some(),
-        evidence: if matched.is_some() {
-            evidence
-        } else {
-            Some(mismatch_message(tick.is_some()))
-        },
+        evidence: Some(verdict),
     })))
 }
 
-pub(super) fn mismatch_message(already_done: bool) -> String {
-    let mut message = "Those numbers do not match a miss and then a hit the server measured for your own requests for this exercise's number: read both totals again, every digit.".to_owned();
+/// Why a report did not count, and what to do next.
+pub(super) fn not_matched_message(already_done: bool, used_up: bool) -> String {
+    let mut message = if used_up {
+        "That is more than three reports about your latest miss, so it no longer counts: clear the memory cache, ask for your number twice again (a new miss and a hit), and report those two.".to_owned()
+    } else {
+        "Those numbers do not match a miss and then a hit the server measured for your own requests for this exercise's number: read both totals again, every digit.".to_owned()
+    };
     if already_done {
         message.push_str(" (The exercise stays done from your earlier report.)");
     }

@@ -72,6 +72,27 @@ pub fn check_report(plan: &Plan, events: &[Event], report: usize) -> Option<Evid
     })
 }
 
+/// Whether the report at `events[report]` came after the learner had
+/// already used up the reports one miss allows, for the latest miss of
+/// either of their timing numbers.
+pub fn reports_used_up(plan: &Plan, events: &[Event], report: usize) -> bool {
+    Path::BOTH.into_iter().any(|path| {
+        let n = plan.timings(path);
+        events[..report]
+            .iter()
+            .rposition(|event| computed(event, n))
+            .is_some_and(|miss_at| reports_since(events, miss_at, report) > REPORTS_PER_MISS)
+    })
+}
+
+/// Timings reports from `from` to `report`, both included.
+fn reports_since(events: &[Event], from: usize, report: usize) -> usize {
+    events[from..=report]
+        .iter()
+        .filter(|event| matches!(event.what, What::TimingsReported { .. }))
+        .count()
+}
+
 fn factorial(event: &Event) -> Option<&FactorialEvent> {
     match &event.what {
         What::Factorial(seen) => Some(seen),
@@ -290,7 +311,7 @@ fn ttl(body: &str, events: &[Event]) -> Option<Vec<usize>> {
 
 /// In this order, with nothing else about n or clearing in between: n!
 /// cached by this learner; a GET /clear-cache refused; a POST that
-/// emptied the memory tier; n! computed again.
+/// emptied the memory tier (and only it); n! computed again.
 fn clearing(n: u64, events: &[Event]) -> Option<Vec<usize>> {
     let n_seen = move |event: &Event| factorial(event).is_some_and(|seen| seen.n == n);
     let is_clear = |event: &Event| matches!(event.what, What::Cleared { .. });
@@ -308,8 +329,10 @@ fn clearing(n: u64, events: &[Event]) -> Option<Vec<usize>> {
         let cleared = next(events, Some(refused), |event| {
             is_clear(event) || n_seen(event)
         })?;
+        // The memory tier only: in a shared room, emptying the disk too
+        // would wipe the entries other learners' exercises rely on.
         let posted = matches!(&events[cleared].what, What::Cleared { tier, request }
-            if tier.includes_memory() && request.starts_with("POST "));
+            if *tier == ClearedTier::Memory && request.starts_with("POST "));
         let again = next(events, Some(cleared), n_seen)?;
         let same_boot = [refused, cleared, again]
             .into_iter()
@@ -344,11 +367,7 @@ fn report_matches(n: u64, events: &[Event], report: usize) -> Option<Vec<usize>>
     starts(before, |event| computed(event, n))
         .rev()
         .find_map(|miss_at| {
-            let reports_since = events[miss_at..=report]
-                .iter()
-                .filter(|event| matches!(event.what, What::TimingsReported { .. }))
-                .count();
-            if reports_since > REPORTS_PER_MISS {
+            if reports_since(events, miss_at, report) > REPORTS_PER_MISS {
                 return None;
             }
             let (boot, id) = (events[miss_at].boot, computation_of(&events[miss_at])?);

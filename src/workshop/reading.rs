@@ -15,9 +15,6 @@ const MAX_TYPED_CHARS: usize = 40;
 /// Room for floating-point error when comparing resolutions.
 const EPSILON_MS: f64 = 1e-9;
 
-/// Slack for the server's own rounding: it records whole microseconds.
-const RECORDING_SLACK_MS: f64 = 0.001;
-
 /// A time as typed, in milliseconds, with the worth of its last digit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reading {
@@ -97,12 +94,16 @@ impl Reading {
         })
     }
 
-    /// Whether this reading could have been read off `measured_us`: within
-    /// one unit of its last digit, so both rounding and cutting digits off
-    /// are fine, but a different measurement is not.
+    /// Whether this reading could have been read off `measured_us`: the
+    /// measurement rounded to the reading's last digit, or cut off there
+    /// (people do both). One off in the last digit is another measurement.
     pub fn matches_us(&self, measured_us: u64) -> bool {
-        let measured_ms = measured_us as f64 / 1000.0;
-        (measured_ms - self.ms).abs() <= self.resolution_ms + RECORDING_SLACK_MS
+        let typed_units = (self.ms / self.resolution_ms).round();
+        let measured_units = measured_us as f64 / 1000.0 / self.resolution_ms;
+        // A hair of slack, so 2003.0 is not cut off to 2002 by float error.
+        let rounded = measured_units.round();
+        let cut_off = (measured_units + 1e-6).floor();
+        rounded == typed_units || cut_off == typed_units
     }
 }
 
@@ -226,7 +227,7 @@ mod tests {
                 "{typed}"
             );
         }
-        for typed in ["2000", "2010.5", "2.001 s"] {
+        for typed in ["2000", "2004", "2010.5", "2.001 s", "2003.6"] {
             assert!(
                 !Reading::parse(typed).expect(typed).matches_us(measured_us),
                 "{typed}"
@@ -236,6 +237,10 @@ mod tests {
         assert!(Reading::parse("0.012").expect("valid").matches_us(hit_us));
         assert!(Reading::parse("12 µs").expect("valid").matches_us(hit_us));
         assert!(!Reading::parse("0.020").expect("valid").matches_us(hit_us));
+        assert!(
+            !Reading::parse("0.013").expect("valid").matches_us(hit_us),
+            "one off"
+        );
         assert!(!Reading::parse("0.005").expect("valid").matches_us(hit_us));
     }
 }

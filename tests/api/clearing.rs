@@ -56,7 +56,7 @@ fn get_clear_cache_explains_and_changes_nothing() {
     );
     let accepted = elsewhere.json["accepted"].as_str().unwrap_or_default();
     assert!(
-        accepted.contains("curl -X POST http://lab.example:9000/clear-cache"),
+        accepted.contains("curl -X POST 'http://lab.example:9000/clear-cache?tier=memory'"),
         "the command names the address the client used: {accepted}"
     );
 

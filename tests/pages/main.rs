@@ -513,7 +513,7 @@ fn a_browser_opening_clear_cache_gets_an_explanation_and_a_button() {
     assert_eq!(page.header("Allow"), Some("POST"));
     assert!(page
         .body
-        .contains("<form method=\"post\" action=\"/dashboard/clear\">"));
+        .contains("<form method=\"post\" action=\"/memory/clear\">"));
     assert_eq!(app.stats()["memory"]["entries"], 10, "nothing was cleared");
     // POST is not the whole story: the page teaches what stops other sites,
     // and the command it shows is refused as it says.

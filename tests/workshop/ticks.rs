@@ -271,13 +271,25 @@ fn clearing_ticks_for_a_refused_get_then_a_post_then_a_miss() {
         get_as(&app, "ada", "/clear-cache").status,
         Status::MethodNotAllowed
     );
-    post_as(&app, "ada", "/clear-cache");
+    post_as(&app, "ada", "/clear-cache?tier=memory");
     assert_eq!(factorial(&app, "ada", n).x_cache(), "MISS");
     let said = ticked(&app, "ada", "clearing");
     assert!(
-        said.contains("GET /clear-cache, refused") && said.contains("POST /clear-cache emptied"),
+        said.contains("GET /clear-cache, refused")
+            && said.contains("POST /clear-cache?tier=memory emptied"),
         "{said}"
     );
+}
+
+#[test]
+fn clearing_does_not_tick_for_a_post_that_empties_the_disk_too() {
+    let (app, plan) = workshop_app("ada");
+    let n = plan.clearing(Curl);
+    factorial(&app, "ada", n);
+    get_as(&app, "ada", "/clear-cache");
+    post_as(&app, "ada", "/clear-cache"); // both tiers: everyone's disk entries go
+    assert_eq!(factorial(&app, "ada", n).x_cache(), "MISS");
+    assert_eq!(evidence(&app, "ada", "clearing"), None);
 }
 
 #[test]
@@ -292,7 +304,7 @@ fn clearing_does_not_tick_for_a_delete_or_a_post_before_the_get() {
 
     let n = plan.clearing(Curl);
     factorial(&app, "ada", n);
-    post_as(&app, "ada", "/clear-cache");
+    post_as(&app, "ada", "/clear-cache?tier=memory");
     get_as(&app, "ada", "/clear-cache");
     factorial(&app, "ada", n);
     assert_eq!(
@@ -692,6 +704,14 @@ fn reading_timings_refuses_numbers_rougher_than_shown_and_stops_counting_after_t
         fourth.json["matched"], false,
         "a fourth report about one miss does not"
     );
+    assert!(
+        fourth.json["evidence"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("more than three reports"),
+        "and says why: {}",
+        fourth.body
+    );
 }
 
 #[test]
@@ -740,4 +760,38 @@ async fn stampede_counts_only_waits_for_the_learners_own_computation() {
         burst(ada.clone(), 3).await
     });
     assert!(learner_ticks(&client, "ada").await["stampede"].is_null());
+}
+
+#[test]
+fn a_curl_learner_reads_their_own_progress_in_exercise_order() {
+    let (app, plan) = workshop_app("ada");
+    let n = plan.first_hit(Curl);
+    factorial(&app, "ada", n);
+    factorial(&app, "ada", n);
+    let mine = get_as(&app, "ada", "/exercises/me");
+    assert_eq!(mine.status, Status::Ok);
+    assert!(
+        mine.body.ends_with("}\n"),
+        "a terminal's prompt starts on its own line"
+    );
+    let exercises = mine.json["exercises"].as_array().expect("exercises");
+    assert_eq!(exercises.len(), 10);
+    assert_eq!(exercises[0]["slug"], "first-hit");
+    assert_eq!(exercises[0]["done"], true);
+    let said = exercises[0]["evidence"].as_str().unwrap_or_default();
+    assert!(said.contains(&format!("{n}! HIT")), "{said}");
+    assert_eq!(exercises[1]["done"], false);
+    assert!(mine.json["recent"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains(&format!("{n}! HIT")));
+
+    assert_eq!(app.get("/exercises/me").status, Status::BadRequest, "who?");
+    let someone_else = Answer::from(
+        app.client
+            .get("/exercises/me")
+            .header(Header::new("X-Learner", "ada:0000000000000000"))
+            .dispatch(),
+    );
+    assert_eq!(someone_else.status, Status::Forbidden);
 }
