@@ -130,15 +130,23 @@ fn health() -> &'static str {
 /// `?tier=memory` (or `disk`) empties one tier only: in a shared room, the
 /// clearing exercise must not wipe the disk entries other learners' steps
 /// depend on.
-#[post("/clear-cache?<tier>")]
+///
+/// The query is read whole, and anything but no query or one `tier` that
+/// names a tier is refused: a misspelled or doubled parameter must not
+/// fall back to emptying both tiers.
+#[post("/clear-cache")]
 async fn clear_all(
     _from: SameOriginChange,
-    tier: Option<&str>,
+    uri: &rocket::http::uri::Origin<'_>,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
     let learner = learner?;
     let learner = learner.0.as_ref();
+    let tier = match uri.query().map(|query| query.as_str()) {
+        None | Some("") => None,
+        Some(query) => Some(query.strip_prefix("tier=").unwrap_or(query)),
+    };
     match tier {
         None | Some("both") => {
             let cleared = lab.clear_all(learner, "POST /clear-cache").await;
@@ -161,11 +169,14 @@ async fn clear_all(
             ))
         }
         Some(other) => {
-            let shown: String = other.chars().take(20).collect();
-            Err(
-                ApiError::new(Status::BadRequest, format!("there is no tier {shown:?}"))
-                    .accepting("tier=memory, tier=disk or tier=both (the default)"),
+            let shown: String = other.chars().take(40).collect();
+            Err(ApiError::new(
+                Status::BadRequest,
+                format!("{shown:?} names no tier: nothing was cleared"),
             )
+            .accepting(
+                "no query (both tiers), or exactly one of ?tier=memory, ?tier=disk, ?tier=both",
+            ))
         }
     }
 }

@@ -104,6 +104,9 @@ struct LearnerRecord {
     events: VecDeque<Event>,
     ticks: BTreeMap<Exercise, Tick>,
     last_seen_ms: u64,
+    /// The claim number of the key that holds this name (see `identity`):
+    /// once set, only a credential with it acts as this learner.
+    claim: Option<u32>,
 }
 
 /// One line of the progress file.
@@ -123,6 +126,14 @@ enum LogLine {
     Renamed {
         from: LearnerName,
         to: LearnerName,
+        /// The claim number of the key handed out with the new name.
+        #[serde(default)]
+        claim: Option<u32>,
+    },
+    /// A name taken by the first use of a key for it.
+    Claimed {
+        learner: LearnerName,
+        claim: u32,
     },
 }
 
@@ -306,11 +317,6 @@ impl Workshop {
         .unwrap_or(Report::NoMatch)
     }
 
-    /// This learner's own inputs for every exercise.
-    pub fn plan(&self, learner: &LearnerName) -> Plan {
-        Plan::for_learner(learner, self.plan_settings)
-    }
-
     /// Records `what`, ticks what it completes, and returns what `then`
     /// finds in the learner's events afterwards (under the same lock, so no
     /// other request slips in between).
@@ -425,45 +431,99 @@ impl Workshop {
         self.write(LogLine::Clear(clear));
     }
 
-    /// Moves a learner's progress to a new name. Refused if the new name is
-    /// someone else's.
+    /// Moves a learner's progress to a new name, and returns the
+    /// credential for it. Refused if the new name is someone else's.
     ///
-    /// The rename is recorded as the learner's own event, which also takes
-    /// the new name at once: a name nobody has used yet has no key anyone
-    /// holds, and without this a second learner could pick the same unused
-    /// name and be handed the same key before the first sent a request.
-    pub fn rename(&self, from: &LearnerName, to: &LearnerName) -> Result<(), String> {
-        if from == to {
-            return Ok(());
-        }
+    /// The new name is claimed at once with a fresh key, and the old one is
+    /// let go: a key obtained for a name before its holder chose it, or kept
+    /// after leaving it, opens nothing.
+    pub fn rename(&self, from: &LearnerName, to: &LearnerName) -> Result<Credential, String> {
         let mut state = self.lock();
-        if state.learners.contains_key(to) {
+        if from == to {
+            if let Some(claim) = state.learners.get(from).and_then(|record| record.claim) {
+                return Ok(self.secret.credential(to, claim));
+            }
+        } else if state.learners.contains_key(to) {
             return Err(format!("the name {to} is already taken: choose another"));
         }
-        if let Some(record) = state.learners.remove(from) {
-            state.learners.insert(to.clone(), record);
-        }
+        let credential = self.secret.issue(to);
+        let mut record = state.learners.remove(from).unwrap_or_default();
+        record.claim = Some(credential.claim());
+        state.learners.insert(to.clone(), record);
         self.write(LogLine::Renamed {
             from: from.clone(),
             to: to.clone(),
+            claim: Some(credential.claim()),
         });
-        self.record_locked(
-            &mut state,
-            to,
-            What::Renamed { from: from.clone() },
-            |_, _| (),
-        );
-        Ok(())
+        if from != to {
+            self.record_locked(
+                &mut state,
+                to,
+                What::Renamed { from: from.clone() },
+                |_, _| (),
+            );
+        }
+        Ok(credential)
     }
 
-    /// The credential (`name:key`) that proves `name` is its holder's.
-    pub fn credential_for(&self, name: &LearnerName) -> Credential {
-        self.secret.credential_for(name)
+    /// The credential of whoever holds `name`, claiming it with a fresh
+    /// key if nobody does: what choosing a name of one's own does.
+    pub fn claim(&self, name: &LearnerName) -> Credential {
+        self.rename(name, name)
+            .expect("a name is never taken from whoever already holds it")
     }
 
-    /// The learner a credential proves, or why it proves none.
+    /// A credential for a name given to a new browser. Nothing is kept until
+    /// it comes back with it (see [`Workshop::identify`]).
+    pub fn offer(&self, name: &LearnerName) -> Credential {
+        self.secret.issue(name)
+    }
+
+    /// The credential of a learner who holds their name, to show them.
+    pub fn credential_of(&self, name: &LearnerName) -> Option<Credential> {
+        let state = self.lock();
+        let claim = state.learners.get(name)?.claim?;
+        Some(self.secret.credential(name, claim))
+    }
+
+    /// The learner a credential proves, or why it proves none. The first
+    /// use of a key this app gave out claims its name; after that, a key
+    /// with any other claim number is refused.
     pub fn identify(&self, credential: &str) -> Result<LearnerName, CredentialRefusal> {
-        self.secret.identify(credential)
+        let (name, claim) = self.secret.verify(credential)?;
+        let mut state = self.lock();
+        match state.learners.get_mut(&name) {
+            Some(record) => match record.claim {
+                Some(held) if held != claim => return Err(CredentialRefusal::WrongKey(name)),
+                Some(_) => return Ok(name),
+                None => record.claim = Some(claim),
+            },
+            None => {
+                if !make_room_for_a_learner(&mut state.learners, MAX_LEARNERS - 1) {
+                    // A full room records nobody new (see `record_locked`);
+                    // the key still proves its name for this request.
+                    return Ok(name);
+                }
+                state.learners.insert(
+                    name.clone(),
+                    LearnerRecord {
+                        claim: Some(claim),
+                        last_seen_ms: now_ms(),
+                        ..LearnerRecord::default()
+                    },
+                );
+            }
+        }
+        self.write(LogLine::Claimed {
+            learner: name.clone(),
+            claim,
+        });
+        Ok(name)
+    }
+
+    /// This learner's own inputs for every exercise.
+    pub fn plan(&self, learner: &LearnerName) -> Plan {
+        Plan::for_learner(learner, self.secret.plan_seed(learner), self.plan_settings)
     }
 
     /// The instructor key for a room whose settings name none: derived from
@@ -636,7 +696,12 @@ mod tests {
     }
 
     fn plan() -> Plan {
-        Plan::for_learner(&ada(), PlanSettings::default())
+        Plan::for_learner(&ada(), 42, PlanSettings::default())
+    }
+
+    /// ada's number for the first exercise in `workshop`'s room.
+    fn n_in(workshop: &Workshop) -> u64 {
+        workshop.plan(&ada()).first_hit(ExercisePath::Browser)
     }
 
     /// ada's own number for the first exercise, the browser way.
@@ -760,8 +825,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let workshop = Workshop::open(&dir.path().join("progress.jsonl"), PlanSettings::default());
         let ada = LearnerName::parse("ada").expect("valid");
-        workshop.record(&ada, factorial(0, her_n(), false).what);
-        workshop.record(&ada, factorial(0, her_n(), true).what);
+        workshop.record(&ada, factorial(0, n_in(&workshop), false).what);
+        workshop.record(&ada, factorial(0, n_in(&workshop), true).what);
         assert_eq!(workshop.progress_of(&ada).done, 1);
         for n in 0..MAX_LEARNERS + 100 {
             let invented = LearnerName::parse(&format!("bot-{n}")).expect("valid");
@@ -782,10 +847,10 @@ mod tests {
         let path = dir.path().join("progress.jsonl");
         let ada = LearnerName::parse("ada").expect("valid");
         let workshop = Workshop::open(&path, PlanSettings::default());
-        workshop.record(&ada, factorial(0, her_n(), false).what);
-        workshop.record(&ada, factorial(0, her_n(), true).what);
+        workshop.record(&ada, factorial(0, n_in(&workshop), false).what);
+        workshop.record(&ada, factorial(0, n_in(&workshop), true).what);
         for _ in 0..800 {
-            workshop.record(&ada, factorial(0, her_n(), true).what);
+            workshop.record(&ada, factorial(0, n_in(&workshop), true).what);
         }
         drop(workshop);
         let lines = std::fs::read_to_string(&path)
@@ -810,11 +875,11 @@ mod tests {
         let ada = LearnerName::parse("ada").expect("valid");
         let grace = LearnerName::parse("grace").expect("valid");
         let first = Workshop::open(&path, PlanSettings::default());
-        first.record(&ada, factorial(0, her_n(), false).what);
+        first.record(&ada, factorial(0, n_in(&first), false).what);
         // A copy started by mistake: it must not compact the file away.
         let second = Workshop::open(&path, PlanSettings::default());
         second.record(&grace, factorial(0, 3, false).what);
-        first.record(&ada, factorial(0, her_n(), true).what);
+        first.record(&ada, factorial(0, n_in(&first), true).what);
         drop(second);
         drop(first);
         let reopened = Workshop::open(&path, PlanSettings::default());
@@ -832,7 +897,7 @@ mod tests {
         let second_browser = LearnerName::parse("brave-heron-5678").expect("valid");
         {
             let workshop = Workshop::open(&path, PlanSettings::default());
-            assert_eq!(workshop.rename(&first_browser, &ada), Ok(()));
+            assert!(workshop.rename(&first_browser, &ada).is_ok());
             assert!(
                 workshop.rename(&second_browser, &ada).is_err(),
                 "taken before ada sent a request"
@@ -844,14 +909,54 @@ mod tests {
     }
 
     #[test]
+    fn a_key_for_a_name_obtained_before_its_holder_chose_it_opens_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("progress.jsonl");
+        let ada = LearnerName::parse("ada").expect("valid");
+        let attacker = LearnerName::parse("mallory").expect("valid");
+        let victim = LearnerName::parse("curious-otter-1234").expect("valid");
+        let workshop = Workshop::open(&path, PlanSettings::default());
+        // Take the name, keep its key, leave it.
+        let harvested = workshop.rename(&attacker, &ada).expect("free");
+        assert!(workshop.rename(&ada, &attacker).is_ok());
+        // The learner who really chooses it gets a key of their own.
+        let real = workshop.rename(&victim, &ada).expect("free again");
+        assert_eq!(workshop.identify(&real.to_string()), Ok(ada.clone()));
+        assert_eq!(
+            workshop.identify(&harvested.to_string()),
+            Err(CredentialRefusal::WrongKey(ada.clone()))
+        );
+        // And after a restart, the claim still holds.
+        drop(workshop);
+        let reopened = Workshop::open(&path, PlanSettings::default());
+        assert!(reopened.identify(&harvested.to_string()).is_err());
+        assert_eq!(reopened.identify(&real.to_string()), Ok(ada));
+    }
+
+    #[test]
+    fn a_credential_offered_to_a_browser_claims_its_name_when_first_used() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let workshop = Workshop::open(&dir.path().join("progress.jsonl"), PlanSettings::default());
+        let name = workshop.fresh_name();
+        let first = workshop.offer(&name);
+        let second = workshop.offer(&name);
+        assert_eq!(workshop.identify(&first.to_string()), Ok(name.clone()));
+        assert!(
+            workshop.identify(&second.to_string()).is_err(),
+            "the first one used holds the name"
+        );
+        assert_eq!(workshop.credential_of(&name), Some(first));
+    }
+
+    #[test]
     fn progress_survives_reopening_the_file() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("progress.jsonl");
         let ada = LearnerName::parse("ada").expect("valid");
         {
             let workshop = Workshop::open(&path, PlanSettings::default());
-            workshop.record(&ada, factorial(0, her_n(), false).what);
-            workshop.record(&ada, factorial(0, her_n(), true).what);
+            workshop.record(&ada, factorial(0, n_in(&workshop), false).what);
+            workshop.record(&ada, factorial(0, n_in(&workshop), true).what);
             assert_eq!(workshop.progress_of(&ada).done, 1);
         }
         // The writer thread drains its queue before the file is read again.

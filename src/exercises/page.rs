@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::guards::learner_cookie;
+use crate::workshop::Credential;
 
 #[derive(Serialize)]
 pub(super) struct ExerciseView {
@@ -124,13 +125,22 @@ pub(super) fn exercises_page(
     base_url: BaseUrl,
     flash: Option<FlashMessage<'_>>,
 ) -> Template {
-    let content = exercises_content(lab, &learner.name, base_url, TimingsFormView::default());
+    let content = exercises_content(
+        lab,
+        &learner.name,
+        learner.offered.as_ref(),
+        base_url,
+        TimingsFormView::default(),
+    );
     render("exercises", "Workshop exercises", flash, content)
 }
 
+/// The exercise page's content for `learner`, whose credential is the one
+/// just `offered` to a new browser, or the one that holds their name.
 pub(super) fn exercises_content(
     lab: &Lab,
     learner: &LearnerName,
+    offered: Option<&Credential>,
     base_url: BaseUrl,
     timings_form: TimingsFormView,
 ) -> ExercisesPage {
@@ -153,7 +163,11 @@ pub(super) fn exercises_content(
     let plan = lab.workshop().plan(learner);
     ExercisesPage {
         learner: learner.to_string(),
-        credential: lab.workshop().credential_for(learner).to_string(),
+        credential: offered
+            .cloned()
+            .or_else(|| lab.workshop().credential_of(learner))
+            .map(|credential| credential.to_string())
+            .unwrap_or_default(),
         learner_header: LEARNER_HEADER,
         base_url: base_url.0,
         done: progress.done,
@@ -193,8 +207,8 @@ pub(super) fn rename(
         Err(reason) => return Flash::error(back, reason),
     };
     match lab.workshop().rename(&learner.name, &new_name) {
-        Ok(()) => {
-            request_cookies.add(learner_cookie(&lab.workshop().credential_for(&new_name)));
+        Ok(credential) => {
+            request_cookies.add(learner_cookie(&credential));
             Flash::success(back, format!("You are now {new_name}."))
         }
         Err(reason) => Flash::error(back, reason),

@@ -69,7 +69,7 @@ pub(super) fn report_timings(
                     "exercises",
                     "Workshop exercises",
                     None,
-                    exercises_content(lab, &learner, base_url, form),
+                    exercises_content(lab, &learner, None, base_url, form),
                 ))));
             }
             let reason = [miss_error, hit_error]
@@ -111,7 +111,7 @@ pub(super) fn report_timings(
             "exercises",
             "Workshop exercises",
             None,
-            exercises_content(lab, &learner, base_url, form),
+            exercises_content(lab, &learner, None, base_url, form),
         ))));
     }
     Ok(TimingsReply::Json(Json(TimingsVerdict {

@@ -101,6 +101,9 @@ pub(crate) fn cookie_learner(request: &Request<'_>, lab: &Lab) -> Option<Learner
 /// keys) is treated as no cookie.
 pub struct BrowserLearner {
     pub name: LearnerName,
+    /// The credential just put in a new browser's cookie (nothing is kept
+    /// for it until the browser comes back with it).
+    pub offered: Option<Credential>,
     /// Whether the browser came back with its cookie. A one-off visit (a link
     /// preview, a crawler, a screenshot tool) never does.
     returning: bool,
@@ -126,15 +129,16 @@ impl<'r> FromRequest<'r> for BrowserLearner {
         let learner = match cookie_learner(request, lab) {
             Some(name) => BrowserLearner {
                 name,
+                offered: None,
                 returning: true,
             },
             None => {
                 let name = lab.workshop().fresh_name();
-                request
-                    .cookies()
-                    .add(learner_cookie(&lab.workshop().credential_for(&name)));
+                let offered = lab.workshop().offer(&name);
+                request.cookies().add(learner_cookie(&offered));
                 BrowserLearner {
                     name,
+                    offered: Some(offered),
                     returning: false,
                 }
             }

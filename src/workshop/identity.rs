@@ -1,27 +1,25 @@
 //! Who may act as a learner, and who may see the whole room.
 //!
-//! A learner proves a name is theirs with a credential, `name:key`, where
-//! the key is the first 8 bytes (16 hex digits) of
-//! HMAC-SHA256(room secret, name). The room secret is 32 random bytes in a
-//! file beside the progress file, made (readable by its owner only) at the
-//! first start and read again at every later one.
+//! A learner proves a name is theirs with a credential, `name:key`. The key
+//! is 16 hex digits: a random 32-bit *claim number*, drawn when the name is
+//! given out (a new browser's first page, or a rename), followed by the
+//! first 4 bytes of HMAC-SHA256(room secret, name and claim number). The
+//! room secret is 32 random bytes in a file beside the progress file, made
+//! (readable by its owner only) at the first start and read again at every
+//! later one.
 //!
 //! Why this shape:
-//! - **Nothing to store per learner.** The secret alone checks any
-//!   credential, so a flood of invented names costs no memory, and keys
-//!   survive a restart with the secret file (the disk-persistence exercise
-//!   needs one; browsers keep their cookies, curl users their commands).
-//! - **A keyed MAC, not a hash of the name:** without the secret nobody can
-//!   work out the key of a name they have only seen on a screen.
-//! - **64 bits** are short enough to read in a curl command and far beyond
-//!   guessing over a network; checking is constant-time
+//! - **The MAC** lets the app refuse any key it did not give out, without
+//!   storing anything for names that were only offered (a link preview
+//!   gets a name and never comes back).
+//! - **The claim number** makes each hand-out of a name different. The
+//!   first time a credential is used, its name is *claimed* with that
+//!   number (kept with the learner, and in the progress file), and from
+//!   then on only that number opens it. So a key obtained for a name
+//!   before someone else chose it, or kept after leaving it, opens nothing.
+//! - **64 bits** in all are short enough to read in a curl command and far
+//!   beyond guessing over a network; the MAC check is constant-time
 //!   (`verify_truncated_left`), so response times give nothing away.
-//!
-//! What it does not do: a key belongs to a name, not to a person. Someone
-//! who leaves a name by renaming still holds its key, so whoever takes that
-//! name later shares it with them. Taking a name reserves it at once (see
-//! `Workshop::rename`), so two people cannot pick the same unused name one
-//! after the other and end up with one key.
 //!
 //! The instructor's key, when the settings do not name one, is derived from
 //! the same secret: random for each room, and the same after a restart, so
@@ -41,8 +39,10 @@ use super::LearnerName;
 /// Bytes of randomness in a room secret.
 const SECRET_BYTES: usize = 32;
 
-/// Bytes of a learner's key (written as twice as many hex digits).
+/// Bytes of a learner's key (written as twice as many hex digits): the
+/// claim number, then the MAC.
 const LEARNER_KEY_BYTES: usize = 8;
+const CLAIM_BYTES: usize = 4;
 
 /// Bytes of a derived instructor key (written as twice as many hex digits).
 const INSTRUCTOR_KEY_BYTES: usize = 16;
@@ -50,6 +50,7 @@ const INSTRUCTOR_KEY_BYTES: usize = 16;
 /// What each MAC is for, so that no learner's key can ever equal the
 /// instructor's (a learner name cannot contain a NUL byte).
 const LEARNER_PURPOSE: &[u8] = b"learner\0";
+const PLAN_PURPOSE: &[u8] = b"plan\0";
 const INSTRUCTOR_PURPOSE: &[u8] = b"instructor\0";
 
 /// The room secret's file: `<progress file>.secret`, beside the progress
@@ -95,17 +96,33 @@ impl RoomSecret {
         }
     }
 
-    /// The credential that proves `name` is its holder's.
-    pub fn credential_for(&self, name: &LearnerName) -> Credential {
-        let tag = self.learner_mac(name).finalize().into_bytes();
+    /// A new credential for `name`, with a fresh claim number.
+    pub fn issue(&self, name: &LearnerName) -> Credential {
+        let random = random_bytes();
+        let claim = u32::from_be_bytes(
+            random[..CLAIM_BYTES]
+                .try_into()
+                .expect("the secret's randomness is longer than a claim number"),
+        );
+        self.credential(name, claim)
+    }
+
+    /// The credential for `name` under claim number `claim`.
+    pub fn credential(&self, name: &LearnerName, claim: u32) -> Credential {
+        let tag = self.learner_mac(name, claim).finalize().into_bytes();
+        let mut key = claim.to_be_bytes().to_vec();
+        key.extend_from_slice(&tag[..LEARNER_KEY_BYTES - CLAIM_BYTES]);
         Credential {
             name: name.clone(),
-            key: hex(&tag[..LEARNER_KEY_BYTES]),
+            claim,
+            key: hex(&key),
         }
     }
 
-    /// The learner a credential (`name:key`) proves, or why it proves none.
-    pub fn identify(&self, credential: &str) -> Result<LearnerName, CredentialRefusal> {
+    /// The name and claim number a credential (`name:key`) proves this app
+    /// gave out, or why it proves none. Whether that claim still holds the
+    /// name is the workshop's to say.
+    pub fn verify(&self, credential: &str) -> Result<(LearnerName, u32), CredentialRefusal> {
         let (name, key) = match credential.split_once(':') {
             Some((name, key)) => (name, Some(key)),
             None => (credential, None),
@@ -114,13 +131,34 @@ impl RoomSecret {
         let Some(key) = key else {
             return Err(CredentialRefusal::MissingKey(name));
         };
-        let genuine = decode_learner_key(key.trim())
-            .is_some_and(|key| self.learner_mac(&name).verify_truncated_left(&key).is_ok());
+        let Some(key) = decode_learner_key(key.trim()) else {
+            return Err(CredentialRefusal::WrongKey(name));
+        };
+        let claim = u32::from_be_bytes(
+            key[..CLAIM_BYTES]
+                .try_into()
+                .expect("a learner key starts with its claim number"),
+        );
+        let genuine = self
+            .learner_mac(&name, claim)
+            .verify_truncated_left(&key[CLAIM_BYTES..])
+            .is_ok();
         if genuine {
-            Ok(name)
+            Ok((name, claim))
         } else {
             Err(CredentialRefusal::WrongKey(name))
         }
+    }
+
+    /// A number only this room can work out from a name: what a learner's
+    /// exercise inputs come from, so that nobody can compute another
+    /// learner's numbers from their name and ask for them first.
+    pub fn plan_seed(&self, name: &LearnerName) -> u64 {
+        let mut mac = self.mac();
+        mac.update(PLAN_PURPOSE);
+        mac.update(name.as_str().as_bytes());
+        let tag = mac.finalize().into_bytes();
+        u64::from_be_bytes(tag[..8].try_into().expect("a SHA-256 tag is 32 bytes"))
     }
 
     /// The instructor key for a room whose settings name none.
@@ -131,10 +169,14 @@ impl RoomSecret {
         InstructorKey(hex(&tag[..INSTRUCTOR_KEY_BYTES]))
     }
 
-    fn learner_mac(&self, name: &LearnerName) -> Hmac<Sha256> {
+    fn learner_mac(&self, name: &LearnerName, claim: u32) -> Hmac<Sha256> {
         let mut mac = self.mac();
         mac.update(LEARNER_PURPOSE);
         mac.update(name.as_str().as_bytes());
+        // After the name: a name cannot contain a NUL, so no name and claim
+        // number can be mistaken for another pair.
+        mac.update(b"\0");
+        mac.update(&claim.to_be_bytes());
         mac
     }
 
@@ -223,12 +265,18 @@ fn decode_learner_key(text: &str) -> Option<[u8; LEARNER_KEY_BYTES]> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     name: LearnerName,
+    claim: u32,
     key: String,
 }
 
 impl Credential {
     pub fn name(&self) -> &LearnerName {
         &self.name
+    }
+
+    /// The claim number the key carries.
+    pub fn claim(&self) -> u32 {
+        self.claim
     }
 }
 
@@ -245,7 +293,8 @@ pub enum CredentialRefusal {
     UnusableName(String),
     /// A name alone, without `:key`.
     MissingKey(LearnerName),
-    /// A name with a key that is not its own.
+    /// A name with a key that is not its own (or no longer is: the name
+    /// was claimed with another key).
     WrongKey(LearnerName),
 }
 
@@ -321,19 +370,29 @@ mod tests {
     #[test]
     fn a_credential_proves_its_own_name_and_no_other() {
         let secret = RoomSecret(random_bytes());
-        let credential = secret.credential_for(&ada()).to_string();
-        assert_eq!(secret.identify(&credential), Ok(ada()));
-        assert_eq!(secret.identify(&credential.to_uppercase()), Ok(ada()));
+        let issued = secret.issue(&ada());
+        let credential = issued.to_string();
+        let claim = issued.claim();
+        assert_eq!(secret.verify(&credential), Ok((ada(), claim)));
+        assert_eq!(
+            secret.verify(&credential.to_uppercase()),
+            Ok((ada(), claim))
+        );
+        assert_ne!(
+            secret.issue(&ada()).claim(),
+            claim,
+            "each hand-out of a name is a claim of its own"
+        );
         let key = credential.split_once(':').expect("name:key").1;
         assert_eq!(key.len(), 16);
         assert_eq!(
-            secret.identify(&format!("grace:{key}")),
+            secret.verify(&format!("grace:{key}")),
             Err(CredentialRefusal::WrongKey(
                 LearnerName::parse("grace").expect("valid")
             ))
         );
         assert_eq!(
-            secret.identify("ada"),
+            secret.verify("ada"),
             Err(CredentialRefusal::MissingKey(ada()))
         );
         for wrong in [
@@ -343,17 +402,17 @@ mod tests {
             "ada:ä",
         ] {
             assert_eq!(
-                secret.identify(wrong),
+                secret.verify(wrong),
                 Err(CredentialRefusal::WrongKey(ada())),
                 "{wrong}"
             );
         }
         assert!(matches!(
-            secret.identify("bad name!:0000000000000000"),
+            secret.verify("bad name!:0000000000000000"),
             Err(CredentialRefusal::UnusableName(_))
         ));
         let other_room = RoomSecret(random_bytes());
-        assert!(other_room.identify(&credential).is_err());
+        assert!(other_room.verify(&credential).is_err());
     }
 
     #[test]
@@ -362,7 +421,7 @@ mod tests {
         let path = room_secret_path(&dir.path().join("progress.jsonl"));
         let first = RoomSecret::open_or_create(&path).expect("made");
         let again = RoomSecret::open_or_create(&path).expect("read");
-        assert_eq!(first.credential_for(&ada()), again.credential_for(&ada()));
+        assert_eq!(first.credential(&ada(), 7), again.credential(&ada(), 7));
         assert_eq!(
             first.instructor_key().as_str(),
             again.instructor_key().as_str()

@@ -65,6 +65,12 @@ pub(super) fn compacted_text(state: &State) -> String {
         push(&LogLine::Clear(*clear));
     }
     for (learner, record) in &state.learners {
+        if let Some(claim) = record.claim {
+            push(&LogLine::Claimed {
+                learner: learner.clone(),
+                claim,
+            });
+        }
         for event in &record.events {
             push(&LogLine::Event {
                 learner: learner.clone(),
@@ -124,10 +130,13 @@ pub(super) fn replay(path: &Path, state: &mut State) -> u64 {
                 }
                 state.clears.push(clear);
             }
-            LogLine::Renamed { from, to } => {
-                if let Some(record) = state.learners.remove(&from) {
-                    state.learners.insert(to, record);
-                }
+            LogLine::Renamed { from, to, claim } => {
+                let mut record = state.learners.remove(&from).unwrap_or_default();
+                record.claim = claim.or(record.claim);
+                state.learners.insert(to, record);
+            }
+            LogLine::Claimed { learner, claim } => {
+                state.learners.entry(learner).or_default().claim = Some(claim);
             }
         }
     }

@@ -660,24 +660,27 @@ fn without_attributes(page: &str) -> String {
     text
 }
 
-/// The `X-Learner` value (`name:key`) the app gives `name`, from the room
-/// secret it keeps beside its progress file.
-fn as_learner(app: &TestApp, name: &str) -> Header<'static> {
-    let settings = cachelab::Config {
-        cache_dir: app.cache_dir(),
-        ..cachelab::Config::default()
-    };
-    let learner = cachelab::workshop::LearnerName::parse(name).expect("a usable name");
-    let credential = cachelab::workshop::RoomSecret::open_or_create(&settings.room_secret_path())
-        .expect("the app made its room secret")
-        .credential_for(&learner);
-    Header::new("X-Learner", credential.to_string())
+/// The app's own workshop.
+fn workshop(app: &TestApp) -> &cachelab::workshop::Workshop {
+    app.client
+        .rocket()
+        .state::<cachelab::lab::Lab>()
+        .expect("the app manages its lab")
+        .workshop()
 }
 
-/// Ada's own number for the first exercise, with the default settings.
-fn ada_n() -> u64 {
+/// The `X-Learner` value (`name:key`) of whoever holds `name`, claiming it
+/// first as choosing a name on the exercise page does.
+fn as_learner(app: &TestApp, name: &str) -> Header<'static> {
+    let learner = cachelab::workshop::LearnerName::parse(name).expect("a usable name");
+    Header::new("X-Learner", workshop(app).claim(&learner).to_string())
+}
+
+/// Ada's own number for the first exercise, as her exercise page gives it.
+fn ada_n(app: &TestApp) -> u64 {
     let ada = cachelab::workshop::LearnerName::parse("ada").expect("valid");
-    cachelab::workshop::Plan::for_learner(&ada, cachelab::workshop::PlanSettings::default())
+    workshop(app)
+        .plan(&ada)
         .first_hit(cachelab::workshop::ExercisePath::Curl)
 }
 
@@ -686,13 +689,13 @@ fn the_progress_page_shows_each_ticks_evidence_as_text_a_tap_away() {
     let app = TestApp::new();
     for _ in 0..2 {
         app.client
-            .get(format!("/factorial/{}", ada_n()))
+            .get(format!("/factorial/{}", ada_n(&app)))
             .header(as_learner(&app, "ada"))
             .dispatch();
     }
     // A hit on a step ada stored: linus is seen, but has done no exercise.
     app.client
-        .get(format!("/factorial/{}", ada_n() - 1))
+        .get(format!("/factorial/{}", ada_n(&app) - 1))
         .header(as_learner(&app, "linus"))
         .dispatch();
     let evidence = app
@@ -731,7 +734,7 @@ fn no_page_tells_anything_only_on_hover() {
     app.post_json("/data", "{}");
     for _ in 0..2 {
         app.client
-            .get(format!("/factorial/{}", ada_n()))
+            .get(format!("/factorial/{}", ada_n(&app)))
             .header(as_learner(&app, "ada"))
             .dispatch();
     }

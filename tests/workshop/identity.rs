@@ -7,14 +7,13 @@ use rocket::local::blocking::Client;
 
 use crate::helpers::{setting, test_settings, Answer, TestApp, INSTRUCTOR_KEY};
 use crate::{
-    as_instructor, credential, evidence, get_as, plan_for, progress_document, ticks, ExercisePath,
-    PlanSettings,
+    as_instructor, credential, evidence, get_as, plan_in, progress_document, ticks, ExercisePath,
 };
 
-/// Ada's own number for the first exercise in an app with the default
-/// settings, as her exercise page gives it.
-fn ada_n() -> u64 {
-    plan_for("ada", PlanSettings::default()).first_hit(ExercisePath::Curl)
+/// Ada's own number for the first exercise in `app`, as her exercise page
+/// gives it.
+fn ada_n(app: &TestApp) -> u64 {
+    plan_in(app, "ada").first_hit(ExercisePath::Curl)
 }
 
 /// A learner's entry in the instructor's JSON (`Null` if absent).
@@ -66,8 +65,8 @@ fn greeted_as(page: &str) -> &str {
 
 /// Ada: a miss and a hit for her number, so the first exercise is hers.
 fn ada_with_a_tick(app: &TestApp) -> serde_json::Value {
-    get_as(app, "ada", &format!("/factorial/{}", ada_n()));
-    get_as(app, "ada", &format!("/factorial/{}", ada_n()));
+    get_as(app, "ada", &format!("/factorial/{}", ada_n(app)));
+    get_as(app, "ada", &format!("/factorial/{}", ada_n(app)));
     let before = entry(app, "ada");
     assert_eq!(before["done"], 1, "{before}");
     before
@@ -89,7 +88,7 @@ fn acting_as_another_learner_without_their_key_is_refused_and_records_nothing() 
     ] {
         let by_header = Answer::from(
             app.client
-                .get(format!("/factorial/{}", ada_n() + 1))
+                .get(format!("/factorial/{}", ada_n(&app) + 1))
                 .header(Header::new("X-Learner", sent.clone()))
                 .dispatch(),
         );
@@ -102,7 +101,7 @@ fn acting_as_another_learner_without_their_key_is_refused_and_records_nothing() 
         let accepted = by_header.json["accepted"].as_str().unwrap_or_default();
         assert!(accepted.contains("/exercises"), "{accepted}");
 
-        let by_query = app.get(&format!("/factorial/{}?learner={sent}", ada_n() + 1));
+        let by_query = app.get(&format!("/factorial/{}?learner={sent}", ada_n(&app) + 1));
         assert_eq!(by_query.status, Status::Forbidden, "{sent}");
         let data = Answer::from(
             app.client
@@ -170,7 +169,7 @@ fn the_exercises_page_shows_the_credential_the_tests_use() {
     for _ in 0..2 {
         let from_curl = Answer::from(
             app.client
-                .get(format!("/factorial/{}", ada_n()))
+                .get(format!("/factorial/{}", ada_n(&app)))
                 .header(Header::new("X-Learner", ada.clone()))
                 .dispatch(),
         );
@@ -186,14 +185,14 @@ fn the_exercises_page_shows_the_credential_the_tests_use() {
 fn keys_still_work_after_a_restart() {
     let app = TestApp::new();
     let ada = credential(&app, "ada");
-    get_as(&app, "ada", &format!("/factorial/{}", ada_n()));
+    get_as(&app, "ada", &format!("/factorial/{}", ada_n(&app)));
     let app = app.restart();
     assert_eq!(credential(&app, "ada"), ada, "the room secret was kept");
     // Memory starts cold: a miss, then a hit, both sent with the old key.
     for _ in 0..2 {
         let again = Answer::from(
             app.client
-                .get(format!("/factorial/{}", ada_n()))
+                .get(format!("/factorial/{}", ada_n(&app)))
                 .header(Header::new("X-Learner", ada.clone()))
                 .dispatch(),
         );

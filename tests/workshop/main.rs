@@ -8,57 +8,63 @@ mod ticks;
 
 mod identity;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cachelab::workshop::{LearnerName, RoomSecret};
+use cachelab::lab::Lab;
+use cachelab::workshop::LearnerName;
 use rocket::http::{Accept, ContentType, Header, Status};
 use rocket::local::asynchronous::Client;
 use serde_json::Value;
 
-use cachelab::workshop::{ExercisePath, Plan, PlanSettings};
+use cachelab::workshop::{ExercisePath, Plan};
 use helpers::{content_files, setting, test_settings, Answer, TestApp, INSTRUCTOR_KEY};
 
-/// Where an app under test keeps its files: a [`TestApp`], or the
-/// directory a test made for a client of its own (holding `cache`).
+/// An app under test: a [`TestApp`], or an asynchronous client a test
+/// made for itself. Either way its [`Lab`], so a test can ask the app's own
+/// workshop for what the exercise page would show a learner.
 trait Room {
-    fn room_cache_dir(&self) -> PathBuf;
+    fn lab(&self) -> &Lab;
 }
 
 impl Room for TestApp {
-    fn room_cache_dir(&self) -> PathBuf {
-        self.cache_dir()
+    fn lab(&self) -> &Lab {
+        self.client
+            .rocket()
+            .state::<Lab>()
+            .expect("the app manages its lab")
     }
 }
 
-impl Room for Path {
-    fn room_cache_dir(&self) -> PathBuf {
-        self.join("cache")
+impl Room for Client {
+    fn lab(&self) -> &Lab {
+        self.rocket()
+            .state::<Lab>()
+            .expect("the app manages its lab")
     }
 }
 
-/// The credential (`name:key`) the app gives `name`, worked out from the
-/// room secret the app keeps beside its progress file. Not fetched over
-/// HTTP: getting one there means renaming a browser, and the test client
-/// has a single cookie jar, so a test's own browser would become that
-/// learner. `identity::the_exercises_page_shows_the_credential_the_tests_use`
-/// checks over HTTP that this is what a learner is given. A name that is
-/// not usable is sent as it is, for the app to refuse.
-fn credential(room: &(impl Room + ?Sized), name: &str) -> String {
+/// The credential (`name:key`) of whoever holds `name` in the app,
+/// claiming it first if nobody does, as choosing a name on the exercise
+/// page does. Not done over HTTP: that means renaming a browser, and the
+/// test client has a single cookie jar, so a test's own browser would
+/// become that learner. `identity::the_exercises_page_shows_the_credential_the_tests_use`
+/// checks over HTTP that the page hands out the same. A name that is not
+/// usable is sent as it is, for the app to refuse.
+fn credential(room: &impl Room, name: &str) -> String {
     let Ok(learner) = LearnerName::parse(name) else {
         return name.to_owned();
     };
-    let settings = cachelab::Config {
-        cache_dir: room.room_cache_dir(),
-        ..cachelab::Config::default()
-    };
-    RoomSecret::open_or_create(&settings.room_secret_path())
-        .expect("the app made its room secret")
-        .credential_for(&learner)
-        .to_string()
+    room.lab().workshop().claim(&learner).to_string()
 }
 
-fn as_learner(room: &(impl Room + ?Sized), name: &str) -> Header<'static> {
+/// `learner`'s own exercise inputs, as their exercise page shows them.
+fn plan_in(room: &impl Room, learner: &str) -> Plan {
+    room.lab()
+        .workshop()
+        .plan(&LearnerName::parse(learner).expect("a usable name"))
+}
+
+fn as_learner(room: &impl Room, name: &str) -> Header<'static> {
     Header::new("X-Learner", credential(room, name))
 }
 
@@ -126,22 +132,9 @@ fn delete_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
     )
 }
 
-/// The learner's own exercise inputs, as their exercise page shows them,
-/// for an app with `settings`.
-fn plan_for(learner: &str, settings: PlanSettings) -> Plan {
-    Plan::for_learner(&LearnerName::parse(learner).expect("valid"), settings)
-}
-
 /// Workshop tests keep factorials small (n at most 1,500), so that a test's
 /// computations stay quick in a debug build.
 const TEST_MAX_FACTORIAL: u64 = 1_500;
-
-fn workshop_settings(capacity: usize) -> PlanSettings {
-    PlanSettings {
-        memory_capacity: capacity,
-        max_factorial: TEST_MAX_FACTORIAL,
-    }
-}
 
 /// An app for exercises, and `learner`'s inputs in it.
 fn workshop_app(learner: &str) -> (TestApp, Plan) {
@@ -169,7 +162,8 @@ fn workshop_app_with(
                 .merge(setting("memory_capacity", capacity)),
         )
     });
-    (app, plan_for(learner, workshop_settings(capacity)))
+    let plan = plan_in(&app, learner);
+    (app, plan)
 }
 
 fn evidence(app: &TestApp, learner: &str, exercise: &str) -> Option<String> {
@@ -196,7 +190,7 @@ fn a_browser_is_named_by_a_cookie_and_can_rename_itself() {
         "a friendly name: {generated}"
     );
 
-    let n = plan_for(&generated, workshop_settings(100)).first_hit(ExercisePath::Browser);
+    let n = plan_in(&app, &generated).first_hit(ExercisePath::Browser);
     for _ in 0..2 {
         app.client
             .get(format!("/memory?n={n}"))

@@ -490,8 +490,8 @@ async fn learner_ticks(client: &Client, learner: &str) -> Value {
 async fn stampede_ticks_when_the_learners_concurrent_requests_share_one_computation() {
     let dir = tempfile::tempdir().expect("temp dir");
     let client = stampede_app(dir.path()).await;
-    let ada = as_learner(dir.path(), "ada");
-    let n = plan_for("ada", workshop_settings(100)).stampede(Browser);
+    let ada = as_learner(&client, "ada");
+    let n = plan_in(&client, "ada").stampede(Browser);
     let requests = (0..6).map(|_| {
         client
             .get(format!("/factorial/{n}"))
@@ -511,11 +511,8 @@ async fn stampede_ticks_when_the_learners_concurrent_requests_share_one_computat
 async fn stampede_does_not_tick_for_requests_one_after_another_or_other_learners_waits() {
     let dir = tempfile::tempdir().expect("temp dir");
     let client = stampede_app(dir.path()).await;
-    let (ada, grace) = (
-        as_learner(dir.path(), "ada"),
-        as_learner(dir.path(), "grace"),
-    );
-    let n = plan_for("ada", workshop_settings(100)).stampede(Curl);
+    let (ada, grace) = (as_learner(&client, "ada"), as_learner(&client, "grace"));
+    let n = plan_in(&client, "ada").stampede(Curl);
     for _ in 0..6 {
         client.delete("/cache/memory").dispatch().await;
         client
@@ -672,8 +669,23 @@ fn clearing_one_tier_by_post_leaves_the_other() {
     assert_eq!(cleared.status, Status::Ok);
     assert_eq!(app.get("/factorial/30").x_cache(), "MISS");
     assert_eq!(app.post_json("/data", r#"{"kept": true}"#).x_cache(), "HIT");
+    for query in [
+        "tier=everything",
+        "tier=memory&tier=disk",
+        "tier=memory&tier=memory",
+        "Tier=memory",
+        "tier[]=memory",
+        "%25%25%25",
+    ] {
+        let refused = app.post(&format!("/clear-cache?{query}"));
+        assert_eq!(refused.status, Status::BadRequest, "{query}");
+    }
+    assert_eq!(
+        app.post_json("/data", r#"{"kept": true}"#).x_cache(),
+        "HIT",
+        "none of them cleared anything"
+    );
     let refused = app.post("/clear-cache?tier=everything");
-    assert_eq!(refused.status, Status::BadRequest);
     assert!(refused.json["accepted"]
         .as_str()
         .unwrap_or_default()
@@ -729,11 +741,8 @@ fn reading_timings_accepts_the_hit_the_page_showed_even_after_another_hit() {
 async fn stampede_counts_only_waits_for_the_learners_own_computation() {
     let dir = tempfile::tempdir().expect("temp dir");
     let client = stampede_app(dir.path()).await;
-    let n = plan_for("ada", workshop_settings(100)).stampede(Browser);
-    let (ada, grace) = (
-        as_learner(dir.path(), "ada"),
-        as_learner(dir.path(), "grace"),
-    );
+    let n = plan_in(&client, "ada").stampede(Browser);
+    let (ada, grace) = (as_learner(&client, "ada"), as_learner(&client, "grace"));
     let burst = |learner: Header<'static>, count: usize| {
         let requests: Vec<_> = (0..count)
             .map(|_| {
