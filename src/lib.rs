@@ -14,6 +14,7 @@ pub mod errors;
 pub mod exercises;
 pub mod guards;
 pub mod history;
+pub mod http_cache;
 pub mod lab;
 pub mod machine;
 pub mod memory;
