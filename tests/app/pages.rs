@@ -1,13 +1,9 @@
 //! The HTML pages, driven through Rocket's local client as a browser would:
 //! status, what the learner reads, escaping, flash messages and error pages.
 
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
-
 use rocket::http::{Accept, ContentType, Header, Status};
 
-use helpers::{sha256_hex, Answer, TestApp, INSTRUCTOR_KEY};
+use crate::helpers::{self, sha256_hex, Answer, TestApp, INSTRUCTOR_KEY};
 
 /// A GET as a browser sends it: asking for HTML.
 fn browse(app: &TestApp, uri: &str) -> Answer {

@@ -479,7 +479,7 @@ proptest! {
 
     #[test]
     fn generated_values_hold_the_fuzz_invariants(value in json_value(), seed in 1u64..) {
-        crate::fuzz_replay::invariants::check(
+        crate::api::fuzz_replay::invariants::check(
             respell(&value, &mut Choices(seed), &mut None).as_bytes(),
         );
     }

@@ -8,7 +8,6 @@ mod cross_site;
 mod disk;
 mod faults;
 mod fuzz_replay;
-mod helpers;
 mod hostile;
 mod input;
 mod memory;

@@ -1,12 +1,8 @@
 //! Workshop exercises: each check performs the learner's steps over HTTP and
 //! asserts the tick, and a wrong sequence that must not tick.
 
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
-mod ticks;
-
 mod identity;
+mod ticks;
 
 use std::time::Duration;
 
@@ -16,8 +12,10 @@ use rocket::http::{Accept, ContentType, Header, Status};
 use rocket::local::asynchronous::Client;
 use serde_json::Value;
 
+use crate::helpers::{
+    self, content_files, setting, test_settings, Answer, TestApp, INSTRUCTOR_KEY,
+};
 use cachelab::workshop::{ExercisePath, Plan};
-use helpers::{content_files, setting, test_settings, Answer, TestApp, INSTRUCTOR_KEY};
 
 /// An app under test: a [`TestApp`], or an asynchronous client a test
 /// made for itself. Either way its [`Lab`], so a test can ask the app's own

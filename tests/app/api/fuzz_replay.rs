@@ -7,7 +7,7 @@ use std::path::Path;
 use proptest::prelude::*;
 
 /// Also run by `canonical_keys` on the documents it generates.
-#[path = "../../fuzz/invariants.rs"]
+#[path = "../../../fuzz/invariants.rs"]
 pub(crate) mod invariants;
 
 #[test]

@@ -5,10 +5,10 @@
 use rocket::http::{Accept, ContentType, Cookie, Header, Status};
 use rocket::local::blocking::Client;
 
-use crate::helpers::{setting, test_settings, Answer, TestApp, INSTRUCTOR_KEY};
-use crate::{
+use super::{
     as_instructor, credential, evidence, get_as, plan_in, progress_document, ticks, ExercisePath,
 };
+use crate::helpers::{setting, test_settings, Answer, TestApp, INSTRUCTOR_KEY};
 
 /// Ada's own number for the first exercise in `app`, as her exercise page
 /// gives it.
