@@ -4,36 +4,26 @@
 //! [`rocket`] builds the whole app; `main.rs` launches it and the tests drive
 //! the very same app through Rocket's local client.
 
-pub mod api;
 pub mod canonical;
-pub mod chart;
 pub mod clock;
 pub mod config;
 pub mod disk;
-pub mod errors;
-pub mod exercises;
-pub mod guards;
 pub mod history;
 pub mod http_cache;
 pub mod lab;
 pub mod machine;
 pub mod memory;
 pub mod os_limits;
-pub mod page_headers;
-pub mod pages;
-pub mod render;
-pub mod request_start;
 pub mod single_flight;
 pub mod view;
+pub mod web;
 pub mod workshop;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use rocket::figment::{Figment, Profile};
-use rocket::fs::{relative, FileServer};
-use rocket::shield::{Permission, Shield};
+use rocket::fs::relative;
 use rocket::{Build, Rocket};
-use rocket_dyn_templates::Template;
 
 pub use config::{Config, ConfigError};
 
@@ -58,15 +48,6 @@ pub fn figment() -> Figment {
         ))
 }
 
-/// Rocket's default security headers, less `Permissions-Policy:
-/// interest-cohort=()`. It opted out of FLoC, a browser experiment that was
-/// withdrawn in 2022, so it no longer does anything, and every header costs
-/// each response time (see "Performance" in the README).
-/// `X-Content-Type-Options` and `X-Frame-Options` stay on every response.
-pub fn security_headers() -> Shield {
-    Shield::default().disable::<Permission>()
-}
-
 /// The app with the settings from [`figment`].
 pub fn rocket() -> Result<Rocket<Build>, ConfigError> {
     rocket_from(figment())
@@ -87,24 +68,13 @@ pub fn rocket_with_clock(
     let config = Config::from_figment(&figment)?;
     let lab = Lab::with_clock(config, clock);
     let sweeper = lab.disk().sweeper(lab.config().disk_sweep_interval());
-    Ok(rocket::custom(figment)
-        // First of the request fairings, so `Server-Timing`'s `total` starts
-        // before any other work on a request (in debug builds the template
-        // fairing checks every template for changes on each request).
-        .attach(request_start::RequestClock)
+    let rocket = web::stage(rocket::custom(figment))
         .attach(AdHoc::on_liftoff("disk sweeper", |rocket| {
             let stop = rocket.shutdown();
             Box::pin(async move {
                 tokio::spawn(sweeper.run(stop));
             })
         }))
-        .manage(lab)
-        .attach(Template::fairing())
-        .attach(security_headers())
-        .attach(page_headers::PageHeaders)
-        .mount("/", api::routes())
-        .mount("/", pages::routes())
-        .mount("/", exercises::routes())
-        .mount("/static", FileServer::from(relative!("static")))
-        .register("/", errors::catchers()))
+        .manage(lab);
+    Ok(rocket)
 }

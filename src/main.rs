@@ -6,7 +6,7 @@ async fn main() -> ExitCode {
         eprintln!("cachelab: open-file limit left as it was: {error}");
     }
     let rocket = match cachelab::rocket() {
-        Ok(rocket) => rocket.attach(cachelab::exercises::announce_instructor_view()),
+        Ok(rocket) => rocket.attach(cachelab::web::exercises::announce_instructor_view()),
         Err(error) => {
             eprintln!("cachelab: {error}");
             return ExitCode::FAILURE;

@@ -65,6 +65,6 @@ fn fixed_hit(_n: &str) -> Fixed {
 /// The app's Rocket settings from `figment`, serving only the fixed routes.
 pub fn rocket(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment.merge(("ident", false)))
-        .attach(cachelab::security_headers())
+        .attach(cachelab::web::security_headers())
         .mount("/", routes![health, health_with_cache_headers, fixed_hit])
 }

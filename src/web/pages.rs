@@ -12,16 +12,16 @@ use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
-use crate::chart::TimingChart;
 use crate::disk::{DiskLookup, DiskStats, HitRead};
-use crate::guards::BrowserLearner;
-use crate::guards::SameOriginChange;
 use crate::history::{self, Tier};
 use crate::lab::Lab;
 use crate::memory::{MemoryLookup, MemoryStats};
-use crate::render::{render, BaseUrl};
-use crate::request_start::RequestStarted;
 use crate::view::{clock_utc, count_of, human_bytes, human_duration_ms, ratio_percent, server_ms};
+use crate::web::chart::TimingChart;
+use crate::web::guards::BrowserLearner;
+use crate::web::guards::SameOriginChange;
+use crate::web::render::{render, BaseUrl};
+use crate::web::request_start::RequestStarted;
 
 pub fn routes() -> Vec<Route> {
     routes![

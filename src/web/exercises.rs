@@ -11,10 +11,10 @@ use rocket::{get, post, routes, uri, Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
-use crate::errors::{ApiError, Refusal};
-use crate::guards::SameOriginChange;
 use crate::lab::Lab;
-use crate::render::{render, BaseUrl};
+use crate::web::errors::{ApiError, Refusal};
+use crate::web::guards::SameOriginChange;
+use crate::web::render::{render, BaseUrl};
 use crate::workshop::{
     Exercise, ExercisePath, InstructorKey, LearnerName, LearnerProgress, Plan, Reading,
     ReadingError,
@@ -25,10 +25,10 @@ mod instructor;
 mod page;
 mod timings;
 
-pub use crate::guards::{BrowserLearner, Instructor, Learner, WantsHtml};
+pub use crate::web::guards::{BrowserLearner, Instructor, Learner, WantsHtml};
 pub use instructor::{announce_instructor_view, instructor_view_url};
 
-pub use crate::guards::{INSTRUCTOR_HEADER, LEARNER_COOKIE, LEARNER_HEADER};
+pub use crate::web::guards::{INSTRUCTOR_HEADER, LEARNER_COOKIE, LEARNER_HEADER};
 
 pub fn routes() -> Vec<Route> {
     routes![

@@ -1,7 +1,7 @@
 //! The exercise page, and a browser learner choosing their name.
 
 use super::*;
-use crate::guards::learner_cookie;
+use crate::web::guards::learner_cookie;
 use crate::workshop::Credential;
 
 #[derive(Serialize)]

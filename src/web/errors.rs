@@ -138,7 +138,7 @@ pub fn catchers() -> Vec<Catcher> {
 #[catch(403)]
 fn forbidden(request: &Request<'_>) -> Refusal {
     let reason = request
-        .local_cache(crate::guards::CrossSiteRefusal::default)
+        .local_cache(crate::web::guards::CrossSiteRefusal::default)
         .0
         .clone()
         .unwrap_or_else(|| "this request is not allowed".to_owned());

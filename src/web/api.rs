@@ -17,13 +17,13 @@ use rocket::{delete, get, post, routes, Route, State};
 
 use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::disk::{DiskAnswer, DiskLookup, MissReason};
-use crate::errors::ApiError;
-use crate::guards::Learner;
-use crate::guards::SameOriginChange;
 use crate::lab::{Lab, Timed};
 use crate::memory::{FactorialAnswer, MemoryLookup};
-use crate::render::BaseUrl;
-use crate::request_start::RequestStarted;
+use crate::web::errors::ApiError;
+use crate::web::guards::Learner;
+use crate::web::guards::SameOriginChange;
+use crate::web::render::BaseUrl;
+use crate::web::request_start::RequestStarted;
 
 pub fn routes() -> Vec<Route> {
     let mut factorial_route = routes![factorial];

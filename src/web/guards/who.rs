@@ -4,8 +4,8 @@
 use rocket::http::{Cookie, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 
-use crate::errors::ApiError;
 use crate::lab::Lab;
+use crate::web::errors::ApiError;
 use crate::workshop::{Credential, CredentialRefusal, InstructorKey, LearnerName};
 
 /// The cookie that remembers a browser's learner, as a credential
@@ -206,6 +206,6 @@ impl<'r> FromRequest<'r> for WantsHtml {
     type Error = std::convert::Infallible;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        Outcome::Success(WantsHtml(crate::errors::wants_html(request)))
+        Outcome::Success(WantsHtml(crate::web::errors::wants_html(request)))
     }
 }

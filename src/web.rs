@@ -1,0 +1,47 @@
+//! The web layer: every route, catcher, page and request guard, and the
+//! fairings that shape responses. The tiers and the workshop know nothing
+//! of it; [`stage`] puts it onto a Rocket that already manages the
+//! [`crate::lab::Lab`].
+
+use rocket::fs::{relative, FileServer};
+use rocket::shield::{Permission, Shield};
+use rocket::{Build, Rocket};
+use rocket_dyn_templates::Template;
+
+pub mod api;
+pub mod chart;
+pub mod errors;
+pub mod exercises;
+pub mod guards;
+pub mod page_headers;
+pub mod pages;
+pub mod render;
+pub mod request_start;
+
+/// Rocket's default security headers, less `Permissions-Policy:
+/// interest-cohort=()`. It opted out of FLoC, a browser experiment that was
+/// withdrawn in 2022, so it no longer does anything, and every header costs
+/// each response time (see "Performance" in the README).
+/// `X-Content-Type-Options` and `X-Frame-Options` stay on every response.
+pub fn security_headers() -> Shield {
+    Shield::default().disable::<Permission>()
+}
+
+/// Mounts the JSON API, the pages, the workshop and the static files,
+/// registers the catchers, and attaches the fairings every response goes
+/// through. Called before any other fairing is attached, so that
+/// `Server-Timing`'s `total` starts before any other work on a request (in
+/// debug builds the template fairing checks every template for changes on
+/// each request).
+pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
+    rocket
+        .attach(request_start::RequestClock)
+        .attach(Template::fairing())
+        .attach(security_headers())
+        .attach(page_headers::PageHeaders)
+        .mount("/", api::routes())
+        .mount("/", pages::routes())
+        .mount("/", exercises::routes())
+        .mount("/static", FileServer::from(relative!("static")))
+        .register("/", errors::catchers())
+}
