@@ -7,7 +7,7 @@ use rocket::form::{Form, FromForm};
 use rocket::http::{Header, Status};
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, Responder, Route, State};
+use rocket::{get, post, routes, uri, Responder, Route, State, UriDisplayQuery};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
@@ -236,7 +236,7 @@ fn memory_clear(
 ) -> Flash<Redirect> {
     let removed = lab.clear_memory(learner.recorded(), "POST /memory/clear");
     Flash::success(
-        Redirect::to("/memory"),
+        Redirect::to(uri!(memory_page(_))),
         format!(
             "Memory cache cleared: {} removed.",
             count_of(removed, "entry", "entries")
@@ -273,7 +273,7 @@ struct DiskEntryView {
 }
 
 /// Which stored entries the disk page lists.
-#[derive(Debug, Clone, PartialEq, Eq, FromForm)]
+#[derive(Debug, Clone, PartialEq, Eq, FromForm, UriDisplayQuery)]
 struct ListingQuery {
     /// Show only keys that start with this (hex digits).
     key: Option<String>,
@@ -523,7 +523,10 @@ async fn disk_clear(
 ) -> Flash<Redirect> {
     let removed = lab.clear_disk(learner.recorded(), "POST /disk/clear").await;
     Flash::success(
-        Redirect::to("/disk"),
+        Redirect::to(uri!(disk_page(ListingQuery {
+            key: None,
+            page: None
+        }))),
         format!(
             "Disk cache cleared: {} removed.",
             count_of(removed, "entry", "entries")
@@ -593,7 +596,7 @@ async fn dashboard_clear(
         .clear_all(learner.recorded(), "POST /dashboard/clear")
         .await;
     Flash::success(
-        Redirect::to("/dashboard"),
+        Redirect::to(uri!(dashboard)),
         format!(
             "Both caches cleared: {} from memory and {} from disk removed.",
             count_of(cleared.memory_entries_removed, "entry", "entries"),

@@ -867,3 +867,11 @@ fn no_page_renders_learner_input_unescaped() {
     }
     app.assert_healthy();
 }
+
+#[test]
+fn choosing_a_name_redirects_back_to_the_exercises() {
+    let app = TestApp::new();
+    let renamed = submit_form(&app, "/exercises/name", "name=ada");
+    assert_eq!(renamed.status, Status::SeeOther);
+    assert_eq!(renamed.header("Location"), Some("/exercises"));
+}

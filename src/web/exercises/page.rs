@@ -201,7 +201,7 @@ pub(super) fn rename(
     learner: BrowserLearner,
     request_cookies: &rocket::http::CookieJar<'_>,
 ) -> Flash<Redirect> {
-    let back = Redirect::to("/exercises");
+    let back = Redirect::to(uri!(exercises_page));
     let new_name = match LearnerName::parse(&form.name) {
         Ok(name) => name,
         Err(reason) => return Flash::error(back, reason),

@@ -97,7 +97,10 @@ pub(super) fn report_timings(
     if wants.0 {
         if matched {
             return Ok(TimingsReply::Page(Box::new(Flash::success(
-                Redirect::to("/exercises#reading-timings"),
+                Redirect::to(format!(
+                    "{}#reading-timings",
+                    uri!(super::page::exercises_page)
+                )),
                 format!("Checked: {verdict}."),
             ))));
         }
