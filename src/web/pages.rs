@@ -7,7 +7,7 @@ use rocket::form::{Form, FromForm};
 use rocket::http::{Header, Status};
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, uri, Responder, Route, State, UriDisplayQuery};
+use rocket::{get, post, routes, uri, Responder, Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
@@ -273,13 +273,17 @@ struct DiskEntryView {
 }
 
 /// Which stored entries the disk page lists.
-#[derive(Debug, Clone, PartialEq, Eq, FromForm, UriDisplayQuery)]
+#[derive(Debug, Clone, PartialEq, Eq, FromForm)]
 struct ListingQuery {
     /// Show only keys that start with this (hex digits).
     key: Option<String>,
     /// Which page of [`ENTRIES_PER_PAGE`], from 1.
     page: Option<usize>,
 }
+
+/// Every field is optional, so a link to the disk page may leave the
+/// listing out (`uri!(disk_page(_))`): the newest entries, first page.
+impl rocket::http::uri::fmt::Ignorable<rocket::http::uri::fmt::Query> for ListingQuery {}
 
 /// Entries per page of the disk page's listing: enough to see eviction and
 /// expiry at work, few enough that the page stays small with 50,000 stored.
@@ -523,10 +527,7 @@ async fn disk_clear(
 ) -> Flash<Redirect> {
     let removed = lab.clear_disk(learner.recorded(), "POST /disk/clear").await;
     Flash::success(
-        Redirect::to(uri!(disk_page(ListingQuery {
-            key: None,
-            page: None
-        }))),
+        Redirect::to(uri!(disk_page(_))),
         format!(
             "Disk cache cleared: {} removed.",
             count_of(removed, "entry", "entries")
