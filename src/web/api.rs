@@ -4,6 +4,7 @@
 //! turn its answer into a response whose headers tell hit or miss and how
 //! long the server took.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use rocket::{delete, get, post, routes, Route, State};
 
 use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::disk::{DiskAnswer, DiskLookup, MissReason};
+use crate::http_cache::{CacheName, CacheStatusEntry, Detail, Forward, ForwardReason};
 use crate::lab::{Lab, Timed};
 use crate::memory::{FactorialAnswer, MemoryLookup};
 use crate::web::errors::ApiError;
@@ -333,6 +335,8 @@ pub struct CachedJson {
     /// One line for people (`X-Cache-Detail`): why a miss was a miss.
     detail: Option<String>,
     server_timing: String,
+    /// `Cache-Status` (RFC 9211): what each tier consulted did.
+    cache_status: Cow<'static, str>,
     key: Option<String>,
 }
 
@@ -395,6 +399,7 @@ impl CachedJson {
             hit: lookup.is_hit(),
             detail,
             server_timing: timing,
+            cache_status: memory_cache_status(&lookup),
             key: None,
         }
     }
@@ -453,6 +458,7 @@ impl CachedJson {
             hit: answer.lookup.is_hit(),
             detail,
             server_timing: timing,
+            cache_status: disk_cache_status(&answer.lookup),
             key: Some(key),
         }
     }
@@ -518,7 +524,8 @@ impl<'r> Responder<'r, 'static> for CachedJson {
                 "X-Cache",
                 if self.hit { "HIT" } else { "MISS" },
             ))
-            .header(Header::new("Server-Timing", self.server_timing));
+            .header(Header::new("Server-Timing", self.server_timing))
+            .header(Header::new("Cache-Status", self.cache_status));
         if let Some(detail) = self.detail {
             response.header(Header::new("X-Cache-Detail", detail));
         }
@@ -531,6 +538,47 @@ impl<'r> Responder<'r, 'static> for CachedJson {
         };
         response.ok()
     }
+}
+
+/// A memory hit's `Cache-Status`, written once: a hit must cost no more
+/// than it has to (a test holds it to what the builder writes).
+const MEMORY_HIT_STATUS: &str = "cachelab-memory;hit";
+const DISK_HIT_STATUS: &str = "cachelab-disk;hit";
+
+/// The memory tier's `Cache-Status` member: a hit; a miss it computed and
+/// stored; or a miss that waited for another request's computation
+/// (`collapsed`, RFC 9211 §2.6).
+fn memory_cache_status(lookup: &MemoryLookup) -> Cow<'static, str> {
+    let forward = match lookup {
+        MemoryLookup::Hit => return Cow::Borrowed(MEMORY_HIT_STATUS),
+        MemoryLookup::Computed(_) => Forward::because(ForwardReason::Miss).stored(true),
+        MemoryLookup::Joined(_) => Forward::because(ForwardReason::Miss).collapsed(true),
+    };
+    Cow::Owned(CacheStatusEntry::forwarded(CacheName::memory_tier(), forward).to_string())
+}
+
+/// The disk tier's `Cache-Status` member. An expired entry is `fwd=stale`
+/// (the tier had a copy, too old to use); a damaged one is a miss with
+/// `detail=integrity`; `stored` says whether the new answer was written.
+fn disk_cache_status(lookup: &DiskLookup) -> Cow<'static, str> {
+    let reason = match *lookup {
+        DiskLookup::Hit => return Cow::Borrowed(DISK_HIT_STATUS),
+        DiskLookup::Computed { reason, .. } | DiskLookup::Joined { reason } => reason,
+    };
+    let forward = Forward::because(match reason {
+        MissReason::Expired => ForwardReason::Stale,
+        MissReason::Absent | MissReason::Unreadable => ForwardReason::Miss,
+    });
+    // A waiter's answer was stored by the request it waited for.
+    let forward = match *lookup {
+        DiskLookup::Computed { stored, .. } => forward.stored(stored),
+        _ => forward.collapsed(true),
+    };
+    let mut entry = CacheStatusEntry::forwarded(CacheName::disk_tier(), forward);
+    if reason == MissReason::Unreadable {
+        entry = entry.detail(Detail::token("integrity").expect("\"integrity\" is a token"));
+    }
+    Cow::Owned(entry.to_string())
 }
 
 fn memory_desc(lookup: &MemoryLookup) -> &'static str {
@@ -625,6 +673,18 @@ mod tests {
 
     use super::*;
     use crate::memory::FactorialCache;
+
+    #[test]
+    fn the_hits_written_once_are_what_the_builder_writes() {
+        assert_eq!(
+            MEMORY_HIT_STATUS,
+            CacheStatusEntry::hit(CacheName::memory_tier()).to_string()
+        );
+        assert_eq!(
+            DISK_HIT_STATUS,
+            CacheStatusEntry::hit(CacheName::disk_tier()).to_string()
+        );
+    }
 
     /// The shape of a `/factorial/<n>` answer as serde would write it: the
     /// reference that [`factorial_body_before_elapsed`], written by hand, is

@@ -10,4 +10,4 @@ mod faults;
 mod fuzz_replay;
 mod hostile;
 mod input;
-mod memory;
+pub(crate) mod memory;

@@ -45,6 +45,7 @@ fn a_body_is_answered_and_then_served_from_disk() {
         second.header_names(),
         [
             "cache-control",
+            "cache-status",
             "content-type",
             "server-timing",
             "x-cache",
@@ -252,5 +253,38 @@ fn server_timing_total_covers_the_whole_request_and_names_its_parts() {
     assert!(
         body_ms > cache_ms,
         "a big body's hit is mostly the body: {timing:?}"
+    );
+}
+
+#[test]
+fn cache_status_names_the_disk_tier_and_why_it_went_to_the_work() {
+    use crate::api::memory::cache_status_params;
+    let pair = |key: &str, value: &str| (key.to_owned(), value.to_owned());
+    let app = TestApp::with(|settings| settings.merge(setting("disk_ttl_secs", 1)));
+    let miss = app.post_json("/data", r#"{"status": 1}"#);
+    assert_eq!(
+        cache_status_params(&miss),
+        [pair("fwd", "miss"), pair("stored", "?1")]
+    );
+    let hit = app.post_json("/data", r#"{"status": 1}"#);
+    assert_eq!(cache_status_params(&hit), [pair("hit", "?1")]);
+    app.time.advance(std::time::Duration::from_millis(1_001));
+    let expired = app.post_json("/data", r#"{"status": 1}"#);
+    assert_eq!(
+        cache_status_params(&expired),
+        [pair("fwd", "stale"), pair("stored", "?1")],
+        "the tier had a copy, too old to use"
+    );
+    for file in crate::helpers::content_files(&app.cache_dir()) {
+        std::fs::write(file, b"{}").expect("damage");
+    }
+    let damaged = app.post_json("/data", r#"{"status": 1}"#);
+    assert_eq!(
+        cache_status_params(&damaged),
+        [
+            pair("fwd", "miss"),
+            pair("stored", "?1"),
+            pair("detail", "integrity")
+        ]
     );
 }

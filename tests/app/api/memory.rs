@@ -87,6 +87,7 @@ fn a_miss_explains_itself_and_a_hit_carries_only_what_teaches() {
         hit.header_names(),
         [
             "cache-control",
+            "cache-status",
             "content-type",
             "server-timing",
             "x-cache",
@@ -186,4 +187,98 @@ async fn concurrent_cold_requests_compute_once() {
     assert_eq!(stats["memory"]["computed"], 150);
     assert_eq!(stats["memory"]["misses"], 24);
     assert_eq!(stats["memory"]["in_flight"], 0);
+}
+
+/// `Cache-Status` as a Structured Field List (RFC 8941), parsed by `sfv`:
+/// each member's cache name and its parameters, in the order sent.
+fn cache_status(answer: &crate::helpers::Answer) -> Vec<(String, Vec<(String, String)>)> {
+    use sfv::{BareItem, List, ListEntry};
+    // Each item written as RFC 8941 would write it alone: `?1`, `miss`,
+    // `"text"`, `12`.
+    let written = |item: &BareItem| match item {
+        BareItem::Boolean(value) => format!("?{}", u8::from(*value)),
+        BareItem::Token(token) => token.as_str().to_owned(),
+        BareItem::String(string) => format!("{:?}", string.as_str()),
+        BareItem::Integer(integer) => i64::from(*integer).to_string(),
+        other => format!("{other:?}"),
+    };
+    let value = answer.header("Cache-Status").expect("Cache-Status");
+    let list = sfv::Parser::new(value)
+        .parse::<List>()
+        .unwrap_or_else(|error| panic!("{value:?} is not a Structured Field List: {error}"));
+    list.iter()
+        .map(|entry| match entry {
+            ListEntry::Item(item) => (
+                written(&item.bare_item),
+                item.params
+                    .iter()
+                    .map(|(key, value)| (key.as_str().to_owned(), written(value)))
+                    .collect(),
+            ),
+            ListEntry::InnerList(_) => panic!("{value:?}: an inner list is no cache"),
+        })
+        .collect()
+}
+
+pub(crate) fn cache_status_params(answer: &crate::helpers::Answer) -> Vec<(String, String)> {
+    let members = cache_status(answer);
+    assert_eq!(members.len(), 1, "one tier consulted: {members:?}");
+    members
+        .into_iter()
+        .next()
+        .map(|(_, params)| params)
+        .unwrap_or_default()
+}
+
+#[test]
+fn cache_status_names_the_memory_tier_and_what_it_did() {
+    let app = TestApp::new();
+    let miss = app.get("/factorial/25");
+    assert_eq!(cache_status(&miss)[0].0, "cachelab-memory");
+    assert_eq!(
+        cache_status_params(&miss),
+        [
+            ("fwd".into(), "miss".into()),
+            ("stored".into(), "?1".into())
+        ]
+    );
+    let hit = app.get("/factorial/25");
+    assert_eq!(cache_status_params(&hit), [("hit".into(), "?1".into())]);
+}
+
+#[rocket::async_test]
+async fn cache_status_marks_requests_that_waited_for_another_as_collapsed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let client = async_client_for(
+        test_settings(&dir.path().join("cache")).merge(setting("factorial_delay_ms", 5)),
+    )
+    .await;
+    let requests = (0..4).map(|_| client.get("/factorial/60").dispatch());
+    let answers = rocket::futures::future::join_all(requests).await;
+    let statuses: Vec<String> = answers
+        .iter()
+        .map(|answer| {
+            answer
+                .headers()
+                .get_one("Cache-Status")
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|status| status.ends_with("stored"))
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|status| status.ends_with("collapsed"))
+            .count(),
+        3,
+        "{statuses:?}"
+    );
 }
