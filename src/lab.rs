@@ -136,9 +136,9 @@ impl Lab {
             What::Factorial(FactorialEvent {
                 n: answer.step.n(),
                 hit: lookup.is_hit(),
-                coalesced: matches!(lookup, MemoryLookup::Joined(_)),
+                coalesced: lookup.coalesced(),
                 steps_computed: lookup.steps_computed_here(),
-                reused_from: lookup.computation().and_then(|work| work.reused_from),
+                reused_from: lookup.reused_from(),
                 elapsed_us: micros(total),
                 computation: answer.step.computed_by(),
                 reused_computation: lookup
@@ -182,20 +182,15 @@ impl Lab {
         let Some(learner) = learner else {
             return;
         };
-        let (miss_reason, coalesced, stored) = match answer.lookup {
-            DiskLookup::Hit => (None, false, true),
-            DiskLookup::Computed { reason, stored } => (Some(reason), false, stored),
-            DiskLookup::Joined { reason } => (Some(reason), true, answer.written_at_ms.is_some()),
-        };
         self.workshop.record(
             learner,
             What::Data(DataEvent {
                 key: answer.key.clone(),
                 raw_fingerprint,
                 hit: answer.lookup.is_hit(),
-                coalesced,
-                miss_reason,
-                stored,
+                coalesced: answer.lookup.coalesced(),
+                miss_reason: answer.lookup.miss_reason(),
+                stored: answer.stored(),
                 elapsed_us: micros(total),
             }),
         );

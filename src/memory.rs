@@ -93,6 +93,17 @@ impl MemoryLookup {
         }
     }
 
+    /// Whether this request waited for another one's computation.
+    pub fn coalesced(&self) -> bool {
+        matches!(self, MemoryLookup::Joined(_))
+    }
+
+    /// The cached k! a miss started from (`None` for a hit, or a miss that
+    /// started from 0! = 1).
+    pub fn reused_from(&self) -> Option<u64> {
+        self.computation().and_then(|work| work.reused_from)
+    }
+
     /// Steps this very request multiplied (a joined request did none itself).
     pub fn steps_computed_here(&self) -> u64 {
         match self {

@@ -37,6 +37,19 @@ impl DiskLookup {
     pub fn is_hit(&self) -> bool {
         matches!(self, DiskLookup::Hit)
     }
+
+    /// Whether this request waited for another one doing the same work.
+    pub fn coalesced(&self) -> bool {
+        matches!(self, DiskLookup::Joined { .. })
+    }
+
+    /// Why the tier had no answer to serve (`None` for a hit).
+    pub fn miss_reason(&self) -> Option<MissReason> {
+        match *self {
+            DiskLookup::Hit => None,
+            DiskLookup::Computed { reason, .. } | DiskLookup::Joined { reason } => Some(reason),
+        }
+    }
 }
 
 /// Where a hit's bytes came from.
@@ -66,6 +79,16 @@ pub struct DiskAnswer {
 }
 
 impl DiskAnswer {
+    /// Whether the answer is on disk now: a hit's entry, or a miss's that
+    /// was written (by this request, or by the one it waited for).
+    pub fn stored(&self) -> bool {
+        match self.lookup {
+            DiskLookup::Hit => true,
+            DiskLookup::Computed { stored, .. } => stored,
+            DiskLookup::Joined { .. } => self.written_at_ms.is_some(),
+        }
+    }
+
     pub fn expires_at_ms(&self) -> Option<u64> {
         self.written_at_ms
             .map(|written| written.saturating_add(duration_ms(self.ttl)))

@@ -500,7 +500,7 @@ fn factorial_body_before_elapsed(answer: &FactorialAnswer) -> Vec<u8> {
         Some(k) => out.extend_from_slice(number.format(k).as_bytes()),
         None => out.extend_from_slice(b"null"),
     }
-    out.extend_from_slice(if matches!(lookup, MemoryLookup::Joined(_)) {
+    out.extend_from_slice(if lookup.coalesced() {
         b",\"coalesced\":true,\"elapsed_ms\":"
     } else {
         b",\"coalesced\":false,\"elapsed_ms\":"
@@ -561,9 +561,8 @@ fn memory_cache_status(lookup: &MemoryLookup) -> Cow<'static, str> {
 /// (the tier had a copy, too old to use); a damaged one is a miss with
 /// `detail=integrity`; `stored` says whether the new answer was written.
 fn disk_cache_status(lookup: &DiskLookup) -> Cow<'static, str> {
-    let reason = match *lookup {
-        DiskLookup::Hit => return Cow::Borrowed(DISK_HIT_STATUS),
-        DiskLookup::Computed { reason, .. } | DiskLookup::Joined { reason } => reason,
+    let Some(reason) = lookup.miss_reason() else {
+        return Cow::Borrowed(DISK_HIT_STATUS);
     };
     let forward = Forward::because(match reason {
         MissReason::Expired => ForwardReason::Stale,

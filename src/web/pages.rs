@@ -174,7 +174,7 @@ async fn memory_page(
                         None => Some(input.get()),
                         Some(work) => work.reused_from,
                     },
-                    coalesced: matches!(answer.lookup, MemoryLookup::Joined(_)),
+                    coalesced: answer.lookup.coalesced(),
                     server_ms: server_ms(total),
                     wait_ms: match answer.lookup {
                         MemoryLookup::Computed(work) => Some(server_ms(work.simulated_delay)),
