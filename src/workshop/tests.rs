@@ -1,0 +1,322 @@
+//! The workshop as a whole: checks on hand-made events, and the progress
+//! file across floods, compaction, a second copy and reopening.
+
+use super::*;
+
+/// A factorial event; `at_ms` doubles as its place in the sequence.
+fn factorial(at_ms: u64, n: u64, hit: bool) -> Event {
+    Event {
+        at_ms,
+        boot: 1,
+        seq: at_ms,
+        what: What::Factorial(FactorialEvent {
+            n,
+            hit,
+            coalesced: false,
+            steps_computed: if hit { 0 } else { n },
+            reused_from: None,
+            elapsed_us: if hit { 20 } else { 200_000 },
+            computation: 1,
+            reused_computation: None,
+        }),
+    }
+}
+
+#[test]
+fn names_are_checked_and_generated_names_are_valid() {
+    assert_eq!(
+        LearnerName::parse(" Ada-L_1 ").map(|n| n.to_string()),
+        Ok("ada-l_1".into())
+    );
+    assert!(LearnerName::parse("").is_err());
+    assert!(LearnerName::parse("a b").is_err());
+    assert!(LearnerName::parse("<script>").is_err());
+    assert!(LearnerName::parse(&"x".repeat(33)).is_err());
+    for _ in 0..50 {
+        let name = LearnerName::generate();
+        assert_eq!(LearnerName::parse(name.as_str()), Ok(name));
+    }
+}
+
+fn ada() -> LearnerName {
+    LearnerName::parse("ada").expect("valid")
+}
+
+fn plan() -> Plan {
+    Plan::for_learner(&ada(), 42, PlanSettings::default())
+}
+
+/// ada's number for the first exercise in `workshop`'s room.
+fn n_in(workshop: &Workshop) -> u64 {
+    workshop.plan(&ada()).first_hit(ExercisePath::Browser)
+}
+
+/// ada's own number for the first exercise, the browser way.
+fn her_n() -> u64 {
+    plan().first_hit(ExercisePath::Browser)
+}
+
+#[test]
+fn a_miss_then_a_hit_of_her_own_number_ticks_and_nothing_else_does() {
+    let n = her_n();
+    let events = [factorial(1_000, n, false), factorial(2_000, n, true)];
+    let evidence = check(Exercise::FirstHit, &plan(), &events, &[]).expect("ticked");
+    assert_eq!(
+        evidence.steps(),
+        &events[..],
+        "the two requests are the evidence"
+    );
+    assert_eq!(check(Exercise::FirstHit, &plan(), &events[1..], &[]), None);
+    let other_n = [factorial(1_000, n, false), factorial(2_000, n + 1, true)];
+    assert_eq!(check(Exercise::FirstHit, &plan(), &other_n, &[]), None);
+    let not_hers = [factorial(1_000, 20, false), factorial(2_000, 20, true)];
+    assert_eq!(check(Exercise::FirstHit, &plan(), &not_hers, &[]), None);
+}
+
+#[test]
+fn a_clear_by_anyone_explains_the_last_lru_miss() {
+    let run = plan().lru(ExercisePath::Browser);
+    let at = |seq: u64, n: u64, hit: bool| Event {
+        seq,
+        what: What::Factorial(FactorialEvent {
+            n,
+            hit,
+            coalesced: false,
+            steps_computed: if hit {
+                0
+            } else if n == run.newcomer() {
+                1
+            } else {
+                200
+            },
+            reused_from: (n == run.newcomer()).then_some(run.top),
+            elapsed_us: 100,
+            computation: if n == run.newcomer() { 2 } else { 1 },
+            reused_computation: (n == run.newcomer()).then_some(1),
+        }),
+        ..factorial(seq, n, hit)
+    };
+    let events = [
+        at(1, run.top, false),
+        at(2, run.oldest(), true),
+        at(3, run.newcomer(), false),
+        at(5, run.oldest(), true),
+        at(6, run.victim(), false),
+    ];
+    assert!(check(Exercise::LruEviction, &plan(), &events, &[]).is_some());
+    let clear = |seq: u64| ClearRecord {
+        at_ms: seq,
+        boot: 1,
+        seq,
+        tier: ClearedTier::Memory,
+    };
+    assert_eq!(
+        check(Exercise::LruEviction, &plan(), &events, &[clear(4)]),
+        None,
+        "cleared between adding and the last miss"
+    );
+    assert!(check(Exercise::LruEviction, &plan(), &events, &[clear(7)]).is_some());
+}
+
+#[test]
+fn a_tick_saved_as_a_sentence_by_an_earlier_version_is_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("progress.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"tick":{"learner":"ada","exercise":"first-hit","#,
+            r#""tick":{"at_ms":5,"evidence":"20! was a MISS, then a HIT"}}}"#,
+            "\n"
+        ),
+    )
+    .expect("write");
+    let workshop = Workshop::open(&path, PlanSettings::default());
+    let progress = workshop.progress_of(&ada());
+    assert_eq!(
+        progress.ticks.get("first-hit").map(|tick| &tick.evidence),
+        Some(&Evidence::Words("20! was a MISS, then a HIT".into()))
+    );
+}
+
+#[test]
+fn a_torn_line_loses_only_itself_and_the_file_is_compacted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("progress.jsonl");
+    let line = |n: u64| {
+        let event = factorial(n, n, false);
+        serde_json::to_string(&LogLine::Event {
+            learner: LearnerName::parse("ada").expect("valid"),
+            event,
+        })
+        .expect("serializes")
+    };
+    let mut bytes = format!("{}\n", line(1)).into_bytes();
+    bytes.extend_from_slice(b"{\"event\":{\"learner\":\"ada\xE2\x80"); // cut mid-character
+    bytes.extend_from_slice(format!("\n{}\n", line(2)).as_bytes());
+    std::fs::write(&path, bytes).expect("write");
+
+    let workshop = Workshop::open(&path, PlanSettings::default());
+    let ada = LearnerName::parse("ada").expect("valid");
+    assert_eq!(
+        workshop.recent_events(&ada, 10).len(),
+        2,
+        "both whole lines replayed"
+    );
+    let compacted = std::fs::read_to_string(&path).expect("valid UTF-8 after compaction");
+    assert_eq!(compacted.lines().count(), 2);
+}
+
+#[test]
+fn a_flood_of_new_names_never_costs_a_learner_their_ticks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let workshop = Workshop::open(&dir.path().join("progress.jsonl"), PlanSettings::default());
+    let ada = LearnerName::parse("ada").expect("valid");
+    workshop.record(&ada, factorial(0, n_in(&workshop), false).what);
+    workshop.record(&ada, factorial(0, n_in(&workshop), true).what);
+    assert_eq!(workshop.progress_of(&ada).done, 1);
+    for n in 0..MAX_LEARNERS + 100 {
+        let invented = LearnerName::parse(&format!("bot-{n}")).expect("valid");
+        workshop.record(&invented, factorial(0, 3, false).what);
+    }
+    assert_eq!(workshop.progress_of(&ada).done, 1, "ada keeps her tick");
+    let last = LearnerName::parse(&format!("bot-{}", MAX_LEARNERS + 99)).expect("valid");
+    assert_eq!(
+        workshop.recent_events(&last, 10).len(),
+        1,
+        "tick-less names rotate"
+    );
+}
+
+#[test]
+fn one_client_repeating_a_request_keeps_the_file_bounded_while_running() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("progress.jsonl");
+    let ada = LearnerName::parse("ada").expect("valid");
+    let workshop = Workshop::open(&path, PlanSettings::default());
+    workshop.record(&ada, factorial(0, n_in(&workshop), false).what);
+    workshop.record(&ada, factorial(0, n_in(&workshop), true).what);
+    for _ in 0..800 {
+        workshop.record(&ada, factorial(0, n_in(&workshop), true).what);
+    }
+    drop(workshop);
+    let lines = std::fs::read_to_string(&path)
+        .expect("file")
+        .lines()
+        .count();
+    // 803 lines were written; 200 events and a tick are remembered.
+    assert!(lines < 450, "{lines} lines");
+    let reopened = Workshop::open(&path, PlanSettings::default());
+    assert_eq!(
+        reopened.progress_of(&ada).done,
+        1,
+        "the tick survives compaction"
+    );
+    assert_eq!(reopened.recent_events(&ada, 500).len(), EVENTS_PER_LEARNER);
+}
+
+#[test]
+fn a_second_copy_never_rewrites_the_file_the_first_one_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("progress.jsonl");
+    let ada = LearnerName::parse("ada").expect("valid");
+    let grace = LearnerName::parse("grace").expect("valid");
+    let first = Workshop::open(&path, PlanSettings::default());
+    first.record(&ada, factorial(0, n_in(&first), false).what);
+    // A copy started by mistake: it must not compact the file away.
+    let second = Workshop::open(&path, PlanSettings::default());
+    second.record(&grace, factorial(0, 3, false).what);
+    first.record(&ada, factorial(0, n_in(&first), true).what);
+    drop(second);
+    drop(first);
+    let reopened = Workshop::open(&path, PlanSettings::default());
+    assert_eq!(reopened.progress_of(&ada).done, 1, "the first copy's tick");
+    assert_eq!(reopened.recent_events(&ada, 10).len(), 2);
+    assert_eq!(reopened.recent_events(&grace, 10).len(), 0);
+}
+
+#[test]
+fn a_name_taken_by_renaming_is_taken_at_once_and_after_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("progress.jsonl");
+    let ada = LearnerName::parse("ada").expect("valid");
+    let first_browser = LearnerName::parse("curious-otter-1234").expect("valid");
+    let second_browser = LearnerName::parse("brave-heron-5678").expect("valid");
+    {
+        let workshop = Workshop::open(&path, PlanSettings::default());
+        assert!(workshop.rename(&first_browser, &ada).is_ok());
+        assert!(
+            workshop.rename(&second_browser, &ada).is_err(),
+            "taken before ada sent a request"
+        );
+    }
+    let reopened = Workshop::open(&path, PlanSettings::default());
+    assert!(reopened.rename(&second_browser, &ada).is_err());
+    assert_eq!(reopened.recent_events(&ada, 10).len(), 1, "the rename");
+}
+
+#[test]
+fn a_key_for_a_name_obtained_before_its_holder_chose_it_opens_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("progress.jsonl");
+    let ada = LearnerName::parse("ada").expect("valid");
+    let attacker = LearnerName::parse("mallory").expect("valid");
+    let victim = LearnerName::parse("curious-otter-1234").expect("valid");
+    let workshop = Workshop::open(&path, PlanSettings::default());
+    // Take the name, keep its key, leave it.
+    let harvested = workshop.rename(&attacker, &ada).expect("free");
+    assert!(workshop.rename(&ada, &attacker).is_ok());
+    // The learner who really chooses it gets a key of their own.
+    let real = workshop.rename(&victim, &ada).expect("free again");
+    assert_eq!(workshop.identify(&real.to_string()), Ok(ada.clone()));
+    assert_eq!(
+        workshop.identify(&harvested.to_string()),
+        Err(CredentialRefusal::WrongKey(ada.clone()))
+    );
+    // And after a restart, the claim still holds.
+    drop(workshop);
+    let reopened = Workshop::open(&path, PlanSettings::default());
+    assert!(reopened.identify(&harvested.to_string()).is_err());
+    assert_eq!(reopened.identify(&real.to_string()), Ok(ada));
+}
+
+#[test]
+fn a_credential_offered_to_a_browser_claims_its_name_when_first_used() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let workshop = Workshop::open(&dir.path().join("progress.jsonl"), PlanSettings::default());
+    let name = workshop.fresh_name();
+    let first = workshop.offer(&name);
+    let second = workshop.offer(&name);
+    assert_eq!(workshop.identify(&first.to_string()), Ok(name.clone()));
+    assert!(
+        workshop.identify(&second.to_string()).is_err(),
+        "the first one used holds the name"
+    );
+    assert_eq!(workshop.credential_of(&name), Some(first));
+}
+
+#[test]
+fn progress_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("progress.jsonl");
+    let ada = LearnerName::parse("ada").expect("valid");
+    {
+        let workshop = Workshop::open(&path, PlanSettings::default());
+        workshop.record(&ada, factorial(0, n_in(&workshop), false).what);
+        workshop.record(&ada, factorial(0, n_in(&workshop), true).what);
+        assert_eq!(workshop.progress_of(&ada).done, 1);
+    }
+    // The writer thread drains its queue before the file is read again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let reopened = loop {
+        let reopened = Workshop::open(&path, PlanSettings::default());
+        if reopened.progress_of(&ada).done == 1 || std::time::Instant::now() > deadline {
+            break reopened;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let progress = reopened.progress_of(&ada);
+    assert_eq!(progress.done, 1);
+    assert!(progress.ticks.contains_key("first-hit"));
+    assert_eq!(reopened.recent_events(&ada, 10).len(), 2);
+}
