@@ -55,7 +55,7 @@ pub fn check(
             Exercise::CanonicalKeys => canonical_keys(&plan.canonical(path), events, clears),
             Exercise::Ttl => ttl(&plan.ttl(path), events),
             Exercise::Clearing => clearing(plan.clearing(path), events),
-            Exercise::ReadingTimings => reading_timings(plan.timings(path), events, events.len()),
+            Exercise::ReadingTimings => reading_timings(plan.timings(path), events),
             Exercise::Stampede => stampede(plan.stampede(path), events),
             Exercise::Integrity => integrity(&plan.integrity(path), events),
         }?;
@@ -346,10 +346,9 @@ fn clearing(n: u64, events: &[Event]) -> Option<Vec<usize>> {
 /// typo is forgiven, trying numbers until one matches is not.
 const REPORTS_PER_MISS: usize = 3;
 
-/// The latest timings report among the first `considered` events that
-/// matches a miss and a hit of the learner's own.
-fn reading_timings(n: u64, events: &[Event], considered: usize) -> Option<Vec<usize>> {
-    let events = &events[..considered.min(events.len())];
+/// The latest timings report that matches a miss and a hit of the
+/// learner's own.
+fn reading_timings(n: u64, events: &[Event]) -> Option<Vec<usize>> {
     (0..events.len())
         .rev()
         .find_map(|report| report_matches(n, events, report))

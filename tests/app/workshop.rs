@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cachelab::lab::Lab;
 use cachelab::workshop::LearnerName;
-use rocket::http::{Accept, ContentType, Header, Status};
+use rocket::http::{Accept, ContentType, Header, Method, Status};
 use rocket::local::asynchronous::Client;
 use serde_json::Value;
 
@@ -71,22 +71,22 @@ fn as_instructor() -> Header<'static> {
     Header::new("X-Instructor-Key", INSTRUCTOR_KEY)
 }
 
-fn get_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
+/// `method uri`, sent as `learner` with their own credential.
+fn send_as(app: &TestApp, learner: &str, method: Method, uri: &str) -> Answer {
     Answer::from(
         app.client
-            .get(uri.to_owned())
+            .req(method, uri.to_owned())
             .header(as_learner(app, learner))
             .dispatch(),
     )
 }
 
+fn get_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
+    send_as(app, learner, Method::Get, uri)
+}
+
 fn post_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
-    Answer::from(
-        app.client
-            .post(uri.to_owned())
-            .header(as_learner(app, learner))
-            .dispatch(),
-    )
+    send_as(app, learner, Method::Post, uri)
 }
 
 fn data_as(app: &TestApp, learner: &str, body: &str) -> Answer {
@@ -122,12 +122,7 @@ fn ticks(app: &TestApp, learner: &str) -> serde_json::Map<String, Value> {
 }
 
 fn delete_as(app: &TestApp, learner: &str, uri: &str) -> Answer {
-    Answer::from(
-        app.client
-            .delete(uri.to_owned())
-            .header(as_learner(app, learner))
-            .dispatch(),
-    )
+    send_as(app, learner, Method::Delete, uri)
 }
 
 /// Workshop tests keep factorials small (n at most 1,500), so that a test's
