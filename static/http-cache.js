@@ -141,17 +141,22 @@
 
   function verdict(load) {
     if (load.reached === 0) {
-      return "From the browser's cache: no request was sent";
+      return "From the browser's cache: no request";
     }
     if (load.arrived.every((status) => status === 304)) {
-      return "Revalidated: the app answered 304 Not Modified and the browser used its copy";
+      return "Revalidated: the app said 304 Not Modified, the browser used its copy";
     }
-    return "A full answer from the app (200)";
+    return "Full answer: the app sent 200 and the body";
   }
+
+  // Each cell carries its column's heading, which a phone shows beside it
+  // (see style.css) instead of a table too wide for the screen.
+  const headings = [...document.querySelectorAll("#loads thead th")].map((th) => th.textContent);
 
   function cell(row, text, className) {
     const td = row.insertCell();
     td.textContent = text;
+    td.dataset.heading = headings[td.cellIndex] || "";
     if (className) {
       td.className = className;
     }
@@ -168,12 +173,10 @@
     row.dataset.statuses = load.arrived.join(",");
     row.dataset.transferSize = String(load.transferSize);
     cell(row, String(totals.loads));
-    const policyCell = row.insertCell();
     const code = document.createElement("code");
     code.textContent = load.policy.label;
-    policyCell.append(code);
+    cell(row, "").append(code);
     cell(row, verdict(load), load.reached === 0 ? "verdict cached" : "verdict network");
-    cell(row, load.reached === 0 ? "no request" : load.arrived.map((status) => `1 request: ${status}`).join(", "));
     cell(row, load.transferSize === null ? "not reported" : `${load.transferSize} B`);
     cell(row, `${load.duration.toFixed(1)} ms`);
     cell(row, `#${load.servedBy}, version ${load.version}`);
@@ -216,7 +219,7 @@
       const row = rows.insertRow();
       row.className = "changed";
       const td = cell(row, `The resource changed: version ${changed.version}, made at ${changed.made_at}.`);
-      td.colSpan = 7;
+      td.colSpan = headings.length;
     } catch (error) {
       summary.textContent = `The change failed: ${error.message}`;
     }

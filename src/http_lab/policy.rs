@@ -201,7 +201,7 @@ impl CacheControl {
         if directives.is_empty() {
             return Err(PolicyError::new(
                 "cc",
-                "is empty",
+                "empty",
                 "at least one directive (leave cc out to send no Cache-Control at all)",
             ));
         }
@@ -313,7 +313,7 @@ impl Policy {
             if seen.contains(&name) {
                 return Err(PolicyError::new(
                     name,
-                    "is given twice",
+                    "given twice",
                     "each parameter at most once",
                 ));
             }
@@ -352,7 +352,7 @@ impl Policy {
                 other => {
                     return Err(PolicyError::new(
                         other,
-                        "is not a parameter of this resource",
+                        "not a parameter of this resource",
                         KNOWN_PARAMETERS,
                     ))
                 }
@@ -452,8 +452,8 @@ mod tests {
             ("maxage=60", "not a Cache-Control response directive"),
             ("only-if-cached", "not a Cache-Control response directive"),
             ("private=\"Set-Cookie\"", "takes no value"),
-            ("", "is empty"),
-            (" , ", "is empty"),
+            ("", "empty"),
+            (" , ", "empty"),
         ] {
             let refused = cache_control(written).expect_err(written);
             assert!(refused.starts_with("the parameter \"cc\""), "{refused}");

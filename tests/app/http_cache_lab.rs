@@ -378,3 +378,68 @@ fn the_count_of_names_and_of_recent_requests_is_bounded() {
     let last = format!("flood-{}", cachelab::http_lab::MAX_RESOURCES - 1);
     assert_eq!(requests(&app, &last).json["requests"], 1);
 }
+
+#[test]
+fn slow_is_accepted_up_to_its_limit() {
+    let app = TestApp::new();
+    let answer = app.get(&format!("{}?slow=1&cc=no-store", resource("slow")));
+    assert_eq!(answer.status, Status::Ok);
+    assert_eq!(answer.header("Cache-Control"), Some("no-store"));
+}
+
+/// The `data-resource` the page's form names.
+fn page_resource(page: &Answer) -> String {
+    let start = page
+        .body
+        .find("data-resource=\"")
+        .map(|at| at + "data-resource=\"".len())
+        .expect("the form names its resource");
+    let end = page.body[start..].find('"').expect("a closing quote") + start;
+    page.body[start..end].to_owned()
+}
+
+#[test]
+fn the_page_gives_each_visit_its_own_resource_and_its_commands() {
+    let app = TestApp::new();
+    let page = get_with(
+        &app,
+        "/http-cache",
+        &[("Accept", "text/html"), ("Host", "lab.example:9000")],
+    );
+    assert_eq!(page.status, Status::Ok);
+    assert!(page
+        .header("Content-Type")
+        .is_some_and(|content_type| content_type.starts_with("text/html")));
+    assert!(
+        page.body
+            .contains(r#"<a href="/http-cache" aria-current="page">HTTP cache</a>"#),
+        "the nav links to the page and marks it current"
+    );
+    assert!(page
+        .body
+        .contains(r#"<script src="/static/http-cache.js" defer></script>"#));
+    assert!(!page.body.contains("<script>"), "no inline script");
+
+    let name = page_resource(&page);
+    assert!(name.starts_with("lab-"), "{name}");
+    // Tera escapes '/' as "&#x2F;", which the browser shows as '/'.
+    assert!(
+        page.body.replace("&#x2F;", "/").contains(&format!(
+            "curl -i -H 'Accept-Language: fr' \
+             'http://lab.example:9000/http-cache/resource/{name}?vary=Accept-Language'"
+        )),
+        "the curl commands name the host and the page's own resource"
+    );
+    assert_eq!(app.get(&resource(&name)).status, Status::Ok, "a valid name");
+
+    let again = get_with(&app, "/http-cache", &[("Accept", "text/html")]);
+    assert_ne!(
+        page_resource(&again),
+        name,
+        "another visit, another resource"
+    );
+
+    let script = app.get("/static/http-cache.js");
+    assert_eq!(script.status, Status::Ok);
+    assert!(script.body.contains("PerformanceResourceTiming"));
+}

@@ -264,6 +264,8 @@ async fn each_policy_is_reused_revalidated_or_fetched_by_chromium() {
         .contains("X-Variant: green"));
 
     assert_console_clean(&browser, "/http-cache").await;
+    let shots = Screenshots::new();
+    shots.take(&browser, "http-cache-form").await;
     browser
         .execute(
             "document.getElementById('loads-heading').scrollIntoView();",
@@ -271,6 +273,6 @@ async fn each_policy_is_reused_revalidated_or_fetched_by_chromium() {
         )
         .await
         .expect("scroll to the results");
-    Screenshots::new().take(&browser, "http-cache").await;
+    shots.take(&browser, "http-cache").await;
     browser.close().await.expect("close the browser");
 }
