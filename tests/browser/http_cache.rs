@@ -212,6 +212,15 @@ async fn each_policy_is_reused_revalidated_or_fetched_by_chromium() {
     assert!(text_of(&browser, "#loads tbody tr:last-child")
         .await
         .contains("304 Not Modified"));
+    // A 304's headers replace the stored copy's (RFC 9111 §4.3.4), so the
+    // copy now names the request that revalidated it.
+    let latest = app_count(&browser, &resource).await["requests"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        text_of(&browser, "#loads tbody tr:last-child td:last-child").await,
+        format!("#{latest}, version 1")
+    );
 
     // A new version: the next revalidation gets it in full.
     browser
