@@ -2,7 +2,10 @@
 //!
 //! Handlers stay thin: parse the input into a domain type, ask a tier, and
 //! turn its answer into a response whose headers tell hit or miss and how
-//! long the server took.
+//! long the server took. The answers that never change (`GET
+//! /factorial/<n>`, `GET /data/<key>`) carry a strong `ETag`, and a request
+//! that already holds one (`If-None-Match`) is answered 304 with no body;
+//! Rocket answers `HEAD` from the same routes.
 
 use std::borrow::Cow;
 use std::io::Cursor;

@@ -12,4 +12,5 @@ mod room;
 mod server;
 mod shared_dir;
 mod shutdown;
+mod validators;
 mod wire;

@@ -77,6 +77,11 @@ fn the_factorial_body_is_the_value_alone_and_tagged_by_its_sha256() {
         assert_eq!(answer.body, FACTORIAL_20);
         assert_eq!(answer.header("ETag"), Some(tag_of(FACTORIAL_20).as_str()));
     }
+    // The tag `examples/floor` sends with these bytes.
+    assert_eq!(
+        hit.header("ETag"),
+        Some("\"sha256-0f34a2871dadb447831820636e0da30a\"")
+    );
     // A different n, a different tag.
     assert_ne!(app.get("/factorial/21").header("ETag"), hit.header("ETag"));
 }
@@ -101,6 +106,9 @@ fn tags_are_the_same_in_a_rebuilt_app_on_the_same_cache_dir() {
     assert_eq!(after[1].body, STORED_CANONICAL);
 }
 
+/// What a case is called, the header lines it sends, and the status due.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Status);
+
 /// Every form of `If-None-Match`, on both routes: which earn a 304.
 #[test]
 fn if_none_match_is_read_as_rfc_9110_says() {
@@ -111,7 +119,7 @@ fn if_none_match_is_read_as_rfc_9110_says() {
         let listed = format!("\"a\", {tag}, \"b\"");
         let listed_weak = format!("\"a\",{weak} ,\"b\"");
         let beside_junk = format!("{tag}, junk");
-        let cases: [(&str, Vec<(&str, &str)>, Status); 13] = [
+        let cases: [Case; 13] = [
             (
                 "the tag itself",
                 vec![("If-None-Match", &tag)],
