@@ -186,7 +186,9 @@ async fn concurrent_cold_requests_compute_once() {
 
 /// `Cache-Status` as a Structured Field List (RFC 8941), parsed by `sfv`:
 /// each member's cache name and its parameters, in the order sent.
-fn cache_status(answer: &crate::helpers::Answer) -> Vec<(String, Vec<(String, String)>)> {
+pub(crate) fn cache_status(
+    answer: &crate::helpers::Answer,
+) -> Vec<(String, Vec<(String, String)>)> {
     use sfv::{BareItem, List, ListEntry};
     // Each item written as RFC 8941 would write it alone: `?1`, `miss`,
     // `"text"`, `12`.

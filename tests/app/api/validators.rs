@@ -4,7 +4,7 @@
 
 use rocket::http::{Header, Status};
 
-use crate::api::memory::cache_status_params;
+use crate::api::memory::{cache_status, cache_status_params};
 use crate::helpers::{sha256_hex, Answer, TestApp};
 
 const FACTORIAL_20: &str = r#"{"number":20,"factorial":"2432902008176640000","digits":19}"#;
@@ -196,11 +196,16 @@ fn if_none_match_is_read_as_rfc_9110_says() {
 #[test]
 fn a_304_has_no_body_and_the_headers_the_200_would_have_had() {
     let (app, uris) = app_with_both_answers();
-    for uri in &uris {
+    for (uri, tier) in uris.iter().zip(["cachelab-memory", "cachelab-disk"]) {
         let full = app.get(uri);
         let tag = full.header("ETag").expect("an ETag");
         let not_modified = get_with(&app, uri, &[("If-None-Match", tag)]);
         assert_eq!(not_modified.status, Status::NotModified, "{uri}");
+        assert_eq!(
+            cache_status(&not_modified),
+            [(tier.to_owned(), vec![("hit".to_owned(), "?1".to_owned())])],
+            "{uri}: the tier that answered, read with sfv"
+        );
         assert_eq!(not_modified.body, "", "{uri}");
         for name in ["ETag", "Cache-Control", "X-Cache", "Cache-Status"] {
             assert_eq!(
