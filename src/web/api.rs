@@ -411,9 +411,9 @@ impl<'r> FromData<'r> for JsonBody {
 /// on a miss (a hit needs no more words than `HIT`), `X-Cache-Key` for an
 /// answer of `POST /data`, and `ETag` on the answers that never change.
 ///
-/// The body is the per-request facts' only absence: it is the value alone,
-/// the same bytes every time, so that its tag can name it and a stored copy
-/// stays valid; what this request did is in the headers.
+/// The body holds the value alone, the same bytes every time, so that its
+/// tag can name it and a stored copy stays valid: what this request did is
+/// in the headers.
 pub struct CachedJson {
     /// The request's whole time, measured once every header was built
     /// (`Server-Timing`'s `total`).
