@@ -24,8 +24,8 @@ pub struct FactorialStep {
     /// hit can then say whose work it reused.
     computed_by: u64,
     /// The answer's bytes and their entity tag, made once: rendering a
-    /// 35,000-digit number costs milliseconds and hashing its answer a
-    /// tenth of one, and a hit must cost neither.
+    /// 35,000-digit number costs milliseconds, and hashing would read all of
+    /// its answer again; a hit must pay for neither.
     rendered: OnceLock<RenderedAnswer>,
 }
 
