@@ -132,10 +132,10 @@ fn get_data(
     lab: &State<Lab>,
     validators: Validators<'_>,
     base_url: BaseUrl,
-) -> Result<CachedJson, NotStoredHere> {
+) -> Result<CachedJson, NoStoredAnswer> {
     let key = EntryKey::parse(key).map_err(|not_a_key| {
         let shown: String = key.chars().take(80).collect();
-        NotStoredHere::refusal(
+        NoStoredAnswer::not_a_key(
             ApiError::new(
                 Status::BadRequest,
                 format!("{shown:?} is not a key: {not_a_key}"),
@@ -151,7 +151,7 @@ fn get_data(
     let timed = lab.stored_data(&key, &validators.0);
     match timed.answer {
         Ok(ref hit) => Ok(CachedJson::stored(hit, &timed, started)),
-        Err(reason) => Err(NotStoredHere::miss(
+        Err(reason) => Err(NoStoredAnswer::miss(
             &key,
             reason,
             timed.cache_elapsed,
@@ -563,7 +563,7 @@ impl CachedJson {
     }
 
     /// `GET /data/<key>`'s answer for a stored entry (a hit: a miss is
-    /// [`NotStoredHere::miss`]). The whole time is measured last.
+    /// [`NoStoredAnswer::miss`]). The whole time is measured last.
     fn stored<T>(hit: &DiskAnswer, timed: &Timed<T>, started: RequestStarted) -> Self {
         let mut timing = String::with_capacity(80);
         push_timing_entry(&mut timing, "cache", "disk hit", Some(timed.cache_elapsed));
@@ -635,13 +635,13 @@ impl<'r> Responder<'r, 'static> for CachedJson {
 /// not a key, or a 404 that carries the disk tier's miss in the same
 /// headers a hit would (`X-Cache`, `Cache-Status`, `Server-Timing`), so the
 /// miss teaches as much as a hit.
-pub struct NotStoredHere {
+pub struct NoStoredAnswer {
     error: ApiError,
     cache_headers: Vec<Header<'static>>,
 }
 
-impl NotStoredHere {
-    fn refusal(error: ApiError) -> Self {
+impl NoStoredAnswer {
+    fn not_a_key(error: ApiError) -> Self {
         Self {
             error,
             cache_headers: Vec::new(),
@@ -692,7 +692,7 @@ impl NotStoredHere {
     }
 }
 
-impl<'r> Responder<'r, 'static> for NotStoredHere {
+impl<'r> Responder<'r, 'static> for NoStoredAnswer {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         let mut response = self.error.respond_to(request)?;
         for header in self.cache_headers {
