@@ -370,8 +370,8 @@ fn static_file(
             let error = ApiError::new(
                 Status::NotFound,
                 format!(
-                    "{MOUNT_POINT}/{name} is an older version of {MOUNT_POINT}/{}: its content \
-                     has changed since, and this address only ever means the old content",
+                    "{MOUNT_POINT}/{name} is not the current version of {MOUNT_POINT}/{}: an \
+                     address with a hash in it only ever means the content it was made from",
                     file.plain_name
                 ),
             )
