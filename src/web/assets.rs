@@ -102,10 +102,13 @@ impl StaticFile {
         }
     }
 
+    /// Its path under `static/`: `style.css`.
     pub fn plain_name(&self) -> &str {
         &self.plain_name
     }
 
+    /// Its path under `static/` with the content's hash before the
+    /// extension: `style.3f2a9c1b7d04e8a6.css`.
     pub fn hashed_name(&self) -> &str {
         &self.hashed_name
     }
@@ -115,10 +118,13 @@ impl StaticFile {
         format!("{MOUNT_POINT}/{}", self.hashed_name)
     }
 
+    /// The strong `ETag` of its content (RFC 9110 §8.8.3), whose digest
+    /// starts with the same hex digits as the hashed name.
     pub fn entity_tag(&self) -> &EntityTag {
         &self.entity_tag
     }
 
+    /// Its content, as read when the app started.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -210,10 +216,16 @@ impl StaticAssets {
                     error,
                 })?;
                 let file_name = entry.file_name();
-                let Some(file_name) = file_name.to_str().filter(|name| !name.starts_with('.'))
-                else {
+                let Some(file_name) = file_name.to_str() else {
+                    log::warn!(
+                        "{} not served: its name is not UTF-8",
+                        full_folder.join(&file_name).display()
+                    );
                     continue;
                 };
+                if file_name.starts_with('.') {
+                    continue;
+                }
                 let relative = folder.join(file_name);
                 let full_path = dir.join(&relative);
                 // Follows symbolic links, as a file server would.
@@ -350,6 +362,8 @@ pub fn stage(dir: &'static str) -> AdHoc {
     })
 }
 
+/// The one route that serves every file, by either name; mount it at
+/// [`MOUNT_POINT`].
 pub fn routes() -> Vec<Route> {
     routes![static_file]
 }
