@@ -61,7 +61,8 @@ pub const MOUNT_POINT: &str = "/static";
 /// A hashed address never changes meaning, so any cache may keep it without
 /// asking again, even when the learner reloads (RFC 8246 §2), for a year:
 /// HTTP's conventional "never expires" (RFC 2616 §14.21 asked servers to
-/// promise no more than that, and caches everywhere honour it).
+/// promise no more than that). `public` is said for the reader: with a
+/// `max-age`, shared caches may store it anyway (RFC 9111 §5.2.2.9).
 pub const HASHED_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 
 /// A plain address keeps its name when the file changes, so a stored copy
