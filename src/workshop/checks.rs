@@ -61,7 +61,9 @@ pub fn check(
             Exercise::BrowserCache => {
                 browser_cache(&plan.resource(HttpLesson::BrowserCache), events)
             }
-            Exercise::Revalidation => revalidation(&plan.resource(HttpLesson::Revalidation), events),
+            Exercise::Revalidation => {
+                revalidation(&plan.resource(HttpLesson::Revalidation), events)
+            }
             Exercise::NoStoreVersusNoCache => {
                 no_store_versus_no_cache(&plan.resource(HttpLesson::NoStoreVersusNoCache), events)
             }
@@ -498,14 +500,15 @@ fn browser_cache(name: &str, events: &[Event]) -> Option<Vec<usize>> {
 /// A whole answer, then a conditional request for it answered 304: the
 /// client's copy was confirmed rather than sent again.
 fn revalidation(name: &str, events: &[Event]) -> Option<Vec<usize>> {
-    starts(events, |event| resource(event, name).is_some_and(|seen| seen.status == 200)).find_map(
-        |whole| {
-            let again = next_request_for(events, whole, name)?;
-            resource(&events[again], name)
-                .is_some_and(|seen| seen.status == 304 && seen.conditional)
-                .then(|| vec![whole, again])
-        },
-    )
+    starts(events, |event| {
+        resource(event, name).is_some_and(|seen| seen.status == 200)
+    })
+    .find_map(|whole| {
+        let again = next_request_for(events, whole, name)?;
+        resource(&events[again], name)
+            .is_some_and(|seen| seen.status == 304 && seen.conditional)
+            .then(|| vec![whole, again])
+    })
 }
 
 /// Two loads under `no-store`, both reaching the app whole and unconditional
@@ -514,7 +517,9 @@ fn revalidation(name: &str, events: &[Event]) -> Option<Vec<usize>> {
 fn no_store_versus_no_cache(name: &str, events: &[Event]) -> Option<Vec<usize>> {
     let whole_unkept = |event: &Event| {
         resource(event, name).is_some_and(|seen| {
-            seen.status == 200 && !seen.conditional && has_directive(&seen.cache_control, "no-store")
+            seen.status == 200
+                && !seen.conditional
+                && has_directive(&seen.cache_control, "no-store")
         })
     };
     starts(events, whole_unkept).find_map(|first| {
@@ -529,7 +534,10 @@ fn no_store_versus_no_cache(name: &str, events: &[Event]) -> Option<Vec<usize>> 
             })
         };
         let revalidated = resource(&events[confirmed], name).is_some_and(|seen| seen.conditional);
-        (whole_unkept(&events[second]) && no_cache(kept, 200) && no_cache(confirmed, 304) && revalidated)
+        (whole_unkept(&events[second])
+            && no_cache(kept, 200)
+            && no_cache(confirmed, 304)
+            && revalidated)
             .then(|| vec![first, second, kept, confirmed])
     })
 }
@@ -562,9 +570,10 @@ fn shared_cache_hit(name: &str, events: &[Event]) -> Option<Vec<usize>> {
         })
     };
     let answered_by_proxy = next(events, Some(stored), |event| match &event.what {
-        What::ProxyReceived { name: seen, request } if seen == name => {
-            event.at_ms + PROXY_PASS_ON_MS <= latest_ms && !reached_app(request)
-        }
+        What::ProxyReceived {
+            name: seen,
+            request,
+        } if seen == name => event.at_ms + PROXY_PASS_ON_MS <= latest_ms && !reached_app(request),
         _ => false,
     })?;
     Some(vec![stored, answered_by_proxy])

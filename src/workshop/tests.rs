@@ -396,7 +396,13 @@ fn the_browser_answering_needs_a_fresh_copy_and_no_request_in_between() {
         browser_loads(2_000, &name, 2, 1),
     ];
     assert_eq!(check(&in_between), None, "a request in between");
-    for never_fresh in ["no-store", "no-cache", "max-age=0", "", "no-cache, max-age=60"] {
+    for never_fresh in [
+        "no-store",
+        "no-cache",
+        "max-age=0",
+        "",
+        "no-cache, max-age=60",
+    ] {
         let events = [
             resource(1_000, &name, 200, never_fresh),
             browser_loads(2_000, &name, 2, 1),
@@ -499,5 +505,9 @@ fn a_shared_cache_hit_is_a_request_the_proxy_received_that_never_reached_the_app
         proxy_received(2_000, &name, "b"),
         browser_loads(5_000, &name, 2, 0),
     ];
-    assert_eq!(check(&direct), None, "the stored answer did not come through the proxy");
+    assert_eq!(
+        check(&direct),
+        None,
+        "the stored answer did not come through the proxy"
+    );
 }

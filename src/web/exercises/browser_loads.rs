@@ -25,7 +25,7 @@ pub(super) struct LoadsReport {
 /// how many loads of their resource the browser answered by itself. The
 /// browser-cache exercise checks it against the requests that did reach
 /// the app (see `crate::workshop`).
-#[post("/http-cache/resource/<name>/loads", format = "json", data = "<report>")]
+#[post("/http-cache/resource/<name>/loads", data = "<report>")]
 pub(super) fn report_loads(
     _from: SameOriginChange,
     name: &str,
@@ -35,11 +35,10 @@ pub(super) fn report_loads(
 ) -> Result<Json<Value>, ApiError> {
     let learner = learner?;
     if !is_resource_name(name) {
-        return Err(ApiError::new(
-            Status::BadRequest,
-            "that is not a lab resource's name",
-        )
-        .accepting("1 to 40 lower-case letters, digits and hyphens"));
+        return Err(
+            ApiError::new(Status::BadRequest, "that is not a lab resource's name")
+                .accepting("1 to 40 lower-case letters, digits and hyphens"),
+        );
     }
     let LoadsReport { loads, from_cache } = report.into_inner();
     if loads == 0 || loads > MOST_LOADS || from_cache > loads {
