@@ -8,5 +8,6 @@
 mod helpers;
 
 mod api;
+mod cache_control;
 mod pages;
 mod workshop;
