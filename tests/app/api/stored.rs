@@ -64,6 +64,11 @@ fn an_unknown_key_is_a_404_that_says_how_to_store_it() {
         .header("Server-Timing")
         .is_some_and(|timing| timing.contains("total;dur=")));
     assert_eq!(answer.header("ETag"), None);
+    assert_eq!(
+        answer.header("Cache-Control"),
+        Some("no-store"),
+        "a refusal is about this moment: once the body is posted, the key answers"
+    );
 
     let stats = app.stats();
     assert_eq!(stats["disk"]["misses"], 1, "counted like any lookup");
@@ -138,6 +143,7 @@ fn something_that_is_not_a_key_is_a_400_that_says_what_a_key_looks_like() {
         let error = answer.json["error"].as_str().unwrap_or_default();
         assert!(error.contains("is not a key"), "{error}");
         assert!(error.contains("64 lowercase hex digits"), "{error}");
+        assert_eq!(answer.header("Cache-Control"), Some("no-store"));
         assert!(answer.json["accepted"]
             .as_str()
             .unwrap_or_default()
