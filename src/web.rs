@@ -15,6 +15,7 @@ pub mod exercises;
 pub mod guards;
 pub mod page_headers;
 pub mod pages;
+pub mod proxy_witness;
 pub mod render;
 pub mod request_start;
 
@@ -42,6 +43,7 @@ pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", api::routes())
         .mount("/", pages::routes())
         .mount("/", exercises::routes())
+        .attach(proxy_witness::stage())
         .mount("/static", FileServer::from(relative!("static")))
         .register("/", errors::catchers())
 }
