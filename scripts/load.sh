@@ -8,6 +8,11 @@
 #   memory hit, big  GET /factorial/10000, repeated (35,660 digits per answer)
 #   disk hit         POST /data with one small body, repeated
 #   miss-heavy mix   new bodies and uncached factorials (scripts/miss_mix.lua)
+#   proxy hit        the lab's resource with `public, s-maxage=3600` through
+#                    nginx's shared cache (proxy/room.conf, as
+#                    scripts/shared-cache.sh runs it): nginx answers alone
+#   memory hit via nginx  GET /factorial/20 through the same nginx, which
+#                    stores nothing (no-store) and asks the app every time
 # and, beside the app, Rocket alone (examples/framework_floor.rs) sending a
 # memory hit's exact response with no cache behind it, against its own
 # /health: the floor under any hit, so the table shows what the response
@@ -17,10 +22,17 @@
 # Ratios are taken within a round, then the median of those is reported.
 #
 # Usage: scripts/load.sh [--rounds N] [--duration SECS] [--connections N]
-#                        [--no-build] [--write-docs]
+#                        [--routes NAME,NAME...] [--no-build] [--write-docs]
+#   --routes      measures only these rows (health, memory_hit,
+#                 memory_hit_10000, disk_hit, miss_mix, proxy_hit,
+#                 proxy_memory_hit, floor_health, floor_cache_headers,
+#                 floor_hit), and /health, which the ratios need, and
+#                 prints their table without the targets
 #   --write-docs  also writes docs/benchmarks.md and docs/benchmarks.svg
 #
-# Needs wrk (Debian: apt-get install wrk) and curl. Stops by itself.
+# Needs wrk (Debian: apt-get install wrk) and curl; the proxy rows need
+# nginx (apt-get install nginx-light) and are left out without it. Stops by
+# itself.
 set -euo pipefail
 
 rounds=5
@@ -29,12 +41,14 @@ connections=32
 threads=2
 build=1
 write_docs=0
+only_routes=""
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
         --duration) duration="$2"; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
+        --routes) only_routes="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
         --write-docs) write_docs=1; shift ;;
         -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
@@ -61,7 +75,14 @@ done
 work_dir="$(mktemp -d)"
 server_pid=""
 floor_pid=""
+proxy_pid=""
 cleanup() {
+    # nginx first, and its whole process group: its workers outlive a
+    # master that was killed.
+    if [[ -n "$proxy_pid" ]]; then
+        kill -TERM -- "-$proxy_pid" 2>/dev/null || true
+        wait "$proxy_pid" 2>/dev/null || true
+    fi
     # Deleting the mix's thousands of small files can take a while on some disks.
     [[ -d "$work_dir/cache" ]] && echo "removing the temporary cache_dir..." >&2
     if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
@@ -87,8 +108,14 @@ free_port() {
 }
 port=$(free_port)
 floor_port=$(free_port "$port")
+proxy_port=$(free_port "$floor_port")
 base="http://127.0.0.1:$port"
 floor="http://127.0.0.1:$floor_port"
+proxied="http://127.0.0.1:$proxy_port"
+# The key nginx reports each lab request with (see proxy/room.conf), so the
+# proxy rows measure the shared cache as it runs for a learner, witness
+# report included.
+witness_key=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 
 now_ns() { date +%s%N; }
 
@@ -104,6 +131,7 @@ started_ns=$(now_ns)
         ROCKET_DATA_DELAY_MS=0 \
         ROCKET_FACTORIAL_DELAY_MS=0 \
         ROCKET_LOG_LEVEL=critical \
+        ROCKET_PROXY_WITNESS_KEY="$witness_key" \
         "$binary" >"$work_dir/server.log" 2>&1
 ) &
 server_pid=$!
@@ -128,6 +156,26 @@ for _ in $(seq 1000); do
     kill -0 "$floor_pid" 2>/dev/null || { cat "$work_dir/floor.log" >&2; exit 1; }
     sleep 0.005
 done
+
+# nginx's shared cache in front of the app, from the repository's config.
+proxy_resource="/http-cache/resource/load-test?cc=public%2C%20s-maxage%3D3600"
+if "$repo/proxy/nginx.sh" --check >/dev/null 2>&1; then
+    mkdir "$work_dir/proxy"
+    ROOM_LISTEN="127.0.0.1:$proxy_port" ROOM_APP="127.0.0.1:$port" ROOM_WITNESS_KEY="$witness_key" \
+        setsid "$repo/proxy/nginx.sh" "$work_dir/proxy" >"$work_dir/nginx.log" 2>&1 &
+    proxy_pid=$!
+    for _ in $(seq 1000); do
+        curl -sf -o /dev/null "$proxied/health" && break
+        kill -0 "$proxy_pid" 2>/dev/null || { cat "$work_dir/nginx.log" >&2; exit 1; }
+        sleep 0.005
+    done
+    # The first request is the proxy's miss; it stores the answer.
+    curl -sf -o /dev/null "$proxied$proxy_resource"
+    status=$(curl -s -o /dev/null -D - "$proxied$proxy_resource" | tr -d '\r' | grep -i '^cache-status:' | tail -n 1)
+    [[ "$status" == *"nginx; hit"* ]] || { echo "load.sh: the proxy did not store $proxy_resource ($status)" >&2; exit 1; }
+else
+    echo "load.sh: nginx is not installed, so the proxy rows are left out" >&2
+fi
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
 
@@ -172,16 +220,37 @@ run() {
     echo "$round $name $rps $p50 $p99 $errors" >>"$results"
 }
 
-routes=(health memory_hit memory_hit_10000 disk_hit miss_mix floor_health floor_cache_headers floor_hit)
+routes=(health memory_hit memory_hit_10000 disk_hit miss_mix)
+[[ -n "$proxy_pid" ]] && routes+=(proxy_hit proxy_memory_hit)
+routes+=(floor_health floor_cache_headers floor_hit)
+if [[ -n "$only_routes" ]]; then
+    selected=(health)
+    for name in ${only_routes//,/ }; do
+        [[ " ${routes[*]} " == *" $name "* ]] || { echo "load.sh: no route $name here (try --help)" >&2; exit 2; }
+        [[ $name == health ]] || selected+=("$name")
+    done
+    routes=("${selected[@]}")
+fi
+measure() {
+    local round="$1" name="$2" secs="$3"
+    case "$name" in
+        health) run "$round" health "$secs" "$base/health" ;;
+        memory_hit) run "$round" memory_hit "$secs" "$base/factorial/20" ;;
+        memory_hit_10000) run "$round" memory_hit_10000 "$secs" "$base/factorial/10000" ;;
+        disk_hit) run "$round" disk_hit "$secs" -s "$repo/scripts/post_data.lua" "$base/data" ;;
+        proxy_hit) run "$round" proxy_hit "$secs" "$proxied$proxy_resource" ;;
+        proxy_memory_hit) run "$round" proxy_memory_hit "$secs" "$proxied/factorial/20" ;;
+        floor_health) run "$round" floor_health "$secs" "$floor/health" ;;
+        floor_cache_headers) run "$round" floor_cache_headers "$secs" "$floor/health-with-cache-headers" ;;
+        floor_hit) run "$round" floor_hit "$secs" "$floor/factorial/20" ;;
+    esac
+}
 measure_round() {
-    local round="$1" secs="$2"
-    run "$round" health "$secs" "$base/health"
-    run "$round" memory_hit "$secs" "$base/factorial/20"
-    run "$round" memory_hit_10000 "$secs" "$base/factorial/10000"
-    run "$round" disk_hit "$secs" -s "$repo/scripts/post_data.lua" "$base/data"
-    run "$round" floor_health "$secs" "$floor/health"
-    run "$round" floor_cache_headers "$secs" "$floor/health-with-cache-headers"
-    run "$round" floor_hit "$secs" "$floor/factorial/20"
+    local round="$1" secs="$2" name
+    for name in "${routes[@]}"; do
+        # The mix writes thousands of entries: it runs once, below.
+        [[ $name == miss_mix ]] || measure "$round" "$name" "$secs"
+    done
 }
 
 echo "warming up (1 s per route)..." >&2
@@ -194,8 +263,10 @@ for round in $(seq "$rounds"); do
 done
 # The mix writes thousands of new entries, so it runs once, after the rounds,
 # and is compared with the median /health.
-echo "miss-heavy mix ($duration s)..." >&2
-run 1 miss_mix "$duration" -s "$repo/scripts/miss_mix.lua" "$base"
+if [[ " ${routes[*]} " == *" miss_mix "* ]]; then
+    echo "miss-heavy mix ($duration s)..." >&2
+    run 1 miss_mix "$duration" -s "$repo/scripts/miss_mix.lua" "$base"
+fi
 sleep 1
 rss_after_kib=$(rss_kib)
 
@@ -225,6 +296,8 @@ label_of() {
         memory_hit_10000) echo "memory hit: GET /factorial/10000 (35 KB)" ;;
         disk_hit) echo "disk hit: POST /data (30 B body)" ;;
         miss_mix) echo "miss-heavy mix (80% misses)" ;;
+        proxy_hit) echo "proxy hit: nginx's stored copy (public, s-maxage)" ;;
+        proxy_memory_hit) echo "memory hit through nginx: GET /factorial/20" ;;
         floor_health) echo "Rocket alone: /health" ;;
         floor_cache_headers) echo "Rocket alone: /health + Cache-Control, X-Cache, Server-Timing" ;;
         floor_hit) echo "Rocket alone: a memory hit's bytes, fixed" ;;
@@ -251,6 +324,14 @@ table="$work_dir/table.md"
         printf "| %s | %.0f | %.3f | %.3f | %s |\n" "$(label_of "$name")" "$rps" "$p50" "$p99" "$ratio"
     done
 } >"$table"
+
+if [[ -n "$only_routes" ]]; then
+    echo
+    cat "$table"
+    echo
+    echo "wrk -t$threads -c$connections, $rounds rounds × ${duration} s per route, on $(nproc) cores; only the routes asked for."
+    exit 0
+fi
 
 memory_ratio=$(ratios_of memory_hit | median)
 floor_ratio=$(ratios_of floor_hit | median)
@@ -313,6 +394,8 @@ svg="$repo/docs/benchmarks.svg"
             health|floor_*) colour="#888888" ;;
             memory_hit*) colour="#2a7ab8" ;;
             disk_hit) colour="#d9822b" ;;
+            proxy_hit) colour="#3a9b5c" ;;
+            proxy_memory_hit) colour="#2a7ab8" ;;
             *) colour="#b33a3a" ;;
         esac
         text_y=$((y + bar_height / 2 + 5))
