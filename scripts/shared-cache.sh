@@ -101,13 +101,22 @@ shared-cache: with "nginx; hit". What the app and the proxy each saw:
 shared-cache:   curl -s '$direct/http-cache/resource/logo/requests'
 shared-cache:   curl -s '$direct/http-cache/resource/logo/proxy'
 shared-cache: README.md, "A shared cache in front", has more to try.
+shared-cache: to see what the proxy answers while the app is down: kill $app
 shared-cache: Ctrl-C stops nginx and the app
 EOF
 
-# Until Ctrl-C, or until one of the two stops by itself.
+# Until Ctrl-C, or until nginx stops by itself. An app that stops leaves
+# nginx running, answering from its stored copies where the app allowed it
+# (stale-if-error).
 set +e
-wait -n "$app" "$proxy"
-status=$?
-kill -0 "$app" 2>/dev/null || echo "shared-cache: the app stopped (status $status)" >&2
-kill -0 "$proxy" 2>/dev/null || { echo "shared-cache: nginx stopped (status $status)" >&2; tail -n 3 "$run_dir/error.log" >&2; }
+while kill -0 "$proxy" 2>/dev/null; do
+    if [[ -n "$app" ]] && ! kill -0 "$app" 2>/dev/null; then
+        wait "$app"
+        echo "shared-cache: the app stopped (status $?); nginx keeps answering on $proxied/ (Ctrl-C stops it)" >&2
+        app=""
+    fi
+    sleep 1
+done
+echo "shared-cache: nginx stopped" >&2
+tail -n 3 "$run_dir/error.log" >&2
 exit 1
