@@ -138,7 +138,9 @@ impl ProxyWitness {
         record.requests += 1;
         record.conditional += u64::from(conditional);
         if let Some(learner) = learner {
-            *record.by_learner.get_or_insert_mut(learner.to_owned(), || 0) += 1;
+            *record
+                .by_learner
+                .get_or_insert_mut(learner.to_owned(), || 0) += 1;
         }
     }
 

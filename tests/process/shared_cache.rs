@@ -303,7 +303,11 @@ fn a_304_from_the_app_refreshes_the_proxys_copy() {
     );
     let counted = front.reached_app("revalidated");
     assert_eq!(
-        (&counted["requests"], &counted["full"], &counted["not_modified"]),
+        (
+            &counted["requests"],
+            &counted["full"],
+            &counted["not_modified"]
+        ),
         (&2.into(), &1.into(), &1.into()),
         "nginx asked with If-None-Match and the app answered 304: {counted}"
     );
@@ -355,7 +359,10 @@ fn the_witness_tells_the_app_what_the_proxy_answered_without_it() {
     let anyone = front.direct(report_path);
     let anyone: serde_json::Value = serde_json::from_slice(&anyone.body).expect("JSON");
     assert_eq!(anyone["received_by_proxy"], 5);
-    assert!(anyone.get("received_by_proxy_from_you").is_none(), "{anyone}");
+    assert!(
+        anyone.get("received_by_proxy_from_you").is_none(),
+        "{anyone}"
+    );
 
     // Nobody but nginx can report: not a client of the app without the
     // key, nor one that sends the key's header through nginx (which drops it).
