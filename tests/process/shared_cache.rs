@@ -77,7 +77,15 @@ fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Reply {
 /// The lab resource `name` under the Cache-Control `policy`, with `extra`
 /// query parameters (`&etag=1`, `&slow=...`).
 fn resource(name: &str, policy: &str, extra: &str) -> String {
-    let policy: String = url::form_urlencoded::byte_serialize(policy.as_bytes()).collect();
+    // Percent-encoded whole, spaces too, so no query parser can read it
+    // otherwise.
+    let policy: String = policy
+        .bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' => char::from(byte).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect();
     format!("/http-cache/resource/{name}?cc={policy}{extra}")
 }
 
