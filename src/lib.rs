@@ -10,6 +10,7 @@ pub mod config;
 pub mod disk;
 pub mod history;
 pub mod http_cache;
+pub mod http_lab;
 pub mod lab;
 pub mod machine;
 pub mod memory;

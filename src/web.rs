@@ -13,6 +13,7 @@ pub mod chart;
 pub mod errors;
 pub mod exercises;
 pub mod guards;
+pub mod http_lab;
 pub mod page_headers;
 pub mod pages;
 pub mod proxy_witness;
@@ -43,6 +44,8 @@ pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", api::routes())
         .mount("/", pages::routes())
         .mount("/", exercises::routes())
+        .mount("/", http_lab::routes())
+        .manage(crate::http_lab::HttpLab::new(crate::clock::Clock::system()))
         .attach(proxy_witness::stage())
         .mount("/static", FileServer::from(relative!("static")))
         .register("/", errors::catchers())

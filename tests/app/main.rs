@@ -8,5 +8,6 @@
 mod helpers;
 
 mod api;
+mod http_cache_lab;
 mod pages;
 mod workshop;
