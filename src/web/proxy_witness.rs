@@ -9,6 +9,7 @@ use rocket::serde::json::Json;
 use rocket::{get, routes, State};
 use serde::Serialize;
 
+use crate::http_lab::{HttpLab, InvalidResourceName, ResourceName};
 use crate::lab::Lab;
 use crate::proxy_witness::ProxyWitness;
 use crate::web::errors::ApiError;
@@ -65,27 +66,13 @@ impl<'r> FromRequest<'r> for FromTheProxy {
     }
 }
 
-/// A lab resource's name as it appears in its URL: 1 to 64 letters,
-/// digits, `-`, `_` or `.`.
-pub struct ResourceName(String);
-
-impl ResourceName {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let usable = (1..=64).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
-        if usable {
-            Ok(Self(raw.to_owned()))
-        } else {
-            let shown: String = raw.chars().take(40).collect();
-            Err(ApiError::new(
-                Status::BadRequest,
-                format!("{shown:?} is not a resource name"),
-            )
-            .accepting("1 to 64 letters, digits, '-', '_' or '.'"))
-        }
-    }
+/// The lab resource's name, under the lab's own rules.
+fn resource_name(written: &str) -> Result<ResourceName, ApiError> {
+    ResourceName::parse(written).map_err(|refused: InvalidResourceName| {
+        let shown: String = written.chars().take(60).collect();
+        ApiError::new(Status::BadRequest, format!("{shown:?}: {refused}"))
+            .accepting(InvalidResourceName::accepted())
+    })
 }
 
 /// `GET /http-cache/witness/resource/<name>`: the proxy received a request
@@ -102,10 +89,10 @@ fn witness_report(
     if_none_match: IfNoneMatchSent,
     witness: &State<ProxyWitness>,
 ) -> Result<Status, ApiError> {
-    let name = ResourceName::parse(name)?;
+    let name = resource_name(name)?;
     let learner = learner.ok().and_then(|Learner(name)| name);
     witness.record(
-        &name.0,
+        name.as_str(),
         learner.as_ref().map(|learner| learner.as_str()),
         if_none_match.0,
     );
@@ -140,6 +127,14 @@ pub struct ProxyReport {
     /// Requests from the learner who asks, when the request says who.
     #[serde(skip_serializing_if = "Option::is_none")]
     received_by_proxy_from_you: Option<u64>,
+    /// Requests for the resource that reached the app through a proxy (the
+    /// lab's own count, `/requests`): what the proxy passed on, whether to
+    /// fetch, revalidate or refresh in the background.
+    reached_app_through_proxy: u64,
+    /// What the proxy answered by itself: received, less passed on. A
+    /// request the proxy passes on while its report is still on the way
+    /// can make this one short for a moment; never below zero.
+    answered_by_proxy: u64,
 }
 
 /// `GET /http-cache/resource/<name>/proxy`: what the shared cache received
@@ -150,17 +145,24 @@ fn proxy_report(
     name: &str,
     learner: Learner,
     lab: &State<Lab>,
+    http_lab: &State<HttpLab>,
     witness: &State<ProxyWitness>,
 ) -> Result<NotStored<Json<ProxyReport>>, ApiError> {
-    let name = ResourceName::parse(name)?;
+    let name = resource_name(name)?;
     let Learner(learner) = learner;
-    let received = witness.received(&name.0, learner.as_ref().map(|learner| learner.as_str()));
+    let received = witness.received(
+        name.as_str(),
+        learner.as_ref().map(|learner| learner.as_str()),
+    );
+    let reached_app_through_proxy = http_lab.requests(&name).through_proxy;
     Ok(NotStored::new(Json(ProxyReport {
-        resource: name.0,
+        resource: name.to_string(),
         witness: lab.config().proxy_witness_key.is_some(),
         received_by_proxy: received.requests,
         conditional_received_by_proxy: received.conditional,
         received_by_proxy_from_you: received.from_learner,
+        reached_app_through_proxy,
+        answered_by_proxy: received.requests.saturating_sub(reached_app_through_proxy),
     })))
 }
 

@@ -362,6 +362,8 @@ fn the_witness_tells_the_app_what_the_proxy_answered_without_it() {
     assert_eq!(report["received_by_proxy_from_you"], 5, "{report}");
     // Beside the app's own count: one reached it, four were the proxy's.
     assert_eq!(front.reached_app("witnessed")["requests"], 1);
+    assert_eq!(report["reached_app_through_proxy"], 1, "{report}");
+    assert_eq!(report["answered_by_proxy"], 4, "{report}");
 
     // Another learner (no cookie) has sent none of them.
     let anyone = front.direct(report_path);
