@@ -181,6 +181,11 @@ fn a_proxy_hit_says_nginx_hit_and_never_reaches_the_app() {
         assert_eq!(again.status, 200);
         assert_eq!(nginx_member(&again), params(&[("hit", "?1")]));
         assert_eq!(again.body, first.body, "the stored copy");
+        assert_eq!(
+            again.header("X-Served-By-App"),
+            Some("1"),
+            "the copy of the app's first answer, its number included"
+        );
     }
     assert_eq!(front.reached_app("public-copy")["requests"], 1);
 }
