@@ -16,7 +16,8 @@
 # proxy_witness_key, which nginx sends with each request it mirrors to the
 # app's witness route) must be given; ROOM_HEADER_TIMEOUT,
 # ROOM_BODY_TIMEOUT, ROOM_SEND_TIMEOUT and ROOM_KEEPALIVE_TIMEOUT replace
-# the room's values written beside them ("2s").
+# the room's values written beside them ("2s"), and ROOM_WITNESS_MIRROR=off
+# turns the witness's mirror off.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 

@@ -10,7 +10,9 @@
 #   miss-heavy mix   new bodies and uncached factorials (scripts/miss_mix.lua)
 #   proxy hit        the lab's resource with `public, s-maxage=3600` through
 #                    nginx's shared cache (proxy/room.conf, as
-#                    scripts/shared-cache.sh runs it): nginx answers alone
+#                    scripts/shared-cache.sh runs it): nginx answers, and
+#                    mirrors the request to the app's witness route
+#   proxy hit, no witness  the same with the mirror off: nginx alone
 #   memory hit via nginx  GET /factorial/20 through the same nginx, which
 #                    stores nothing (no-store) and asks the app every time
 # and, beside the app, Rocket alone (examples/framework_floor.rs) sending a
@@ -25,7 +27,7 @@
 #                        [--routes NAME,NAME...] [--no-build] [--write-docs]
 #   --routes      measures only these rows (health, memory_hit,
 #                 memory_hit_10000, disk_hit, miss_mix, proxy_hit,
-#                 proxy_memory_hit, floor_health, floor_cache_headers,
+#                 proxy_hit_no_witness, proxy_memory_hit, floor_health, floor_cache_headers,
 #                 floor_hit), and /health, which the ratios need, and
 #                 prints their table without the targets
 #   --write-docs  also writes docs/benchmarks.md and docs/benchmarks.svg
@@ -75,14 +77,18 @@ done
 work_dir="$(mktemp -d)"
 server_pid=""
 floor_pid=""
-proxy_pid=""
+proxy_pids=()
+proxy_dirs=()
 cleanup() {
     # nginx first, and its whole process group: its workers outlive a
     # master that was killed.
-    if [[ -n "$proxy_pid" ]]; then
-        kill -TERM -- "-$proxy_pid" 2>/dev/null || true
-        wait "$proxy_pid" 2>/dev/null || true
-    fi
+    for pid in "${proxy_pids[@]}"; do
+        kill -TERM -- "-$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    for dir in "${proxy_dirs[@]}"; do
+        rm -rf "$dir" "$dir.log"
+    done
     # Deleting the mix's thousands of small files can take a while on some disks.
     [[ -d "$work_dir/cache" ]] && echo "removing the temporary cache_dir..." >&2
     if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
@@ -109,9 +115,11 @@ free_port() {
 port=$(free_port)
 floor_port=$(free_port "$port")
 proxy_port=$(free_port "$floor_port")
+plain_proxy_port=$(free_port "$proxy_port")
 base="http://127.0.0.1:$port"
 floor="http://127.0.0.1:$floor_port"
 proxied="http://127.0.0.1:$proxy_port"
+plain_proxied="http://127.0.0.1:$plain_proxy_port"
 # The key nginx reports each lab request with (see proxy/room.conf), so the
 # proxy rows measure the shared cache as it runs for a learner, witness
 # report included.
@@ -157,22 +165,40 @@ for _ in $(seq 1000); do
     sleep 0.005
 done
 
-# nginx's shared cache in front of the app, from the repository's config.
+# nginx's shared cache in front of the app, from the repository's config,
+# twice: as a learner runs it, mirroring each request for the lab's resource
+# to the app's witness route, and without that mirror, to show what the
+# witness costs a proxy hit.
 proxy_resource="/http-cache/resource/load-test?cc=public%2C%20s-maxage%3D3600"
-if "$repo/proxy/nginx.sh" --check >/dev/null 2>&1; then
-    mkdir "$work_dir/proxy"
-    ROOM_LISTEN="127.0.0.1:$proxy_port" ROOM_APP="127.0.0.1:$port" ROOM_WITNESS_KEY="$witness_key" \
-        setsid "$repo/proxy/nginx.sh" "$work_dir/proxy" >"$work_dir/nginx.log" 2>&1 &
-    proxy_pid=$!
+start_proxy() {  # PORT MIRROR ("" for the witness, or off): sets started_pid and started_dir
+    # A run directory of its own, not one inside $work_dir: run as root,
+    # nginx's workers drop to an unprivileged user, who must reach the
+    # stored copies, and $work_dir is private to its owner.
+    started_dir=$(mktemp -d)
+    proxy_dirs+=("$started_dir")
+    ROOM_LISTEN="127.0.0.1:$1" ROOM_APP="127.0.0.1:$port" ROOM_WITNESS_KEY="$witness_key" \
+        ROOM_WITNESS_MIRROR="$2" setsid "$repo/proxy/nginx.sh" "$started_dir" >"$started_dir.log" 2>&1 &
+    started_pid=$!
+    proxy_pids+=("$started_pid")
+    local url="http://127.0.0.1:$1"
     for _ in $(seq 1000); do
-        curl -sf -o /dev/null "$proxied/health" && break
-        kill -0 "$proxy_pid" 2>/dev/null || { cat "$work_dir/nginx.log" >&2; exit 1; }
+        curl -sf -o /dev/null "$url/health" && break
+        kill -0 "$started_pid" 2>/dev/null || { cat "$started_dir.log" "$started_dir/error.log" >&2; exit 1; }
         sleep 0.005
     done
     # The first request is the proxy's miss; it stores the answer.
-    curl -sf -o /dev/null "$proxied$proxy_resource"
-    status=$(curl -s -o /dev/null -D - "$proxied$proxy_resource" | tr -d '\r' | grep -i '^cache-status:' | tail -n 1)
-    [[ "$status" == *"nginx; hit"* ]] || { echo "load.sh: the proxy did not store $proxy_resource ($status)" >&2; exit 1; }
+    curl -sf -o /dev/null "$url$proxy_resource"
+    local status
+    status=$(curl -s -o /dev/null -D - "$url$proxy_resource" | tr -d '\r' | grep -i '^cache-status:' | tail -n 1)
+    [[ "$status" == *"nginx; hit"* ]] || {
+        echo "load.sh: the proxy did not store $proxy_resource ($status)" >&2
+        tail -n 5 "$started_dir/error.log" >&2
+        exit 1
+    }
+}
+if "$repo/proxy/nginx.sh" --check >/dev/null 2>&1; then
+    start_proxy "$proxy_port" ""
+    start_proxy "$plain_proxy_port" off
 else
     echo "load.sh: nginx is not installed, so the proxy rows are left out" >&2
 fi
@@ -221,7 +247,7 @@ run() {
 }
 
 routes=(health memory_hit memory_hit_10000 disk_hit miss_mix)
-[[ -n "$proxy_pid" ]] && routes+=(proxy_hit proxy_memory_hit)
+((${#proxy_pids[@]})) && routes+=(proxy_hit proxy_hit_no_witness proxy_memory_hit)
 routes+=(floor_health floor_cache_headers floor_hit)
 if [[ -n "$only_routes" ]]; then
     selected=(health)
@@ -239,6 +265,7 @@ measure() {
         memory_hit_10000) run "$round" memory_hit_10000 "$secs" "$base/factorial/10000" ;;
         disk_hit) run "$round" disk_hit "$secs" -s "$repo/scripts/post_data.lua" "$base/data" ;;
         proxy_hit) run "$round" proxy_hit "$secs" "$proxied$proxy_resource" ;;
+        proxy_hit_no_witness) run "$round" proxy_hit_no_witness "$secs" "$plain_proxied$proxy_resource" ;;
         proxy_memory_hit) run "$round" proxy_memory_hit "$secs" "$proxied/factorial/20" ;;
         floor_health) run "$round" floor_health "$secs" "$floor/health" ;;
         floor_cache_headers) run "$round" floor_cache_headers "$secs" "$floor/health-with-cache-headers" ;;
@@ -296,7 +323,8 @@ label_of() {
         memory_hit_10000) echo "memory hit: GET /factorial/10000 (35 KB)" ;;
         disk_hit) echo "disk hit: POST /data (30 B body)" ;;
         miss_mix) echo "miss-heavy mix (80% misses)" ;;
-        proxy_hit) echo "proxy hit: nginx's stored copy (public, s-maxage)" ;;
+        proxy_hit) echo "proxy hit: nginx's stored copy, witness report to the app included" ;;
+        proxy_hit_no_witness) echo "proxy hit, no witness: nginx's stored copy alone" ;;
         proxy_memory_hit) echo "memory hit through nginx: GET /factorial/20" ;;
         floor_health) echo "Rocket alone: /health" ;;
         floor_cache_headers) echo "Rocket alone: /health + Cache-Control, X-Cache, Server-Timing" ;;
@@ -394,7 +422,7 @@ svg="$repo/docs/benchmarks.svg"
             health|floor_*) colour="#888888" ;;
             memory_hit*) colour="#2a7ab8" ;;
             disk_hit) colour="#d9822b" ;;
-            proxy_hit) colour="#3a9b5c" ;;
+            proxy_hit*) colour="#3a9b5c" ;;
             proxy_memory_hit) colour="#2a7ab8" ;;
             *) colour="#b33a3a" ;;
         esac
