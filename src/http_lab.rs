@@ -57,6 +57,23 @@ impl ResourceName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A name nobody else is likely to use (`lab-` and 12 random hex
+    /// digits), so that each page view loads a resource of its own and no
+    /// learner sees a copy another one's loads left in a shared cache.
+    pub fn fresh() -> Self {
+        let mut bytes = [0_u8; 6];
+        if getrandom::fill(&mut bytes).is_err() {
+            // Without the system's generator, the time still differs
+            // between page views, which is all a lab name needs.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos());
+            bytes.copy_from_slice(&nanos.to_le_bytes()[..6]);
+        }
+        let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        Self(format!("lab-{hex}"))
+    }
 }
 
 impl fmt::Display for ResourceName {
@@ -369,6 +386,13 @@ mod tests {
             varied_value: None,
             at_ms: 0,
         }
+    }
+
+    #[test]
+    fn fresh_names_are_valid_and_differ() {
+        let (first, second) = (ResourceName::fresh(), ResourceName::fresh());
+        assert_eq!(ResourceName::parse(first.as_str()), Ok(first.clone()));
+        assert_ne!(first, second);
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub const SERVED_BY_APP_HEADER: &str = "X-Served-By-App";
 #[derive(Serialize)]
 struct HttpCachePage {
     base_url: String,
+    /// This page view's own resource.
+    resource_name: String,
     max_directive_secs: u32,
     max_slow_ms: u64,
     max_name_chars: usize,
@@ -61,6 +63,7 @@ fn http_cache_page(
         flash,
         HttpCachePage {
             base_url: base_url.0,
+            resource_name: ResourceName::fresh().to_string(),
             max_directive_secs: MAX_DIRECTIVE_SECS,
             max_slow_ms: MAX_SLOW_MS,
             max_name_chars: MAX_NAME_CHARS,
