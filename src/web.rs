@@ -13,8 +13,10 @@ pub mod chart;
 pub mod errors;
 pub mod exercises;
 pub mod guards;
+pub mod http_lab;
 pub mod page_headers;
 pub mod pages;
+pub mod proxy_witness;
 pub mod render;
 pub mod request_start;
 
@@ -44,5 +46,8 @@ pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", pages::routes())
         .mount("/", exercises::routes())
         .mount(assets::MOUNT_POINT, assets::routes())
+        .mount("/", http_lab::routes())
+        .manage(crate::http_lab::HttpLab::new(crate::clock::Clock::system()))
+        .attach(proxy_witness::stage())
         .register("/", errors::catchers())
 }

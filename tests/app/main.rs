@@ -9,5 +9,6 @@ mod helpers;
 
 mod api;
 mod cache_control;
+mod http_cache_lab;
 mod pages;
 mod workshop;

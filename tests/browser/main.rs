@@ -5,6 +5,8 @@
 //! chromium-driver`; `.ci/run` installs them). Without them the test says so
 //! plainly on stderr and passes, except under CI, where it fails.
 
+mod http_cache;
+
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

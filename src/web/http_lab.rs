@@ -1,0 +1,254 @@
+//! The HTTP-cache lab's routes: a resource whose caching headers the
+//! learner picks in its query, a change that makes a new version of it, the
+//! count of what reached the app, and the page that drives them.
+//!
+//! The resource is what browsers and proxies cache, so it sends exactly the
+//! headers the learner asked for and nothing that would stop a cache from
+//! storing it: no `Set-Cookie` (the `Learner` guard never sets one), no
+//! `Cache-Control` of its own.
+
+use rocket::http::uri::Origin;
+use rocket::http::{ContentType, Header, HeaderMap, Status};
+use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
+use rocket::response::{self, Responder, Response};
+use rocket::serde::json::Json;
+use rocket::{get, head, post, routes, Route, State};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+
+use crate::http_lab::{
+    Arrival, Changed, HttpLab, InvalidResourceName, Outcome as Answered, Policy, ReadMethod,
+    RequestLog, ResourceName, Served, MAX_DIRECTIVE_SECS, MAX_NAME_CHARS, MAX_SLOW_MS,
+    MAX_VARIED_VALUE_BYTES, RECENT_REQUESTS_PER_RESOURCE,
+};
+use crate::web::errors::ApiError;
+use crate::web::guards::{BrowserLearner, Learner, SameOriginChange};
+use crate::web::render::{render, BaseUrl};
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        http_cache_page,
+        get_resource,
+        head_resource,
+        change_resource,
+        resource_requests
+    ]
+}
+
+/// The header that says which request to reach the app made this copy.
+pub const SERVED_BY_APP_HEADER: &str = "X-Served-By-App";
+
+#[derive(Serialize)]
+struct HttpCachePage {
+    base_url: String,
+    /// This page view's own resource.
+    resource_name: String,
+    max_directive_secs: u32,
+    max_slow_ms: u64,
+    max_name_chars: usize,
+    recent_per_resource: usize,
+}
+
+/// `GET /http-cache`: the page where a learner picks a policy and sees what
+/// the browser did with it.
+#[get("/http-cache")]
+fn http_cache_page(
+    _learner: BrowserLearner,
+    base_url: BaseUrl,
+    flash: Option<FlashMessage<'_>>,
+) -> Template {
+    render(
+        "http_cache",
+        "The browser's HTTP cache",
+        flash,
+        HttpCachePage {
+            base_url: base_url.0,
+            resource_name: ResourceName::fresh().to_string(),
+            max_directive_secs: MAX_DIRECTIVE_SECS,
+            max_slow_ms: MAX_SLOW_MS,
+            max_name_chars: MAX_NAME_CHARS,
+            recent_per_resource: RECENT_REQUESTS_PER_RESOURCE,
+        },
+    )
+}
+
+/// The request headers, for the facts a resource needs from them.
+pub struct RequestHeaders<'r>(&'r HeaderMap<'r>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for RequestHeaders<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        Outcome::Success(RequestHeaders(request.headers()))
+    }
+}
+
+/// `GET /http-cache/resource/<name>?cc=...&etag=0|1&vary=...&slow=ms`.
+#[get("/http-cache/resource/<name>")]
+async fn get_resource(
+    name: &str,
+    uri: &Origin<'_>,
+    headers: RequestHeaders<'_>,
+    learner: Result<Learner, ApiError>,
+    lab: &State<HttpLab>,
+) -> Result<LabResource, ApiError> {
+    serve(ReadMethod::Get, name, uri, headers, learner, lab).await
+}
+
+/// `HEAD` of the same resource: answered by its own route only so that the
+/// count can tell HEAD from GET (Rocket would otherwise run the GET route
+/// with the method already rewritten to GET). Rocket drops the body.
+#[head("/http-cache/resource/<name>")]
+async fn head_resource(
+    name: &str,
+    uri: &Origin<'_>,
+    headers: RequestHeaders<'_>,
+    learner: Result<Learner, ApiError>,
+    lab: &State<HttpLab>,
+) -> Result<LabResource, ApiError> {
+    serve(ReadMethod::Head, name, uri, headers, learner, lab).await
+}
+
+async fn serve(
+    method: ReadMethod,
+    name: &str,
+    uri: &Origin<'_>,
+    headers: RequestHeaders<'_>,
+    learner: Result<Learner, ApiError>,
+    lab: &HttpLab,
+) -> Result<LabResource, ApiError> {
+    let at_ms = lab.now_ms();
+    let name = resource_name(name)?;
+    let policy = Policy::from_query(uri.query().into_iter().flat_map(|query| query.segments()))
+        .map_err(|refused| {
+            ApiError::new(Status::BadRequest, refused.to_string()).accepting(refused.accepted)
+        })?;
+    let learner = learner?;
+    let headers = headers.0;
+    let varied_value = match policy.vary {
+        Some(vary) => {
+            let value = headers.get_one(vary.header_name());
+            if value.is_some_and(|value| value.len() > MAX_VARIED_VALUE_BYTES) {
+                return Err(ApiError::new(
+                    Status::BadRequest,
+                    format!(
+                        "the {} header is longer than the {MAX_VARIED_VALUE_BYTES} bytes this \
+                         resource repeats in its body",
+                        vary.header_name()
+                    ),
+                )
+                .accepting(format!(
+                    "a {} header of at most {MAX_VARIED_VALUE_BYTES} bytes, or none",
+                    vary.header_name()
+                )));
+            }
+            value
+        }
+        None => None,
+    };
+    if !policy.slow.is_zero() {
+        // Long enough for a second request to arrive at a proxy while this
+        // one is still on its way.
+        tokio::time::sleep(policy.slow).await;
+    }
+    let if_none_match_lines: Vec<&str> = headers.get("If-None-Match").collect();
+    let arrival = Arrival {
+        method,
+        if_none_match: (!if_none_match_lines.is_empty()).then(|| if_none_match_lines.join(", ")),
+        if_modified_since: headers.get_one("If-Modified-Since"),
+        through_proxy: headers.contains("X-Forwarded-For") || headers.contains("Via"),
+        learner: learner.0.map(|learner| learner.to_string()),
+        varied_value,
+        at_ms,
+    };
+    let served = lab.serve(&name, &policy, arrival);
+    Ok(LabResource { served, policy })
+}
+
+fn resource_name(written: &str) -> Result<ResourceName, ApiError> {
+    ResourceName::parse(written).map_err(|refused: InvalidResourceName| {
+        let shown: String = written.chars().take(60).collect();
+        ApiError::new(Status::BadRequest, format!("{shown:?}: {refused}"))
+            .accepting(InvalidResourceName::accepted())
+    })
+}
+
+/// A resource's answer: 200 with its body, or 304 with none, and in both the
+/// same `ETag`, `Cache-Control` and `Vary` (RFC 9110 §15.4.5), so that a
+/// cache that revalidated updates its stored copy's headers from them.
+struct LabResource {
+    served: Served,
+    policy: Policy,
+}
+
+impl<'r> Responder<'r, 'static> for LabResource {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let Self { served, policy } = self;
+        let mut response = Response::build();
+        if let Some(cache_control) = &policy.cache_control {
+            response.header(Header::new("Cache-Control", cache_control.to_string()));
+        }
+        if let Some(etag) = &served.etag {
+            response.header(Header::new("ETag", etag.to_string()));
+        }
+        if let Some(vary) = policy.vary {
+            response.header(Header::new("Vary", vary.header_name()));
+        }
+        response.header(Header::new(
+            SERVED_BY_APP_HEADER,
+            served.served_by_app.to_string(),
+        ));
+        match served.outcome {
+            Answered::Full => {
+                response
+                    .status(Status::Ok)
+                    .header(ContentType::JSON)
+                    .sized_body(served.body.len(), std::io::Cursor::new(served.body));
+            }
+            Answered::NotModified => {
+                response.status(Status::NotModified);
+            }
+        }
+        response.ok()
+    }
+}
+
+/// `POST /http-cache/resource/<name>/change`: a new version, so the next
+/// revalidation gets a 200 with a new `ETag`.
+#[post("/http-cache/resource/<name>/change")]
+fn change_resource(
+    _from: SameOriginChange,
+    name: &str,
+    lab: &State<HttpLab>,
+) -> Result<NotStored<Json<Changed>>, ApiError> {
+    let name = resource_name(name)?;
+    Ok(NotStored::new(Json(lab.change(&name))))
+}
+
+/// `GET /http-cache/resource/<name>/requests`: what reached the app for
+/// `name`. It changes with every request, so no cache may keep it.
+#[get("/http-cache/resource/<name>/requests")]
+fn resource_requests(
+    name: &str,
+    lab: &State<HttpLab>,
+) -> Result<NotStored<Json<RequestLog>>, ApiError> {
+    let name = resource_name(name)?;
+    Ok(NotStored::new(Json(lab.requests(&name))))
+}
+
+/// An answer sent with `Cache-Control: no-store` (RFC 9111 §5.2.2.5).
+#[derive(rocket::Responder)]
+struct NotStored<R> {
+    inner: R,
+    cache_control: Header<'static>,
+}
+
+impl<R> NotStored<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            cache_control: Header::new("Cache-Control", "no-store"),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! The HTTP-cache lab in real Chromium: for each policy on `/http-cache`,
+//! what the browser's own cache did, told by the app's count of requests
+//! that reached it (asked independently of the page), and what the page
+//! said about it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+
+use super::{
+    assert_console_clean, browser_missing, connect_browser, count, find_chromedriver, free_port,
+    start_app, text_of, wait_for_port, Running, Screenshots, CHROMIUM,
+};
+
+/// What reached the app for the page's resource, fetched past every cache.
+async fn app_count(browser: &Client, resource: &str) -> Value {
+    browser
+        .execute(
+            "return fetch(arguments[0], { cache: 'no-store' }).then(r => r.json());",
+            vec![Value::String(format!("{resource}/requests"))],
+        )
+        .await
+        .expect("the app's count")
+}
+
+/// The statuses of the requests that reached the app after the first
+/// `skip` of them (the recent list holds the latest twenty).
+fn statuses_after(count: &Value, skip: u64) -> Vec<u64> {
+    let total = count["requests"].as_u64().unwrap_or(0);
+    let recent = count["recent"].as_array().cloned().unwrap_or_default();
+    recent
+        .iter()
+        .filter(|request| request["number"].as_u64().unwrap_or(0) > skip)
+        .map(|request| request["status"].as_u64().unwrap_or(0))
+        .take(usize::try_from(total - skip).unwrap_or(0))
+        .collect()
+}
+
+/// Picks `policy` (and N, for the policies that take one), presses `button`
+/// and waits until the table holds `rows_after` rows.
+async fn load(browser: &Client, policy: &str, button: &str, rows_after: usize) {
+    browser
+        .find(Locator::Css(&format!(
+            "input[name=policy][value='{policy}']"
+        )))
+        .await
+        .expect("a policy radio")
+        .click()
+        .await
+        .expect("pick the policy");
+    browser
+        .find(Locator::Id(button))
+        .await
+        .expect("a load button")
+        .click()
+        .await
+        .expect("press load");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(browser, "#loads tbody tr:not(.changed)").await < rows_after {
+        assert!(
+            Instant::now() < deadline,
+            "{policy}: the loads did not finish: {}",
+            text_of(browser, "#lab-summary").await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The buttons come back once the last load is in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while browser
+        .find(Locator::Css("#load-once:disabled"))
+        .await
+        .is_ok()
+    {
+        assert!(Instant::now() < deadline, "{policy}: still loading");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The page's own reading of its latest `n` loads: (reached the app,
+/// statuses, bytes transferred).
+async fn page_rows(browser: &Client, n: usize) -> Vec<(String, String, String)> {
+    let read = browser
+        .execute(
+            "return [...document.querySelectorAll('#loads tbody tr:not(.changed)')] \
+               .slice(-arguments[0]) \
+               .map(r => [r.dataset.reached, r.dataset.statuses, r.dataset.transferSize]);",
+            vec![Value::from(n)],
+        )
+        .await
+        .expect("the table's rows");
+    read.as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|row| {
+            let field = |index: usize| row[index].as_str().unwrap_or_default().to_owned();
+            (field(0), field(1), field(2))
+        })
+        .collect()
+}
+
+/// Loads with `policy` `times` times (one press of "Load 5 times" when 5)
+/// and returns the statuses of the requests that reached the app meanwhile.
+async fn loads_reaching_app(
+    browser: &Client,
+    resource: &str,
+    policy: &str,
+    times: usize,
+    rows_so_far: &mut usize,
+) -> Vec<u64> {
+    let before = app_count(browser, resource).await["requests"]
+        .as_u64()
+        .unwrap_or(0);
+    if times == 5 {
+        *rows_so_far += 5;
+        load(browser, policy, "load-five", *rows_so_far).await;
+    } else {
+        for _ in 0..times {
+            *rows_so_far += 1;
+            load(browser, policy, "load-once", *rows_so_far).await;
+        }
+    }
+    statuses_after(&app_count(browser, resource).await, before)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_policy_is_reused_revalidated_or_fetched_by_chromium() {
+    let Some(chromedriver) = find_chromedriver() else {
+        return browser_missing("chromedriver was not found");
+    };
+    if !Path::new(CHROMIUM).exists() {
+        return browser_missing("chromium was not found at /usr/bin/chromium");
+    }
+    let workspace = tempfile::tempdir().expect("temp dir");
+    let (_app, base) = start_app(&workspace.path().join("cache"));
+    let driver_port = free_port();
+    let _driver = Running(
+        Command::new(chromedriver)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    wait_for_port(driver_port, "chromedriver");
+    let browser = connect_browser(driver_port, &workspace.path().join("profile")).await;
+
+    browser
+        .goto(&format!("{base}/http-cache"))
+        .await
+        .expect("open the HTTP cache page");
+    let name = browser
+        .find(Locator::Id("http-lab"))
+        .await
+        .expect("the lab's form")
+        .attr("data-resource")
+        .await
+        .expect("read the resource name")
+        .expect("the form names its resource");
+    let resource = format!("/http-cache/resource/{name}");
+    let mut rows = 0;
+
+    // no-store: every load is a full answer from the app.
+    let arrived = loads_reaching_app(&browser, &resource, "no-store", 5, &mut rows).await;
+    assert_eq!(arrived, [200; 5], "no-store: five full answers");
+    for (reached, statuses, _) in page_rows(&browser, 5).await {
+        assert_eq!((reached.as_str(), statuses.as_str()), ("1", "200"));
+    }
+    assert!(
+        text_of(&browser, "#lab-summary")
+            .await
+            .starts_with("You loaded it 5 times; 5 requests reached the app"),
+        "{}",
+        text_of(&browser, "#lab-summary").await
+    );
+
+    // max-age: the first load reaches the app, the other four do not.
+    let arrived = loads_reaching_app(&browser, &resource, "max-age", 5, &mut rows).await;
+    assert_eq!(arrived, [200], "max-age=60: one request for five loads");
+    let page = page_rows(&browser, 5).await;
+    assert_eq!(page[0].0, "1");
+    for (reached, _, transfer_size) in &page[1..] {
+        assert_eq!(
+            (reached.as_str(), transfer_size.as_str()),
+            ("0", "0"),
+            "answered by the browser's cache, nothing transferred"
+        );
+    }
+    assert!(text_of(&browser, "#loads tbody tr:last-child")
+        .await
+        .contains("From the browser's cache"));
+
+    // immutable, private and public: in a browser, all like max-age.
+    for policy in ["immutable", "private", "public"] {
+        let arrived = loads_reaching_app(&browser, &resource, policy, 5, &mut rows).await;
+        assert_eq!(arrived, [200], "{policy}: one request for five loads");
+    }
+
+    // no-cache with an ETag: a copy is kept, and revalidated each time.
+    let arrived = loads_reaching_app(&browser, &resource, "no-cache", 3, &mut rows).await;
+    assert_eq!(arrived, [200, 304, 304], "no-cache: revalidated with 304s");
+    let page = page_rows(&browser, 3).await;
+    let revalidation_bytes: u64 = page[1].2.parse().expect("a transfer size");
+    let full_bytes: u64 = page[0].2.parse().expect("a transfer size");
+    assert!(
+        revalidation_bytes > 0 && revalidation_bytes < full_bytes,
+        "a 304 moves headers only: {revalidation_bytes} B against {full_bytes} B"
+    );
+    assert!(text_of(&browser, "#loads tbody tr:last-child")
+        .await
+        .contains("304 Not Modified"));
+
+    // A new version: the next revalidation gets it in full.
+    browser
+        .find(Locator::Id("change-resource"))
+        .await
+        .expect("the change button")
+        .click()
+        .await
+        .expect("change the resource");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&browser, "#loads tr.changed").await == 0 {
+        assert!(Instant::now() < deadline, "the change was not shown");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let arrived = loads_reaching_app(&browser, &resource, "no-cache", 2, &mut rows).await;
+    assert_eq!(arrived, [200, 304], "the changed body, then 304s again");
+    assert!(text_of(&browser, "#loads tbody tr:last-child")
+        .await
+        .contains("version 2"));
+
+    // no-cache without an ETag: nothing to revalidate with.
+    let arrived = loads_reaching_app(&browser, &resource, "no-cache-no-etag", 3, &mut rows).await;
+    assert_eq!(arrived, [200, 200, 200], "no ETag: full answers");
+
+    // No Cache-Control at all (and no Last-Modified to guess a lifetime
+    // from): Chromium keeps the copy and revalidates it.
+    let arrived = loads_reaching_app(&browser, &resource, "none", 3, &mut rows).await;
+    assert_eq!(arrived, [200, 304, 304], "no header: revalidated");
+
+    // Vary: a copy serves only requests with the same X-Variant.
+    let value = browser
+        .find(Locator::Id("vary-value"))
+        .await
+        .expect("value");
+    browser
+        .find(Locator::Css("input[name=policy][value='vary']"))
+        .await
+        .expect("the Vary policy")
+        .click()
+        .await
+        .expect("pick Vary");
+    let arrived = loads_reaching_app(&browser, &resource, "vary", 2, &mut rows).await;
+    assert_eq!(arrived, [200], "the same variant twice: one request");
+    value.clear().await.expect("clear the value");
+    value.send_keys("green").await.expect("type another value");
+    let arrived = loads_reaching_app(&browser, &resource, "vary", 1, &mut rows).await;
+    assert_eq!(arrived, [200], "another variant: its own request");
+    assert!(text_of(&browser, "#loads tbody tr:last-child")
+        .await
+        .contains("X-Variant: green"));
+
+    assert_console_clean(&browser, "/http-cache").await;
+    browser
+        .execute(
+            "document.getElementById('loads-heading').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("scroll to the results");
+    Screenshots::new().take(&browser, "http-cache").await;
+    browser.close().await.expect("close the browser");
+}
