@@ -14,7 +14,7 @@ use cached::stores::LruCache;
 use cached::Cached;
 use cachelab::canonical::CanonicalJson;
 use cachelab::disk::{DiskCache, DiskSettings};
-use cachelab::history::{Outcome, RequestHistory, Subject, Tier};
+use cachelab::history::{Outcome, RequestHistory, Sent, Subject, Tier};
 use cachelab::memory::FactorialCache;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use num_bigint::BigUint;
@@ -109,6 +109,7 @@ fn history(c: &mut Criterion) {
             Outcome::Hit,
             Duration::from_micros(3),
             Subject::Factorial(20),
+            Sent::Full,
         )
     };
     group.bench_function("record", |b| b.iter(|| record(&history)));

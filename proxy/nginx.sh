@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts nginx in front of cachelab with proxy/room.conf, everything kept in
-# RUN_DIR. scripts/room.sh starts the proxy this way, and so do the process
+# RUN_DIR (its stored copies too). scripts/room.sh and
+# scripts/shared-cache.sh start the proxy this way, and so do the process
 # tests, so they run the very config a room uses.
 #
 #   proxy/nginx.sh --check     prints where nginx is, or one line saying how
@@ -11,9 +12,12 @@
 #
 # room.conf's names between at signs come from ROOM_<NAME> environment
 # variables: ROOM_LISTEN (where learners connect, 0.0.0.0:8000) and ROOM_APP
-# (the app, 127.0.0.1:8001) must be given; ROOM_HEADER_TIMEOUT,
+# (the app, 127.0.0.1:8001) and ROOM_WITNESS_KEY (the app's
+# proxy_witness_key, which nginx sends with each request it mirrors to the
+# app's witness route) must be given; ROOM_HEADER_TIMEOUT,
 # ROOM_BODY_TIMEOUT, ROOM_SEND_TIMEOUT and ROOM_KEEPALIVE_TIMEOUT replace
-# the room's values written beside them ("2s").
+# the room's values written beside them ("2s"), and ROOM_WITNESS_MIRROR=off
+# turns the witness's mirror off.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 

@@ -5,9 +5,18 @@
 # temporary cache_dir and no simulated delays, warms it, then measures with wrk:
 #   /health          the framework's floor (a static string)
 #   memory hit       GET /factorial/20, repeated
+#   memory hit, 304  the same with its ETag in If-None-Match: answered 304 Not
+#                    Modified, headers only (the tier is still asked)
 #   memory hit, big  GET /factorial/10000, repeated (35,660 digits per answer)
 #   disk hit         POST /data with one small body, repeated
 #   miss-heavy mix   new bodies and uncached factorials (scripts/miss_mix.lua)
+#   proxy hit        the lab's resource with `public, s-maxage=3600` through
+#                    nginx's shared cache (proxy/room.conf, as
+#                    scripts/shared-cache.sh runs it): nginx answers, and
+#                    mirrors the request to the app's witness route
+#   proxy hit, no witness  the same with the mirror off: nginx alone
+#   memory hit via nginx  GET /factorial/20 through the same nginx, which
+#                    stores nothing (no-store) and asks the app every time
 # and, beside the app, Rocket alone (examples/framework_floor.rs) sending a
 # memory hit's exact response with no cache behind it, against its own
 # /health: the floor under any hit, so the table shows what the response
@@ -17,10 +26,17 @@
 # Ratios are taken within a round, then the median of those is reported.
 #
 # Usage: scripts/load.sh [--rounds N] [--duration SECS] [--connections N]
-#                        [--no-build] [--write-docs]
+#                        [--routes NAME,NAME...] [--no-build] [--write-docs]
+#   --routes      measures only these rows (health, memory_hit,
+#                 memory_hit_10000, disk_hit, miss_mix, proxy_hit,
+#                 proxy_hit_no_witness, proxy_memory_hit, floor_health, floor_cache_headers,
+#                 floor_hit), and /health, which the ratios need, and
+#                 prints their table without the targets
 #   --write-docs  also writes docs/benchmarks.md and docs/benchmarks.svg
 #
-# Needs wrk (Debian: apt-get install wrk) and curl. Stops by itself.
+# Needs wrk (Debian: apt-get install wrk) and curl; the proxy rows need
+# nginx (apt-get install nginx-light) and are left out without it. Stops by
+# itself.
 set -euo pipefail
 
 rounds=5
@@ -29,12 +45,14 @@ connections=32
 threads=2
 build=1
 write_docs=0
+only_routes=""
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
         --duration) duration="$2"; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
+        --routes) only_routes="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
         --write-docs) write_docs=1; shift ;;
         -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
@@ -61,7 +79,18 @@ done
 work_dir="$(mktemp -d)"
 server_pid=""
 floor_pid=""
+proxy_pids=()
+proxy_dirs=()
 cleanup() {
+    # nginx first, and its whole process group: its workers outlive a
+    # master that was killed.
+    for pid in "${proxy_pids[@]}"; do
+        kill -TERM -- "-$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    for dir in "${proxy_dirs[@]}"; do
+        rm -rf "$dir" "$dir.log"
+    done
     # Deleting the mix's thousands of small files can take a while on some disks.
     [[ -d "$work_dir/cache" ]] && echo "removing the temporary cache_dir..." >&2
     if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
@@ -87,8 +116,16 @@ free_port() {
 }
 port=$(free_port)
 floor_port=$(free_port "$port")
+proxy_port=$(free_port "$floor_port")
+plain_proxy_port=$(free_port "$proxy_port")
 base="http://127.0.0.1:$port"
 floor="http://127.0.0.1:$floor_port"
+proxied="http://127.0.0.1:$proxy_port"
+plain_proxied="http://127.0.0.1:$plain_proxy_port"
+# The key nginx reports each lab request with (see proxy/room.conf), so the
+# proxy rows measure the shared cache as it runs for a learner, witness
+# report included.
+witness_key=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 
 now_ns() { date +%s%N; }
 
@@ -104,6 +141,7 @@ started_ns=$(now_ns)
         ROCKET_DATA_DELAY_MS=0 \
         ROCKET_FACTORIAL_DELAY_MS=0 \
         ROCKET_LOG_LEVEL=critical \
+        ROCKET_PROXY_WITNESS_KEY="$witness_key" \
         "$binary" >"$work_dir/server.log" 2>&1
 ) &
 server_pid=$!
@@ -129,6 +167,44 @@ for _ in $(seq 1000); do
     sleep 0.005
 done
 
+# nginx's shared cache in front of the app, from the repository's config,
+# twice: as a learner runs it, mirroring each request for the lab's resource
+# to the app's witness route, and without that mirror, to show what the
+# witness costs a proxy hit.
+proxy_resource="/http-cache/resource/load-test?cc=public%2C%20s-maxage%3D3600"
+start_proxy() {  # PORT MIRROR ("" for the witness, or off): sets started_pid and started_dir
+    # A run directory of its own, not one inside $work_dir: run as root,
+    # nginx's workers drop to an unprivileged user, who must reach the
+    # stored copies, and $work_dir is private to its owner.
+    started_dir=$(mktemp -d)
+    proxy_dirs+=("$started_dir")
+    ROOM_LISTEN="127.0.0.1:$1" ROOM_APP="127.0.0.1:$port" ROOM_WITNESS_KEY="$witness_key" \
+        ROOM_WITNESS_MIRROR="$2" setsid "$repo/proxy/nginx.sh" "$started_dir" >"$started_dir.log" 2>&1 &
+    started_pid=$!
+    proxy_pids+=("$started_pid")
+    local url="http://127.0.0.1:$1"
+    for _ in $(seq 1000); do
+        curl -sf -o /dev/null "$url/health" && break
+        kill -0 "$started_pid" 2>/dev/null || { cat "$started_dir.log" "$started_dir/error.log" >&2; exit 1; }
+        sleep 0.005
+    done
+    # The first request is the proxy's miss; it stores the answer.
+    curl -sf -o /dev/null "$url$proxy_resource"
+    local status
+    status=$(curl -s -o /dev/null -D - "$url$proxy_resource" | tr -d '\r' | grep -i '^cache-status:' | tail -n 1)
+    [[ "$status" == *"nginx; hit"* ]] || {
+        echo "load.sh: the proxy did not store $proxy_resource ($status)" >&2
+        tail -n 5 "$started_dir/error.log" >&2
+        exit 1
+    }
+}
+if "$repo/proxy/nginx.sh" --check >/dev/null 2>&1; then
+    start_proxy "$proxy_port" ""
+    start_proxy "$plain_proxy_port" off
+else
+    echo "load.sh: nginx is not installed, so the proxy rows are left out" >&2
+fi
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
 
 body='{"user":42,"items":["a","b"]}'
@@ -144,8 +220,16 @@ rss_rest_kib=$(rss_kib)
 
 # A cold 10000! with no simulated delay: the server's own timing of the work.
 curl -sf -o /dev/null -X DELETE "$base/cache/memory"
-cold_10000_ms=$(curl -sf "$base/factorial/10000" | sed -n 's/.*"elapsed_ms":\([0-9.]*\).*/\1/p')
+cold_10000_ms=$(curl -sf -o /dev/null -D - "$base/factorial/10000" | tr -d '\r' |
+    sed -n 's/^server-timing:.*total;dur=\([0-9.]*\).*/\1/ip')
 curl -sf -o /dev/null "$base/factorial/20"
+# 20!'s tag, for the revalidation row: a client that kept the answer.
+etag_20=$(curl -sf -o /dev/null -D - "$base/factorial/20" | tr -d '\r' | sed -n 's/^etag: *//ip')
+not_modified_status=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag_20" "$base/factorial/20")
+if [[ $not_modified_status != 304 ]]; then
+    echo "load.sh: /factorial/20 with If-None-Match: $etag_20 answered $not_modified_status, not 304" >&2
+    exit 1
+fi
 
 # wrk's latency figures come with units; print them in milliseconds.
 to_ms() {
@@ -172,16 +256,39 @@ run() {
     echo "$round $name $rps $p50 $p99 $errors" >>"$results"
 }
 
-routes=(health memory_hit memory_hit_10000 disk_hit miss_mix floor_health floor_cache_headers floor_hit)
+routes=(health memory_hit memory_hit_304 memory_hit_10000 disk_hit miss_mix)
+((${#proxy_pids[@]})) && routes+=(proxy_hit proxy_hit_no_witness proxy_memory_hit)
+routes+=(floor_health floor_cache_headers floor_hit)
+if [[ -n "$only_routes" ]]; then
+    selected=(health)
+    for name in ${only_routes//,/ }; do
+        [[ " ${routes[*]} " == *" $name "* ]] || { echo "load.sh: no route $name here (try --help)" >&2; exit 2; }
+        [[ $name == health ]] || selected+=("$name")
+    done
+    routes=("${selected[@]}")
+fi
+measure() {
+    local round="$1" name="$2" secs="$3"
+    case "$name" in
+        health) run "$round" health "$secs" "$base/health" ;;
+        memory_hit) run "$round" memory_hit "$secs" "$base/factorial/20" ;;
+        memory_hit_304) run "$round" memory_hit_304 "$secs" -H "If-None-Match: $etag_20" "$base/factorial/20" ;;
+        memory_hit_10000) run "$round" memory_hit_10000 "$secs" "$base/factorial/10000" ;;
+        disk_hit) run "$round" disk_hit "$secs" -s "$repo/scripts/post_data.lua" "$base/data" ;;
+        proxy_hit) run "$round" proxy_hit "$secs" "$proxied$proxy_resource" ;;
+        proxy_hit_no_witness) run "$round" proxy_hit_no_witness "$secs" "$plain_proxied$proxy_resource" ;;
+        proxy_memory_hit) run "$round" proxy_memory_hit "$secs" "$proxied/factorial/20" ;;
+        floor_health) run "$round" floor_health "$secs" "$floor/health" ;;
+        floor_cache_headers) run "$round" floor_cache_headers "$secs" "$floor/health-with-cache-headers" ;;
+        floor_hit) run "$round" floor_hit "$secs" "$floor/factorial/20" ;;
+    esac
+}
 measure_round() {
-    local round="$1" secs="$2"
-    run "$round" health "$secs" "$base/health"
-    run "$round" memory_hit "$secs" "$base/factorial/20"
-    run "$round" memory_hit_10000 "$secs" "$base/factorial/10000"
-    run "$round" disk_hit "$secs" -s "$repo/scripts/post_data.lua" "$base/data"
-    run "$round" floor_health "$secs" "$floor/health"
-    run "$round" floor_cache_headers "$secs" "$floor/health-with-cache-headers"
-    run "$round" floor_hit "$secs" "$floor/factorial/20"
+    local round="$1" secs="$2" name
+    for name in "${routes[@]}"; do
+        # The mix writes thousands of entries: it runs once, below.
+        [[ $name == miss_mix ]] || measure "$round" "$name" "$secs"
+    done
 }
 
 echo "warming up (1 s per route)..." >&2
@@ -194,8 +301,10 @@ for round in $(seq "$rounds"); do
 done
 # The mix writes thousands of new entries, so it runs once, after the rounds,
 # and is compared with the median /health.
-echo "miss-heavy mix ($duration s)..." >&2
-run 1 miss_mix "$duration" -s "$repo/scripts/miss_mix.lua" "$base"
+if [[ " ${routes[*]} " == *" miss_mix "* ]]; then
+    echo "miss-heavy mix ($duration s)..." >&2
+    run 1 miss_mix "$duration" -s "$repo/scripts/miss_mix.lua" "$base"
+fi
 sleep 1
 rss_after_kib=$(rss_kib)
 
@@ -222,11 +331,15 @@ label_of() {
     case "$1" in
         health) echo "/health (the floor)" ;;
         memory_hit) echo "memory hit: GET /factorial/20" ;;
+        memory_hit_304) echo "memory hit answered 304 (If-None-Match)" ;;
         memory_hit_10000) echo "memory hit: GET /factorial/10000 (35 KB)" ;;
         disk_hit) echo "disk hit: POST /data (30 B body)" ;;
         miss_mix) echo "miss-heavy mix (80% misses)" ;;
+        proxy_hit) echo "proxy hit: nginx's stored copy, witness report to the app included" ;;
+        proxy_hit_no_witness) echo "proxy hit, no witness: nginx's stored copy alone" ;;
+        proxy_memory_hit) echo "memory hit through nginx: GET /factorial/20" ;;
         floor_health) echo "Rocket alone: /health" ;;
-        floor_cache_headers) echo "Rocket alone: /health + Cache-Control, X-Cache, Server-Timing" ;;
+        floor_cache_headers) echo "Rocket alone: /health + a hit's cache headers" ;;
         floor_hit) echo "Rocket alone: a memory hit's bytes, fixed" ;;
     esac
 }
@@ -252,7 +365,18 @@ table="$work_dir/table.md"
     done
 } >"$table"
 
+if [[ -n "$only_routes" ]]; then
+    echo
+    cat "$table"
+    echo
+    echo "wrk -t$threads -c$connections, $rounds rounds × ${duration} s per route, on $(nproc) cores; only the routes asked for."
+    exit 0
+fi
+
 memory_ratio=$(ratios_of memory_hit | median)
+# A 304 against a full hit of the same answer, round by round.
+not_modified_ratio=$(awk '$2 == "memory_hit" {h[$1] = $3} $2 == "memory_hit_304" {r[$1] = $3}
+    END {for (k in r) if (h[k] > 0) printf "%.3f\n", r[k] / h[k]}' "$results" | median)
 floor_ratio=$(ratios_of floor_hit | median)
 disk_ratio=$(ratios_of disk_hit | median)
 memory_p99=$(column_of memory_hit 5 | median)
@@ -265,6 +389,7 @@ targets="$work_dir/targets.md"
     echo "| target | measured | |"
     echo "|---|---:|---|"
     echo "| memory hit ≥ 0.95× /health | ${memory_ratio}× (Rocket alone sending the same bytes: ${floor_ratio}×) | $(verdict "$memory_ratio" ">=" 0.95) |"
+    echo "| memory hit answered 304 ≥ the same hit answered 200 (req/s) | ${not_modified_ratio}× | $(verdict "$not_modified_ratio" ">=" 1) |"
     echo "| disk hit ≥ 0.5× /health | ${disk_ratio}× | $(verdict "$disk_ratio" ">=" 0.5) |"
     echo "| memory hit p99 < 2 ms | ${memory_p99} ms | $(verdict "$memory_p99" "<" 2) |"
     echo "| disk hit p99 < 2 ms | ${disk_p99} ms | $(verdict "$disk_p99" "<" 2) |"
@@ -313,6 +438,8 @@ svg="$repo/docs/benchmarks.svg"
             health|floor_*) colour="#888888" ;;
             memory_hit*) colour="#2a7ab8" ;;
             disk_hit) colour="#d9822b" ;;
+            proxy_hit*) colour="#3a9b5c" ;;
+            proxy_memory_hit) colour="#2a7ab8" ;;
             *) colour="#b33a3a" ;;
         esac
         text_y=$((y + bar_height / 2 + 5))
@@ -357,7 +484,7 @@ kernel=$(uname -r)
     echo "  sending fixed responses, its ratios taken against its own \`/health\`. Its"
     echo "  memory-hit row is the most any cache could reach with that response."
     echo "- Start-up: from starting the process to the first answered \`/health\`."
-    echo "  Cold 10000!: the server's own \`elapsed_ms\` for \`/factorial/10000\`"
+    echo "  Cold 10000!: the server's own \`Server-Timing\` \`total\` for \`/factorial/10000\`"
     echo "  right after \`DELETE /cache/memory\`."
 } >"$repo/docs/benchmarks.md"
 echo "wrote docs/benchmarks.md and docs/benchmarks.svg" >&2

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Serves cachelab to a room of learners: the app in release under the
 # workshop profile on loopback, and nginx in front on every network
-# interface, which closes connections that stop sending (proxy/room.conf
-# says which and why). Ctrl-C stops both.
+# interface, which closes connections that stop sending and is a shared
+# HTTP cache in front of the app (proxy/room.conf says which, why and how).
+# Ctrl-C stops both.
 #
 #   scripts/room.sh          learners open http://<this machine>:8000/
 #   scripts/room.sh 9000     ... on port 9000
@@ -33,6 +34,10 @@ done
 cargo build --release
 
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/cachelab-room.XXXXXX")
+# The key nginx sends with each request for the lab's resource it mirrors
+# to the app's witness route, so the app counts what the shared cache
+# received and no learner can add to the count: new for every run.
+witness_key=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 app=""
 proxy=""
 stop() {
@@ -58,6 +63,7 @@ trap 'exit 143' TERM
 # The app's own "Instructor view:" line names its internal port; it is kept
 # aside and printed below with the room's port instead.
 ROCKET_PROFILE=workshop ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT="$app_port" \
+    ROCKET_PROXY_WITNESS_KEY="$witness_key" \
     setsid cargo run --release --quiet \
     > >(tee "$run_dir/app.out" | grep --line-buffered -v '^Instructor view:') &
 app=$!
@@ -74,7 +80,8 @@ if ! answers "http://127.0.0.1:$app_port/health" "$app"; then
     exit 1
 fi
 
-ROOM_LISTEN="0.0.0.0:$port" ROOM_APP="127.0.0.1:$app_port" setsid proxy/nginx.sh "$run_dir" &
+ROOM_LISTEN="0.0.0.0:$port" ROOM_APP="127.0.0.1:$app_port" ROOM_WITNESS_KEY="$witness_key" \
+    setsid proxy/nginx.sh "$run_dir" &
 proxy=$!
 if ! answers "http://127.0.0.1:$port/health" "$proxy"; then
     echo "room: nginx did not start on port $port (its own message is above)" >&2

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rocket::data::ByteUnit;
 use serde::{Deserialize, Serialize};
 
+use crate::proxy_witness::WitnessKey;
 use crate::workshop::InstructorKey;
 
 /// The largest `max_factorial` we accept. 100000! has 456,574 digits and takes
@@ -60,6 +61,12 @@ pub struct Config {
     /// every learner. Unset, the app derives one from the room secret (the
     /// same after a restart) and prints the link to the view when it starts.
     pub instructor_key: Option<InstructorKey>,
+    /// The key a shared cache in front (nginx, `proxy/room.conf`) sends with
+    /// each request it mirrors to `/http-cache/witness/...`, so that only it
+    /// can say what it received. `scripts/shared-cache.sh` and
+    /// `scripts/room.sh` draw one for each run and give it to both. Unset,
+    /// the witness route answers 404 and nothing is recorded.
+    pub proxy_witness_key: Option<WitnessKey>,
 }
 
 impl Default for Config {
@@ -76,6 +83,7 @@ impl Default for Config {
             disk_max_bytes: ByteUnit::Mebibyte(64),
             disk_sweep_interval_secs: 60,
             instructor_key: None,
+            proxy_witness_key: None,
         }
     }
 }

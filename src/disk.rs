@@ -2,6 +2,7 @@
 //! shared safely by every process pointed at the same directory.
 //!
 //! - [`tier`]: look up, store and clear (the public face);
+//! - `key`: the name an answer is stored under, checked;
 //! - `answer`: what one lookup found, or why it missed;
 //! - `stats`: counters for `/stats` and the listing for the disk page;
 //! - `index`: this process's view of the entries, read in the background;
@@ -18,6 +19,7 @@ mod answer;
 mod faults;
 mod files;
 mod index;
+mod key;
 mod ledger;
 mod page_cache;
 mod stats;
@@ -25,6 +27,7 @@ mod sweep;
 pub mod tier;
 
 pub use answer::{DiskAnswer, DiskLookup, HitRead, MissReason};
+pub use key::{EntryKey, NotAKey};
 pub use ledger::Footprint;
 pub use stats::{DiskEntry, DiskStats, EntriesPage};
 pub use sweep::{SweepReport, Sweeper};

@@ -29,6 +29,18 @@ pub enum Outcome {
     Waited,
 }
 
+/// What the client was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sent {
+    /// The whole answer, body and all.
+    Full,
+    /// 304 Not Modified: the client already held this very answer (its
+    /// `If-None-Match` named the answer's tag), so only headers were sent
+    /// (RFC 9110 §15.4.5). The tier was still asked, and hit or missed.
+    NotModified,
+}
+
 /// What a request asked for. Kept as the number or the key's first bytes,
 /// not as text: every cache hit records one, and the label is only needed
 /// when the chart is drawn.
@@ -69,6 +81,7 @@ pub struct RequestRecord {
     /// microseconds: what the chart compares across tiers and outcomes.
     pub elapsed_us: u64,
     pub subject: Subject,
+    pub sent: Sent,
 }
 
 /// The most recent requests, oldest first.
@@ -85,12 +98,20 @@ impl RequestHistory {
         }
     }
 
-    pub fn record(&self, tier: Tier, outcome: Outcome, elapsed: Duration, subject: Subject) {
+    pub fn record(
+        &self,
+        tier: Tier,
+        outcome: Outcome,
+        elapsed: Duration,
+        subject: Subject,
+        sent: Sent,
+    ) {
         let record = RequestRecord {
             tier,
             outcome,
             elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             subject,
+            sent,
         };
         let mut records = self.records.lock().expect("history lock poisoned");
         if records.len() == self.capacity {
@@ -122,6 +143,7 @@ mod tests {
                 Outcome::Hit,
                 Duration::from_micros(5),
                 Subject::Factorial(n),
+                Sent::Full,
             );
         }
         let subjects: Vec<String> = history

@@ -186,6 +186,9 @@ pub struct RequestLog {
     pub requests: u64,
     pub full: u64,
     pub not_modified: u64,
+    /// Of all requests, those that came through a proxy (`X-Forwarded-For`
+    /// or `Via`), to set beside what the proxy itself received.
+    pub through_proxy: u64,
     /// The current version (0: never asked for, or forgotten).
     pub version: u64,
     /// The latest requests, oldest first.
@@ -306,6 +309,7 @@ impl HttpLab {
             Outcome::Full => log.full += 1,
             Outcome::NotModified => log.not_modified += 1,
         }
+        log.through_proxy += u64::from(arrival.through_proxy);
         let number = log.requests;
         if resource.recent.len() == RECENT_REQUESTS_PER_RESOURCE {
             resource.recent.pop_front();

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use crate::canonical::{CanonicalJson, FactorialInput};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings};
-use crate::history::{Outcome, RequestHistory, Subject, Tier};
+use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings, EntryKey, MissReason};
+use crate::history::{Outcome, RequestHistory, Sent, Subject, Tier};
+use crate::http_cache::Preconditions;
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
 use crate::workshop::{
     ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, PlanSettings, What,
@@ -30,6 +31,10 @@ pub struct Timed<T> {
     /// The part the cache tier took (`Server-Timing`'s `cache`), which is
     /// also what the timing chart shows.
     pub cache_elapsed: Duration,
+    /// The request's `If-None-Match` named this very answer, so it is sent
+    /// as 304 Not Modified, with no body (RFC 9110 §15.4.5). Already
+    /// counted in the tier's stats and in the history.
+    pub not_modified: bool,
 }
 
 /// Both cache tiers and the record of what was asked of them.
@@ -97,9 +102,25 @@ impl Lab {
 
     /// n! from the memory tier, recorded for the timing chart.
     pub async fn factorial(&self, n: FactorialInput) -> Timed<FactorialAnswer> {
+        self.factorial_revalidated(n, &Preconditions::none()).await
+    }
+
+    /// As [`Lab::factorial`], for a request that may already hold the
+    /// answer: the tier is asked all the same (so the hit or miss is
+    /// real), and the answer is marked and counted as a 304 when the
+    /// request's validators name its tag.
+    pub async fn factorial_revalidated(
+        &self,
+        n: FactorialInput,
+        preconditions: &Preconditions<'_>,
+    ) -> Timed<FactorialAnswer> {
         let started = Instant::now();
         let answer = self.memory.factorial(n.get()).await;
         let cache_elapsed = started.elapsed();
+        let not_modified = preconditions.answer_not_modified(answer.step.entity_tag());
+        if not_modified {
+            self.memory.count_not_modified();
+        }
         self.history.record(
             Tier::Memory,
             match answer.lookup {
@@ -109,10 +130,12 @@ impl Lab {
             },
             cache_elapsed,
             Subject::Factorial(n.get()),
+            sent(not_modified),
         );
         Timed {
             answer,
             cache_elapsed,
+            not_modified,
         }
     }
 
@@ -162,10 +185,48 @@ impl Lab {
             },
             cache_elapsed,
             Subject::body(&answer.key),
+            Sent::Full,
         );
         Timed {
             answer,
             cache_elapsed,
+            not_modified: false,
+        }
+    }
+
+    /// The answer stored under `key`, read from the disk tier without
+    /// computing anything, or why there is none. A hit is recorded for the
+    /// timing chart, and counted as a 304 when the request's validators
+    /// name its tag. A miss is counted in the tier's stats but left off the
+    /// chart: it did no work and sent no answer, and a mark there would
+    /// stand for a miss that cost nothing.
+    pub fn stored_data(
+        &self,
+        key: &EntryKey,
+        preconditions: &Preconditions<'_>,
+    ) -> Timed<Result<DiskAnswer, MissReason>> {
+        let started = Instant::now();
+        let answer = self.disk.lookup(key);
+        let cache_elapsed = started.elapsed();
+        let not_modified = answer
+            .as_ref()
+            .is_ok_and(|hit| preconditions.answer_not_modified(&hit.entity_tag()));
+        if not_modified {
+            self.disk.count_not_modified();
+        }
+        if answer.is_ok() {
+            self.history.record(
+                Tier::Disk,
+                Outcome::Hit,
+                cache_elapsed,
+                Subject::body(key.as_str()),
+                sent(not_modified),
+            );
+        }
+        Timed {
+            answer,
+            cache_elapsed,
+            not_modified,
         }
     }
 
@@ -268,6 +329,14 @@ impl Lab {
     /// The key that opens the instructor's view of every learner.
     pub fn instructor_key(&self) -> &InstructorKey {
         &self.instructor_key
+    }
+}
+
+fn sent(not_modified: bool) -> Sent {
+    if not_modified {
+        Sent::NotModified
+    } else {
+        Sent::Full
     }
 }
 

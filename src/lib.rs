@@ -15,6 +15,7 @@ pub mod lab;
 pub mod machine;
 pub mod memory;
 pub mod os_limits;
+pub mod proxy_witness;
 pub mod single_flight;
 pub mod view;
 pub mod web;

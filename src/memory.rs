@@ -4,29 +4,68 @@
 //! the largest k! already in memory and multiplies only the missing steps.
 //! The loop is iterative: there is no recursion depth to run out of.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::http_cache::EntityTag;
+use crate::single_flight::{Flight, SingleFlight};
 use cached::stores::LruCache;
 use cached::{Cached, CachedIter, CachedPeek};
 use num_bigint::BigUint;
-use serde_json::value::RawValue;
 
-use crate::single_flight::{Flight, SingleFlight};
-
-/// One memoized step: the exact value of `n!`, and its decimal text once
-/// somebody has asked for it.
+/// One memoized step: the exact value of `n!`, and its answer once somebody
+/// has asked for it.
 pub struct FactorialStep {
     n: u64,
     value: BigUint,
     /// Which computation multiplied this step (see [`Computation::id`]): a
     /// hit can then say whose work it reused.
     computed_by: u64,
-    /// The digits as a JSON string literal (`"120"`): kept in that form so a
-    /// hit can hand the bytes to serde_json as they are, without running the
-    /// string escaper over up to 35,660 digits on every request.
-    rendered: OnceLock<Box<RawValue>>,
+    /// The answer's bytes and their entity tag, made once: rendering a
+    /// 35,000-digit number costs milliseconds, and hashing would read all of
+    /// its answer again; a hit must pay for neither.
+    rendered: OnceLock<RenderedAnswer>,
+}
+
+/// The answer to `GET /factorial/<n>`, exactly as it is sent.
+struct RenderedAnswer {
+    /// `{"number":n,"factorial":"…","digits":d}`: the same bytes for the
+    /// same n on every request, in every process, so that its entity tag
+    /// names it everywhere.
+    body: Arc<[u8]>,
+    /// Where the digits sit inside `body` (without their quotes).
+    digits: Range<usize>,
+    /// The strong entity tag of `body` (RFC 9110 §8.8.3).
+    entity_tag: EntityTag,
+    /// `entity_tag` as the `ETag` field value, written out once.
+    etag_field: Arc<str>,
+}
+
+impl RenderedAnswer {
+    fn of(n: u64, value: &BigUint) -> Self {
+        // The digits are only ASCII 0-9: a JSON string needs no escaping.
+        let digits = value.to_string();
+        let mut number = itoa::Buffer::new();
+        let mut body = Vec::with_capacity(digits.len() + 64);
+        body.extend_from_slice(b"{\"number\":");
+        body.extend_from_slice(number.format(n).as_bytes());
+        body.extend_from_slice(b",\"factorial\":\"");
+        let digits_start = body.len();
+        body.extend_from_slice(digits.as_bytes());
+        let digits_end = body.len();
+        body.extend_from_slice(b"\",\"digits\":");
+        body.extend_from_slice(number.format(digits.len()).as_bytes());
+        body.push(b'}');
+        let entity_tag = EntityTag::of_bytes(&body);
+        Self {
+            etag_field: Arc::from(entity_tag.to_string()),
+            entity_tag,
+            body: Arc::from(body),
+            digits: digits_start..digits_end,
+        }
+    }
 }
 
 impl FactorialStep {
@@ -48,19 +87,33 @@ impl FactorialStep {
         self.computed_by
     }
 
-    /// The decimal digits of n!. Rendering a 35,000-digit number costs
-    /// milliseconds, so it happens once per step and is kept.
+    /// The decimal digits of n!.
     pub fn decimal(&self) -> &str {
-        let quoted = self.decimal_json().get();
-        &quoted[1..quoted.len() - 1]
+        let rendered = self.rendered();
+        std::str::from_utf8(&rendered.body[rendered.digits.clone()])
+            .expect("the digits of a number are ASCII")
     }
 
-    /// The decimal digits as a JSON string, ready to embed in an answer.
-    pub fn decimal_json(&self) -> &RawValue {
-        self.rendered.get_or_init(|| {
-            serde_json::value::to_raw_value(&self.value.to_string())
-                .expect("a string always serializes")
-        })
+    /// The JSON answer `{"number":n,"factorial":"…","digits":d}`, shared
+    /// rather than copied: a hit sends these very bytes.
+    pub fn answer_json(&self) -> &Arc<[u8]> {
+        &self.rendered().body
+    }
+
+    /// The strong entity tag of [`FactorialStep::answer_json`], made from
+    /// its SHA-256 when the answer was rendered, never per request.
+    pub fn entity_tag(&self) -> &EntityTag {
+        &self.rendered().entity_tag
+    }
+
+    /// [`FactorialStep::entity_tag`] as the `ETag` field value.
+    pub fn etag_field(&self) -> &Arc<str> {
+        &self.rendered().etag_field
+    }
+
+    fn rendered(&self) -> &RenderedAnswer {
+        self.rendered
+            .get_or_init(|| RenderedAnswer::of(self.n, &self.value))
     }
 
     fn is_rendered(&self) -> bool {
@@ -149,6 +202,9 @@ pub struct MemoryStats {
     pub computed: u64,
     /// Values being computed right now.
     pub in_flight: usize,
+    /// Answers sent as 304 Not Modified: the client's stored copy was this
+    /// very answer, so no body was sent (each is also a hit or a miss).
+    pub not_modified: u64,
 }
 
 /// One entry of the memory tier as shown to a learner.
@@ -170,6 +226,7 @@ pub struct FactorialCache {
     computed: Arc<AtomicU64>,
     /// The last computation id handed out.
     computations: AtomicU64,
+    not_modified: AtomicU64,
 }
 
 impl FactorialCache {
@@ -182,6 +239,7 @@ impl FactorialCache {
             delay_max,
             computed: Arc::new(AtomicU64::new(0)),
             computations: AtomicU64::new(0),
+            not_modified: AtomicU64::new(0),
         }
     }
 
@@ -276,7 +334,13 @@ impl FactorialCache {
             evictions: steps.cache_evictions().unwrap_or(0),
             computed: self.computed.load(Ordering::Relaxed),
             in_flight: self.flights.in_flight_count(),
+            not_modified: self.not_modified.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts an answer of this tier that was sent as 304 Not Modified.
+    pub fn count_not_modified(&self) {
+        self.not_modified.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The entries from most to least recently used: the last one is the next
@@ -380,13 +444,40 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn the_kept_json_string_holds_exactly_the_digits() {
+    async fn the_kept_answer_holds_exactly_the_digits_and_is_tagged_by_its_bytes() {
         let answer = cache(10).factorial(25).await;
         assert_eq!(answer.step.decimal(), "15511210043330985984000000");
+        let body = br#"{"number":25,"factorial":"15511210043330985984000000","digits":26}"#;
+        assert_eq!(&answer.step.answer_json()[..], &body[..]);
+        assert_eq!(answer.step.entity_tag(), &EntityTag::of_bytes(body));
         assert_eq!(
-            answer.step.decimal_json().get(),
-            "\"15511210043330985984000000\""
+            &answer.step.etag_field()[..],
+            answer.step.entity_tag().to_string()
         );
+    }
+
+    /// The answer is written by hand, straight into its buffer; serde's
+    /// shape is the reference it is held to.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_hand_written_answer_is_the_serde_shape() {
+        #[derive(serde::Serialize)]
+        struct Answer {
+            number: u64,
+            /// A string, so no JSON client (JavaScript included) rounds it.
+            factorial: String,
+            digits: usize,
+        }
+        let cache = cache(300);
+        for n in [0, 1, 20, 21, 170, 171, 300] {
+            let step = cache.factorial(n).await.step;
+            let by_serde = serde_json::to_vec(&Answer {
+                number: n,
+                factorial: step.decimal().to_owned(),
+                digits: step.decimal().len(),
+            })
+            .expect("serializes");
+            assert_eq!(&step.answer_json()[..], &by_serde[..], "n = {n}");
+        }
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! of it; [`stage`] puts it onto a Rocket that already manages the
 //! [`crate::lab::Lab`].
 
-use rocket::fs::{relative, FileServer};
+use rocket::fs::relative;
 use rocket::shield::{Permission, Shield};
 use rocket::{Build, Rocket};
-use rocket_dyn_templates::Template;
 
 pub mod api;
+pub mod assets;
 pub mod chart;
 pub mod errors;
 pub mod exercises;
@@ -16,6 +16,7 @@ pub mod guards;
 pub mod http_lab;
 pub mod page_headers;
 pub mod pages;
+pub mod proxy_witness;
 pub mod render;
 pub mod request_start;
 
@@ -33,18 +34,20 @@ pub fn security_headers() -> Shield {
 /// through. Called before any other fairing is attached, so that
 /// `Server-Timing`'s `total` starts before any other work on a request (in
 /// debug builds the template fairing checks every template for changes on
-/// each request).
+/// each request). The templates are set up by the static files' stage,
+/// when it has read the files whose addresses the pages link.
 pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket
         .attach(request_start::RequestClock)
-        .attach(Template::fairing())
+        .attach(assets::stage(relative!("static")))
         .attach(security_headers())
         .attach(page_headers::PageHeaders)
         .mount("/", api::routes())
         .mount("/", pages::routes())
         .mount("/", exercises::routes())
+        .mount(assets::MOUNT_POINT, assets::routes())
         .mount("/", http_lab::routes())
         .manage(crate::http_lab::HttpLab::new(crate::clock::Clock::system()))
-        .mount("/static", FileServer::from(relative!("static")))
+        .attach(proxy_witness::stage())
         .register("/", errors::catchers())
 }

@@ -34,11 +34,11 @@ mod progress_log;
 mod reading;
 
 pub use checks::{check, check_report, reports_used_up, short, Evidence};
-pub use event::{ClearedTier, DataEvent, Event, FactorialEvent, What};
+pub use event::{ClearedTier, DataEvent, Event, FactorialEvent, HttpResourceEvent, What};
 pub use exercise::Exercise;
 pub use identity::{room_secret_path, Credential, CredentialRefusal, InstructorKey, RoomSecret};
 pub use learner::LearnerName;
-pub use plan::{key_of, LruSteps, Path as ExercisePath, Plan, PlanSettings};
+pub use plan::{key_of, HttpLesson, LruSteps, Path as ExercisePath, Plan, PlanSettings};
 use progress_log::*;
 pub use reading::{Reading, ReadingError};
 

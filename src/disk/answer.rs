@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::duration_ms;
+use crate::http_cache::EntityTag;
 
 /// Why a request was not served from disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -87,6 +88,13 @@ impl DiskAnswer {
             DiskLookup::Computed { stored, .. } => stored,
             DiskLookup::Joined { .. } => self.written_at_ms.is_some(),
         }
+    }
+
+    /// The strong entity tag of `body`. The key is the hex SHA-256 of the
+    /// body, which the tier checks every stored entry against (its
+    /// integrity is that very hash), so the tag costs no hashing here.
+    pub fn entity_tag(&self) -> EntityTag {
+        EntityTag::from_sha256_hex(&self.key).expect("a disk key is a SHA-256 in hex")
     }
 
     pub fn expires_at_ms(&self) -> Option<u64> {

@@ -27,6 +27,9 @@ pub struct DiskStats {
     pub page_cache_hits: u64,
     pub misses: u64,
     pub expired: u64,
+    /// Answers sent as 304 Not Modified: the client's stored copy was this
+    /// very answer, so no body was sent (each is also a hit or a miss).
+    pub not_modified: u64,
     /// Times the slow work actually ran.
     pub computed: u64,
     /// Cache faults survived (unreadable content, failed writes, failed
@@ -84,6 +87,7 @@ impl DiskTier {
             page_cache_hits: self.page_cache_hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             expired: self.expired.load(Ordering::Relaxed),
+            not_modified: self.not_modified.load(Ordering::Relaxed),
             computed: self.computed.load(Ordering::Relaxed),
             errors: self.faults.count(),
             in_flight: self.flights.in_flight_count(),

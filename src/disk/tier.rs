@@ -14,6 +14,7 @@ use super::answer::{DiskAnswer, DiskLookup, HitRead, MissReason};
 use super::faults::{Fault, FaultLog};
 use super::files;
 use super::index::{self, Index, IndexEntry};
+use super::key::EntryKey;
 use super::ledger::{Footprint, SharedDir, FOOTPRINT_FILE, LOCK_FILE};
 use super::page_cache;
 use crate::canonical::CanonicalJson;
@@ -113,6 +114,7 @@ pub struct DiskTier {
     pub(super) page_cache_hits: AtomicU64,
     pub(super) misses: AtomicU64,
     pub(super) expired: AtomicU64,
+    pub(super) not_modified: AtomicU64,
     pub(super) computed: AtomicU64,
     pub(super) evictions: AtomicU64,
     pub(super) expirations: AtomicU64,
@@ -143,6 +145,7 @@ impl DiskCache {
             page_cache_hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             expired: AtomicU64::new(0),
+            not_modified: AtomicU64::new(0),
             computed: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             expirations: AtomicU64::new(0),
@@ -165,28 +168,10 @@ impl DiskCache {
     /// and stores the result.
     pub async fn get_or_compute(&self, request: &CanonicalJson) -> DiskAnswer {
         let key = request.key();
-        let reason = match self.read_fresh(key) {
-            Ok((body, entry, read)) => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                if read == HitRead::PageCache {
-                    self.page_cache_hits.fetch_add(1, Ordering::Relaxed);
-                }
-                return DiskAnswer {
-                    key: key.to_owned(),
-                    body,
-                    lookup: DiskLookup::Hit,
-                    written_at_ms: Some(entry.written_at_ms),
-                    ttl: self.settings.ttl,
-                    simulated_delay: Duration::ZERO,
-                    hit_read: Some(read),
-                };
-            }
+        let reason = match self.stored_answer(key) {
+            Ok(hit) => return hit,
             Err(reason) => reason,
         };
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        if reason == MissReason::Expired {
-            self.expired.fetch_add(1, Ordering::Relaxed);
-        }
 
         let (stored, flight) = self
             .flights
@@ -207,6 +192,48 @@ impl DiskCache {
             ttl: self.settings.ttl,
             simulated_delay: stored.simulated_delay,
             hit_read: None,
+        }
+    }
+
+    /// The stored answer for `key`, read without computing anything: a
+    /// fresh, intact entry is a hit; anything else is a miss and says why.
+    /// Counted like any lookup. A damaged entry is a miss, counted and
+    /// logged once, never its bytes.
+    pub fn lookup(&self, key: &EntryKey) -> Result<DiskAnswer, MissReason> {
+        self.stored_answer(key.as_str())
+    }
+
+    /// Counts an answer of this tier that was sent as 304 Not Modified.
+    pub fn count_not_modified(&self) {
+        self.not_modified.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counted lookup both [`Self::get_or_compute`] and [`Self::lookup`]
+    /// start with.
+    fn stored_answer(&self, key: &str) -> Result<DiskAnswer, MissReason> {
+        match self.read_fresh(key) {
+            Ok((body, entry, read)) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                if read == HitRead::PageCache {
+                    self.page_cache_hits.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(DiskAnswer {
+                    key: key.to_owned(),
+                    body,
+                    lookup: DiskLookup::Hit,
+                    written_at_ms: Some(entry.written_at_ms),
+                    ttl: self.settings.ttl,
+                    simulated_delay: Duration::ZERO,
+                    hit_read: Some(read),
+                })
+            }
+            Err(reason) => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                if reason == MissReason::Expired {
+                    self.expired.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(reason)
+            }
         }
     }
 

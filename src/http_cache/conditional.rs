@@ -8,6 +8,7 @@
 //! modification date"), and a request carrying only that field gets the full
 //! answer, which is always a correct reply to a conditional request.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::entity_tag::{is_optional_whitespace, parse_leading_entity_tag, EntityTag};
@@ -155,6 +156,69 @@ pub fn answers_not_modified(
         Precondition::IfNoneMatch(field_value) => IfNoneMatch::parse(field_value)
             .is_ok_and(|if_none_match| if_none_match.condition_is_false(selected)),
         Precondition::IfModifiedSince(_) | Precondition::Unconditional => false,
+    }
+}
+
+/// The validators a GET or HEAD carried, as sent, ready to be held against
+/// the selected representation's tag once it is known.
+///
+/// Reading them costs nothing when there are none, which is the common
+/// case: a request that is not conditional allocates nothing here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preconditions<'a> {
+    /// Every `If-None-Match` field line, joined as RFC 9110 §5.3 joins them.
+    if_none_match: Option<Cow<'a, str>>,
+    if_modified_since: Option<&'a str>,
+}
+
+impl<'a> Preconditions<'a> {
+    /// A request that carried no validators.
+    #[must_use]
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// The validators of a request with these `If-None-Match` field lines
+    /// (several lines are one list, in order; see
+    /// [`IfNoneMatch::parse_field_lines`]) and this `If-Modified-Since`.
+    #[must_use]
+    pub fn from_field_lines(
+        if_none_match_lines: impl IntoIterator<Item = &'a str>,
+        if_modified_since: Option<&'a str>,
+    ) -> Self {
+        let mut lines = if_none_match_lines.into_iter();
+        let if_none_match = lines.next().map(|first| match lines.next() {
+            None => Cow::Borrowed(first),
+            Some(second) => Cow::Owned(
+                [first, second]
+                    .into_iter()
+                    .chain(lines)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        });
+        Self {
+            if_none_match,
+            if_modified_since,
+        }
+    }
+
+    /// Whether the request carried any validator at all.
+    #[must_use]
+    pub fn is_conditional(&self) -> bool {
+        self.if_none_match.is_some() || self.if_modified_since.is_some()
+    }
+
+    /// Whether the answer tagged `selected` should be sent as 304 Not
+    /// Modified (see [`answers_not_modified`]).
+    #[must_use]
+    pub fn answer_not_modified(&self, selected: &EntityTag) -> bool {
+        self.is_conditional()
+            && answers_not_modified(
+                self.if_none_match.as_deref(),
+                self.if_modified_since,
+                selected,
+            )
     }
 }
 
@@ -384,5 +448,36 @@ mod tests {
         );
         assert!(!answers_not_modified(None, Some(date), &current));
         assert!(!answers_not_modified(None, None, &current));
+    }
+
+    #[test]
+    fn preconditions_join_field_lines_and_follow_the_same_rules() {
+        let current = current();
+        let matching = current.to_string();
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+        assert!(!Preconditions::none().is_conditional());
+        assert!(!Preconditions::none().answer_not_modified(&current));
+        assert!(Preconditions::from_field_lines([matching.as_str()], None)
+            .answer_not_modified(&current));
+        assert!(
+            Preconditions::from_field_lines(["\"a\"", "\"b\"", matching.as_str()], None)
+                .answer_not_modified(&current),
+            "a tag on the third field line counts"
+        );
+        assert!(!Preconditions::from_field_lines(["\"a\"", "\"b\""], None)
+            .answer_not_modified(&current));
+        assert!(
+            !Preconditions::from_field_lines(["*", matching.as_str()], None)
+                .answer_not_modified(&current),
+            "`*` joined with a tag is malformed"
+        );
+        let only_date = Preconditions::from_field_lines([], Some(date));
+        assert!(only_date.is_conditional());
+        assert!(!only_date.answer_not_modified(&current));
+        assert!(
+            Preconditions::from_field_lines([matching.as_str()], Some(date))
+                .answer_not_modified(&current)
+        );
     }
 }

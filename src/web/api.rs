@@ -2,7 +2,10 @@
 //!
 //! Handlers stay thin: parse the input into a domain type, ask a tier, and
 //! turn its answer into a response whose headers tell hit or miss and how
-//! long the server took.
+//! long the server took. The answers that never change (`GET
+//! /factorial/<n>`, `GET /data/<key>`) carry a strong `ETag`, and a request
+//! that already holds one (`If-None-Match`) is answered 304 with no body;
+//! Rocket answers `HEAD` from the same routes.
 
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -11,14 +14,16 @@ use std::time::{Duration, Instant};
 
 use rocket::data::{self, Data, FromData, ToByteUnit};
 use rocket::http::{ContentType, Header, Status};
-use rocket::request::Request;
+use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::{self, Responder, Response};
 use rocket::serde::json::{json, Json, Value};
 use rocket::{delete, get, post, routes, Route, State};
 
 use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
-use crate::disk::{DiskAnswer, DiskLookup, MissReason};
-use crate::http_cache::{CacheName, CacheStatusEntry, Detail, Forward, ForwardReason};
+use crate::disk::{DiskAnswer, DiskLookup, EntryKey, MissReason};
+use crate::http_cache::{
+    CacheName, CacheStatusEntry, Detail, Forward, ForwardReason, Preconditions,
+};
 use crate::lab::{Lab, Timed};
 use crate::memory::{FactorialAnswer, MemoryLookup};
 use crate::web::errors::ApiError;
@@ -34,6 +39,7 @@ pub fn routes() -> Vec<Route> {
         .into_iter()
         .chain(routes![
             post_data,
+            get_data,
             stats,
             health,
             clear_all,
@@ -55,19 +61,41 @@ pub fn routes() -> Vec<Route> {
 /// negative rank, so it is set here.)
 const FACTORIAL_RANK: isize = -100;
 
-/// `GET /factorial/<n>`: n! from the memory tier.
+/// `Cache-Control` of the answers that never change: n! and a stored body.
+///
+/// Each carries a strong `ETag`, so a browser or proxy may keep it; and in
+/// production, where an answer that can never change should be reused
+/// without asking, `max-age=31536000, immutable` would be right (RFC 9111
+/// §5.2.2.1, RFC 8246). Here the lesson is this app's own tiers, so every
+/// reuse must still reach the app: `no-cache` lets a cache store the answer
+/// but not reuse it before asking again (RFC 9111 §5.2.2.4), and the
+/// question, an `If-None-Match` with the stored tag, costs a 304 with no
+/// body when the copy is still the current one (RFC 9110 §13.1.2).
+const REVALIDATE_EVERY_TIME: &str = "no-cache";
+
+/// `Cache-Control` of answers no cache may keep at all: they change with
+/// every request (`/stats`), say what one request did (`POST /data`, whose
+/// answer also reports its own hit or miss) or change the cache (the
+/// clears). Without it a cache may still reuse a response for a freshness
+/// lifetime it guesses for itself (RFC 9111 §4.2.2).
+const NEVER_STORE: &str = "no-store";
+
+/// `GET /factorial/<n>`: n! from the memory tier. The body is the same
+/// bytes for the same n everywhere, tagged by their SHA-256, and a request
+/// whose `If-None-Match` names that tag is answered 304 with no body.
 #[get("/factorial/<n>")]
 async fn factorial(
     started: RequestStarted,
     n: &str,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
+    validators: Validators<'_>,
 ) -> Result<CachedJson, ApiError> {
     let learner = learner?;
     let input = FactorialInput::parse(n, lab.config().max_factorial).map_err(|refused| {
         ApiError::new(Status::BadRequest, refused.message(n)).accepting(refused.accepted())
     })?;
-    let timed = lab.factorial(input).await;
+    let timed = lab.factorial_revalidated(input, &validators.0).await;
     let response = CachedJson::factorial(&timed, started);
     lab.note_factorial(learner.0.as_ref(), &timed.answer, response.total);
     Ok(response)
@@ -94,6 +122,46 @@ async fn post_data(
     Ok(response)
 }
 
+/// `GET /data/<key>`: the answer stored under `key` (as `POST /data`
+/// printed it in `X-Cache-Key`), read from the disk tier without computing
+/// anything. Tagged and revalidated as `GET /factorial/<n>` is.
+#[get("/data/<key>")]
+fn get_data(
+    started: RequestStarted,
+    key: &str,
+    lab: &State<Lab>,
+    validators: Validators<'_>,
+    base_url: BaseUrl,
+) -> Result<CachedJson, NoStoredAnswer> {
+    let key = EntryKey::parse(key).map_err(|not_a_key| {
+        let shown: String = key.chars().take(80).collect();
+        NoStoredAnswer::not_a_key(
+            ApiError::new(
+                Status::BadRequest,
+                format!("{shown:?} is not a key: {not_a_key}"),
+            )
+            .accepting(format!(
+                "GET /data/<key> with the key from a POST /data answer, for example: \
+                 curl -i -H 'Content-Type: application/json' -d '{{\"a\": 1}}' {0}/data, \
+                 then curl -i {0}/data/<its X-Cache-Key>",
+                base_url.0
+            )),
+        )
+    })?;
+    let timed = lab.stored_data(&key, &validators.0);
+    match timed.answer {
+        Ok(ref hit) => Ok(CachedJson::stored(hit, &timed, started)),
+        Err(reason) => Err(NoStoredAnswer::miss(
+            &key,
+            reason,
+            timed.cache_elapsed,
+            started,
+            &base_url,
+            lab.config().disk_ttl_secs,
+        )),
+    }
+}
+
 /// `GET /stats`: both tiers' counters, which change with every request, so
 /// no browser or proxy may keep a copy to show later.
 #[get("/stats")]
@@ -114,16 +182,35 @@ impl<R> NotStored<R> {
     fn new(inner: R) -> Self {
         Self {
             inner,
-            cache_control: Header::new("Cache-Control", "no-store"),
+            cache_control: Header::new("Cache-Control", NEVER_STORE),
         }
     }
 }
 
 /// `GET /health`: answers as cheaply as the framework allows; the yardstick
-/// for what a cache hit should cost.
+/// for what a cache hit should cost. Not stored: a stored "ok" would say
+/// the server is up when it is not.
 #[get("/health")]
-fn health() -> &'static str {
-    "ok"
+fn health() -> NotStored<&'static str> {
+    NotStored::new("ok")
+}
+
+/// The validators a GET or HEAD carried (`If-None-Match`, every field line
+/// of it, and `If-Modified-Since`), read as sent; nothing is parsed unless
+/// there is a tag to hold them against.
+pub struct Validators<'r>(pub Preconditions<'r>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Validators<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let headers = request.headers();
+        Outcome::Success(Validators(Preconditions::from_field_lines(
+            headers.get("If-None-Match"),
+            headers.get_one("If-Modified-Since"),
+        )))
+    }
 }
 
 /// `POST /clear-cache`: empties both tiers (the original tutorial's command,
@@ -142,7 +229,7 @@ async fn clear_all(
     uri: &rocket::http::uri::Origin<'_>,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<NotStored<Json<Value>>, ApiError> {
     let learner = learner?;
     let learner = learner.0.as_ref();
     let tier = match uri.query().map(|query| query.as_str()) {
@@ -152,23 +239,23 @@ async fn clear_all(
     match tier {
         None | Some("both") => {
             let cleared = lab.clear_all(learner, "POST /clear-cache").await;
-            Ok(Json(json!({
+            Ok(NotStored::new(Json(json!({
                 "message": "Cache cleared",
                 "memory_entries_removed": cleared.memory_entries_removed,
                 "disk_entries_removed": cleared.disk_entries_removed,
-            })))
+            }))))
         }
         Some("memory") => {
             let removed = lab.clear_memory(learner, "POST /clear-cache?tier=memory");
-            Ok(Json(
+            Ok(NotStored::new(Json(
                 json!({ "message": "Memory cache cleared", "entries_removed": removed }),
-            ))
+            )))
         }
         Some("disk") => {
             let removed = lab.clear_disk(learner, "POST /clear-cache?tier=disk").await;
-            Ok(Json(
+            Ok(NotStored::new(Json(
                 json!({ "message": "Disk cache cleared", "entries_removed": removed }),
-            ))
+            )))
         }
         Some(other) => {
             let shown: String = other.chars().take(40).collect();
@@ -215,11 +302,11 @@ fn clear_memory(
     _from: SameOriginChange,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<NotStored<Json<Value>>, ApiError> {
     let removed = lab.clear_memory(learner?.0.as_ref(), "DELETE /cache/memory");
-    Ok(Json(
+    Ok(NotStored::new(Json(
         json!({ "message": "Memory cache cleared", "entries_removed": removed }),
-    ))
+    )))
 }
 
 /// `DELETE /cache/disk`: empties the disk tier only.
@@ -228,13 +315,13 @@ async fn clear_disk(
     _from: SameOriginChange,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<NotStored<Json<Value>>, ApiError> {
     let removed = lab
         .clear_disk(learner?.0.as_ref(), "DELETE /cache/disk")
         .await;
-    Ok(Json(
+    Ok(NotStored::new(Json(
         json!({ "message": "Disk cache cleared", "entries_removed": removed }),
-    ))
+    )))
 }
 
 /// A request body that is valid JSON, in canonical form.
@@ -320,17 +407,20 @@ impl<'r> FromData<'r> for JsonBody {
 ///
 /// A response carries only the headers that teach something, because each
 /// one costs the server measurable time (see "Performance" in the README):
-/// `X-Cache` and `Server-Timing` always, `X-Cache-Detail` on a miss (a hit
-/// needs no more words than `HIT`), and `X-Cache-Key` for the disk tier.
-/// `Cache-Control: no-store` says in so many words that no browser or proxy
-/// may keep a copy: without it a cache may still reuse a response for a
-/// freshness lifetime it guesses for itself (RFC 9111 §4.2.2), and a lesson
-/// about this app's tiers must not be answered by another cache.
+/// `X-Cache`, `Cache-Status` and `Server-Timing` always, `X-Cache-Detail`
+/// on a miss (a hit needs no more words than `HIT`), `X-Cache-Key` for an
+/// answer of `POST /data`, and `ETag` on the answers that never change.
+///
+/// The body holds the value alone, the same bytes every time, so that its
+/// tag can name it and a stored copy stays valid: what this request did is
+/// in the headers.
 pub struct CachedJson {
-    /// The request's whole time, measured once the body and every other
-    /// header were built (`Server-Timing`'s `total`, the body's `elapsed_ms`).
+    /// The request's whole time, measured once every header was built
+    /// (`Server-Timing`'s `total`).
     pub total: Duration,
-    body: Body,
+    /// Shared with the tier that holds the bytes: a hit sends them without
+    /// a copy.
+    body: Arc<[u8]>,
     hit: bool,
     /// One line for people (`X-Cache-Detail`): why a miss was a miss.
     detail: Option<String>,
@@ -338,13 +428,16 @@ pub struct CachedJson {
     /// `Cache-Status` (RFC 9211): what each tier consulted did.
     cache_status: Cow<'static, str>,
     key: Option<String>,
+    caching: Caching,
 }
 
-/// The bytes of an answer: built for this response, or shared with the tier
-/// that holds them (a disk hit's verified bytes are sent without a copy).
-enum Body {
-    Built(Vec<u8>),
-    Shared(Arc<[u8]>),
+/// What other caches may do with an answer.
+enum Caching {
+    /// `no-store`.
+    Never,
+    /// `no-cache` with this `ETag`; `not_modified` when the request already
+    /// holds the answer, which then goes out as 304 with no body.
+    Revalidated { etag: String, not_modified: bool },
 }
 
 impl CachedJson {
@@ -389,18 +482,22 @@ impl CachedJson {
                 "waited for another request that was computing {n}!"
             )),
         };
-        let mut body = factorial_body_before_elapsed(answer);
+        let caching = Caching::Revalidated {
+            etag: answer.step.etag_field().to_string(),
+            not_modified: timed.not_modified,
+        };
+        let body = Arc::clone(answer.step.answer_json());
         let total = started.0.elapsed();
-        finish_factorial_body(&mut body, total);
         push_timing_total(&mut timing, total);
         Self {
             total,
-            body: Body::Built(body),
+            body,
             hit: lookup.is_hit(),
             detail,
             server_timing: timing,
             cache_status: memory_cache_status(&lookup),
             key: None,
+            caching,
         }
     }
 
@@ -409,6 +506,7 @@ impl CachedJson {
         let Timed {
             answer,
             cache_elapsed,
+            ..
         } = timed;
         let (desc, detail) = match answer.lookup {
             DiskLookup::Hit => ("disk hit", None),
@@ -454,72 +552,57 @@ impl CachedJson {
         push_timing_total(&mut timing, total);
         Self {
             total,
-            body: Body::Shared(body),
+            body,
             hit: answer.lookup.is_hit(),
             detail,
             server_timing: timing,
             cache_status: disk_cache_status(&answer.lookup),
             key: Some(key),
+            caching: Caching::Never,
         }
     }
-}
 
-/// The answer's JSON, written by hand (a test holds it to the shape serde
-/// would write), straight into the response's buffer, up to its last
-/// field, `elapsed_ms`, which [`finish_factorial_body`] adds once the
-/// request's time is known. The digits are already a JSON string (see
-/// `FactorialStep::decimal_json`), so answering 10000! from memory costs
-/// one copy of its 35,660 bytes rather than a pass of the string escaper,
-/// and the other fields are plain numbers and fixed words that need no
-/// escaping either.
-fn factorial_body_before_elapsed(answer: &FactorialAnswer) -> Vec<u8> {
-    let step = &answer.step;
-    let lookup = answer.lookup;
-    let digits_json = step.decimal_json().get();
-    let reused_from = match lookup.computation() {
-        None => Some(step.n()),
-        Some(work) => work.reused_from,
-    };
-
-    let mut out = Vec::with_capacity(digits_json.len() + 160);
-    let mut number = itoa::Buffer::new();
-    out.extend_from_slice(b"{\"number\":");
-    out.extend_from_slice(number.format(step.n()).as_bytes());
-    out.extend_from_slice(b",\"factorial\":");
-    out.extend_from_slice(digits_json.as_bytes());
-    out.extend_from_slice(b",\"digits\":");
-    out.extend_from_slice(number.format(step.decimal().len()).as_bytes());
-    out.extend_from_slice(if lookup.is_hit() {
-        b",\"cache\":\"hit\",\"steps_computed\":"
-    } else {
-        b",\"cache\":\"miss\",\"steps_computed\":"
-    });
-    out.extend_from_slice(number.format(lookup.steps_computed_here()).as_bytes());
-    out.extend_from_slice(b",\"reused_from\":");
-    match reused_from {
-        Some(k) => out.extend_from_slice(number.format(k).as_bytes()),
-        None => out.extend_from_slice(b"null"),
+    /// `GET /data/<key>`'s answer for a stored entry (a hit: a miss is
+    /// [`NoStoredAnswer::miss`]). The whole time is measured last.
+    fn stored<T>(hit: &DiskAnswer, timed: &Timed<T>, started: RequestStarted) -> Self {
+        let mut timing = String::with_capacity(80);
+        push_timing_entry(&mut timing, "cache", "disk hit", Some(timed.cache_elapsed));
+        let caching = Caching::Revalidated {
+            etag: hit.entity_tag().to_string(),
+            not_modified: timed.not_modified,
+        };
+        let body = Arc::clone(&hit.body);
+        let total = started.0.elapsed();
+        push_timing_total(&mut timing, total);
+        Self {
+            total,
+            body,
+            hit: true,
+            detail: None,
+            server_timing: timing,
+            cache_status: Cow::Borrowed(DISK_HIT_STATUS),
+            key: None,
+            caching,
+        }
     }
-    out.extend_from_slice(if lookup.coalesced() {
-        b",\"coalesced\":true,\"elapsed_ms\":"
-    } else {
-        b",\"coalesced\":false,\"elapsed_ms\":"
-    });
-    out
-}
-
-/// Ends a body begun by [`factorial_body_before_elapsed`] with the time.
-fn finish_factorial_body(out: &mut Vec<u8>, elapsed: Duration) {
-    out.extend_from_slice(Millis::new(elapsed).as_str().as_bytes());
-    out.push(b'}');
 }
 
 impl<'r> Responder<'r, 'static> for CachedJson {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
         let mut response = Response::build();
+        let not_modified = match self.caching {
+            Caching::Never => {
+                response.header(Header::new("Cache-Control", NEVER_STORE));
+                false
+            }
+            Caching::Revalidated { etag, not_modified } => {
+                response
+                    .header(Header::new("Cache-Control", REVALIDATE_EVERY_TIME))
+                    .header(Header::new("ETag", etag));
+                not_modified
+            }
+        };
         response
-            .header(ContentType::JSON)
-            .header(Header::new("Cache-Control", "no-store"))
             .header(Header::new(
                 "X-Cache",
                 if self.hit { "HIT" } else { "MISS" },
@@ -532,11 +615,90 @@ impl<'r> Responder<'r, 'static> for CachedJson {
         if let Some(key) = self.key {
             response.header(Header::new("X-Cache-Key", key));
         }
-        match self.body {
-            Body::Built(bytes) => response.sized_body(bytes.len(), Cursor::new(bytes)),
-            Body::Shared(bytes) => response.sized_body(bytes.len(), Cursor::new(bytes)),
-        };
+        if not_modified {
+            // No body, and so no Content-Type or Content-Length: a 304 says
+            // "the copy you hold is current", and carries only the fields
+            // that copy's stored headers may be updated with (RFC 9110
+            // §15.4.5). Rocket sends no Content-Length for a body never set.
+            response.status(Status::NotModified);
+        } else {
+            let body = self.body;
+            response
+                .header(ContentType::JSON)
+                .sized_body(body.len(), Cursor::new(body));
+        }
         response.ok()
+    }
+}
+
+/// `GET /data/<key>` with no answer to send: a 400 for something that is
+/// not a key, or a 404 that carries the disk tier's miss in the same
+/// headers a hit would (`X-Cache`, `Cache-Status`, `Server-Timing`), so the
+/// miss teaches as much as a hit.
+pub struct NoStoredAnswer {
+    error: ApiError,
+    cache_headers: Vec<Header<'static>>,
+}
+
+impl NoStoredAnswer {
+    fn not_a_key(error: ApiError) -> Self {
+        Self {
+            error,
+            cache_headers: Vec::new(),
+        }
+    }
+
+    fn miss(
+        key: &EntryKey,
+        reason: MissReason,
+        cache_elapsed: Duration,
+        started: RequestStarted,
+        base_url: &BaseUrl,
+        ttl_secs: u64,
+    ) -> Self {
+        let why = match reason {
+            MissReason::Absent => "no answer is stored under this key: no body with this key \
+                 was sent to POST /data, or its entry was cleared or evicted since"
+                .to_owned(),
+            MissReason::Expired => format!(
+                "the answer stored under this key has expired: entries are served for \
+                 {ttl_secs} s after they are written"
+            ),
+            MissReason::Unreadable => "the answer stored under this key failed its integrity \
+                 check (the file was damaged), so it is not served"
+                .to_owned(),
+        };
+        let error =
+            ApiError::new(Status::NotFound, format!("{why} (key {key})")).accepting(format!(
+                "POST the body to /data to store it (again), then GET /data/<key> with the key \
+                 its answer prints in X-Cache-Key, for example: \
+                 curl -i -H 'Content-Type: application/json' -d '{{\"a\": 1}}' {}/data",
+                base_url.0
+            ));
+        let mut timing = String::with_capacity(80);
+        push_timing_entry(&mut timing, "cache", "disk miss", Some(cache_elapsed));
+        push_timing_total(&mut timing, started.0.elapsed());
+        // Nothing was computed or stored: the miss member alone.
+        let status = disk_miss_status(reason, |forward| forward);
+        Self {
+            error,
+            cache_headers: vec![
+                Header::new("X-Cache", "MISS"),
+                Header::new("X-Cache-Detail", miss_reason_text(reason)),
+                Header::new("Cache-Status", status),
+                Header::new("Server-Timing", timing),
+            ],
+        }
+    }
+}
+
+impl<'r> Responder<'r, 'static> for NoStoredAnswer {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = self.error.respond_to(request)?;
+        for header in self.cache_headers {
+            response.set_header(header);
+        }
+        Ok(response)
     }
 }
 
@@ -564,20 +726,25 @@ fn disk_cache_status(lookup: &DiskLookup) -> Cow<'static, str> {
     let Some(reason) = lookup.miss_reason() else {
         return Cow::Borrowed(DISK_HIT_STATUS);
     };
-    let forward = Forward::because(match reason {
-        MissReason::Expired => ForwardReason::Stale,
-        MissReason::Absent | MissReason::Unreadable => ForwardReason::Miss,
-    });
     // A waiter's answer was stored by the request it waited for.
-    let forward = match *lookup {
+    Cow::Owned(disk_miss_status(reason, |forward| match *lookup {
         DiskLookup::Computed { stored, .. } => forward.stored(stored),
         _ => forward.collapsed(true),
-    };
+    }))
+}
+
+/// The disk tier's member for a miss for `reason`, with what the request
+/// then did added by `then`.
+fn disk_miss_status(reason: MissReason, then: impl FnOnce(Forward) -> Forward) -> String {
+    let forward = then(Forward::because(match reason {
+        MissReason::Expired => ForwardReason::Stale,
+        MissReason::Absent | MissReason::Unreadable => ForwardReason::Miss,
+    }));
     let mut entry = CacheStatusEntry::forwarded(CacheName::disk_tier(), forward);
     if reason == MissReason::Unreadable {
         entry = entry.detail(Detail::token("integrity").expect("\"integrity\" is a token"));
     }
-    Cow::Owned(entry.to_string())
+    entry.to_string()
 }
 
 fn memory_desc(lookup: &MemoryLookup) -> &'static str {
@@ -624,8 +791,8 @@ fn push_timing_total(timing: &mut String, elapsed: Duration) {
     timing.push_str(Millis::new(elapsed).as_str());
 }
 
-/// A duration as milliseconds with three decimals (`1.234`), the unit of both
-/// `Server-Timing` and `elapsed_ms`: whole microseconds, rounded, formatted
+/// A duration as milliseconds with three decimals (`1.234`), the unit of
+/// `Server-Timing`: whole microseconds, rounded, formatted
 /// with integer arithmetic so that timing a hit costs no float formatting.
 struct Millis {
     text: [u8; 24],

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::history::{Outcome, RequestRecord, Tier};
+use crate::history::{Outcome, RequestRecord, Sent, Tier};
 
 /// The axis runs from 1 µs (10^0) to 10 s (10^7).
 const DECADES: f64 = 7.0;
@@ -84,7 +84,7 @@ impl TimingChart {
                 y: round1(y_for_micros(record.elapsed_us)),
                 kind: kind_of(record),
                 label: format!(
-                    "{} {} {}: {} in the cache",
+                    "{} {} {}: {} in the cache{}",
                     match record.tier {
                         Tier::Memory => "memory",
                         Tier::Disk => "disk",
@@ -95,7 +95,11 @@ impl TimingChart {
                         Outcome::Waited => "miss, waited for another request",
                     },
                     record.subject,
-                    crate::view::server_ms(std::time::Duration::from_micros(record.elapsed_us))
+                    crate::view::server_ms(std::time::Duration::from_micros(record.elapsed_us)),
+                    match record.sent {
+                        Sent::Full => "",
+                        Sent::NotModified => ", sent as 304 Not Modified (no body)",
+                    }
                 ),
             })
             .collect();
@@ -163,6 +167,7 @@ mod tests {
             outcome: if hit { Outcome::Hit } else { Outcome::Miss },
             elapsed_us,
             subject: Subject::Factorial(20),
+            sent: Sent::Full,
         }
     }
 

@@ -1,5 +1,7 @@
 //! Every refusal the app makes: one JSON shape for API clients
 //! (`{"error", "accepted"?, "status"}`) and a page in the site's layout for browsers.
+//!
+//! Both are sent with `Cache-Control: no-store` ([`ERROR_CACHE_CONTROL`]).
 
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
@@ -7,6 +9,18 @@ use rocket::response::{self, Responder, Response};
 use rocket::{catch, catchers, Catcher};
 use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
+
+/// No cache keeps a refusal (RFC 9111 §5.2.2.5), in either shape.
+///
+/// A refusal is about one request at one moment: this input, this body,
+/// this learner's key, a route that does not exist yet. Without a directive
+/// a 404, 405, 414 or 501 may even be reused for a lifetime the cache
+/// guesses (they are "heuristically cacheable", RFC 9110 §15.1; RFC 9111
+/// §4.2.2), so a browser could keep showing "Nothing here" for a page that
+/// exists by now, and a refusal that repeats what the client sent (a path,
+/// a learner's name) has no business in a shared cache. Making one again
+/// costs next to nothing.
+pub const ERROR_CACHE_CONTROL: &str = crate::web::page_headers::NO_STORE;
 
 /// A 4xx (or, for a bug, 5xx) answer with a message a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +78,7 @@ impl<'r> Responder<'r, 'static> for ApiError {
         response
             .status(self.status)
             .header(ContentType::JSON)
+            .header(Header::new("Cache-Control", ERROR_CACHE_CONTROL))
             .sized_body(body.len(), std::io::Cursor::new(body));
         if let Some(methods) = self.allow {
             response.header(Header::new("Allow", methods));
@@ -100,7 +115,10 @@ impl<'r> Responder<'r, 'static> for Refusal {
                     message: &error.error,
                     accepted: &error.accepted,
                 };
-                (error.status, Template::render("error", context)).respond_to(request)
+                let mut response =
+                    (error.status, Template::render("error", context)).respond_to(request)?;
+                response.set_header(Header::new("Cache-Control", ERROR_CACHE_CONTROL));
+                Ok(response)
             }
             Refusal::Json(error) => error.respond_to(request),
         }

@@ -17,9 +17,10 @@ use crate::web::guards::SameOriginChange;
 use crate::web::render::{render, BaseUrl};
 use crate::workshop::{
     Exercise, ExercisePath, InstructorKey, LearnerName, LearnerProgress, Plan, Reading,
-    ReadingError,
+    ReadingError, What,
 };
 
+mod browser_loads;
 mod evidence;
 mod instructor;
 mod page;
@@ -36,6 +37,7 @@ pub fn routes() -> Vec<Route> {
         page::rename,
         page::my_progress,
         timings::report_timings,
+        browser_loads::report_loads,
         instructor::instructor_view,
         instructor::progress_json
     ]

@@ -6,7 +6,7 @@
 //! another exercise, or by someone else, never counts. A check records the
 //! requests that earned the tick ([`Evidence`]); pages put them into words.
 
-use super::plan::{key_of, Path, Plan};
+use super::plan::{key_of, HttpLesson, Path, Plan};
 use super::*;
 
 /// The requests that earned a tick, in the order the exercise asks for them.
@@ -58,6 +58,18 @@ pub fn check(
             Exercise::ReadingTimings => reading_timings(plan.timings(path), events),
             Exercise::Stampede => stampede(plan.stampede(path), events),
             Exercise::Integrity => integrity(&plan.integrity(path), events),
+            Exercise::BrowserCache => {
+                browser_cache(&plan.resource(HttpLesson::BrowserCache), events)
+            }
+            Exercise::Revalidation => {
+                revalidation(&plan.resource(HttpLesson::Revalidation), events)
+            }
+            Exercise::NoStoreVersusNoCache => {
+                no_store_versus_no_cache(&plan.resource(HttpLesson::NoStoreVersusNoCache), events)
+            }
+            Exercise::SharedCacheHit => {
+                shared_cache_hit(&plan.resource(HttpLesson::SharedCache), events)
+            }
         }?;
         Some(Evidence::of(events, &steps))
     })
@@ -418,6 +430,153 @@ fn integrity(body: &str, events: &[Event]) -> Option<Vec<usize>> {
             .hit
             .then(|| vec![stored, damaged, healed])
     })
+}
+
+/// A request for the lab resource `name` that reached the app.
+fn resource<'e>(event: &'e Event, name: &str) -> Option<&'e HttpResourceEvent> {
+    match &event.what {
+        What::HttpResource(seen) if seen.name == name => Some(seen),
+        _ => None,
+    }
+}
+
+/// The directives of a `Cache-Control` value as the lab sent it
+/// (normalized: lower case, `name` or `name=seconds`).
+fn directives(cache_control: &str) -> impl Iterator<Item = (&str, Option<u64>)> {
+    cache_control
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty())
+        .map(|directive| match directive.split_once('=') {
+            Some((name, value)) => (name, value.trim_matches('"').parse().ok()),
+            None => (directive, None),
+        })
+}
+
+fn has_directive(cache_control: &str, wanted: &str) -> bool {
+    directives(cache_control).any(|(name, _)| name == wanted)
+}
+
+/// How long a browser may use the answer without asking (RFC 9111
+/// §4.2.1: `max-age`, for a private cache), when the answer allows that at
+/// all.
+fn browser_freshness_secs(cache_control: &str) -> Option<u64> {
+    if has_directive(cache_control, "no-store") || has_directive(cache_control, "no-cache") {
+        return None;
+    }
+    directives(cache_control)
+        .find(|(name, _)| *name == "max-age")
+        .and_then(|(_, seconds)| seconds)
+        .filter(|seconds| *seconds > 0)
+}
+
+/// The next request for `name` that reached the app after `after`.
+fn next_request_for(events: &[Event], after: usize, name: &str) -> Option<usize> {
+    next(events, Some(after), |event| resource(event, name).is_some())
+}
+
+/// The resource loaded with a freshness lifetime, then loaded again by the
+/// page without a request reaching the app: the page's report counts a
+/// load the browser answered from its own cache, made while the copy was
+/// still fresh, and nothing about the resource reached the app in between.
+fn browser_cache(name: &str, events: &[Event]) -> Option<Vec<usize>> {
+    starts(events, |event| {
+        resource(event, name)
+            .is_some_and(|seen| seen.status == 200 && browser_freshness_secs(&seen.cache_control).is_some())
+    })
+    .find_map(|stored| {
+        let lifetime_ms = browser_freshness_secs(&resource(&events[stored], name)?.cache_control)? * 1000;
+        let report = next(events, Some(stored), |event| {
+            resource(event, name).is_some()
+                || matches!(&event.what, What::BrowserLoads { name: reported, .. } if reported == name)
+        })?;
+        let answered_by_browser = matches!(&events[report].what,
+            What::BrowserLoads { from_cache, .. } if *from_cache > 0);
+        let while_fresh = events[report].at_ms <= events[stored].at_ms + lifetime_ms;
+        (answered_by_browser && while_fresh).then(|| vec![stored, report])
+    })
+}
+
+/// A whole answer, then a conditional request for it answered 304: the
+/// client's copy was confirmed rather than sent again.
+fn revalidation(name: &str, events: &[Event]) -> Option<Vec<usize>> {
+    starts(events, |event| {
+        resource(event, name).is_some_and(|seen| seen.status == 200)
+    })
+    .find_map(|whole| {
+        let again = next_request_for(events, whole, name)?;
+        resource(&events[again], name)
+            .is_some_and(|seen| seen.status == 304 && seen.conditional)
+            .then(|| vec![whole, again])
+    })
+}
+
+/// Two loads under `no-store`, both reaching the app whole and unconditional
+/// (nothing was kept to ask about), then two under `no-cache`: a whole
+/// answer and then a 304 (a copy was kept, and checked before use).
+fn no_store_versus_no_cache(name: &str, events: &[Event]) -> Option<Vec<usize>> {
+    let whole_unkept = |event: &Event| {
+        resource(event, name).is_some_and(|seen| {
+            seen.status == 200
+                && !seen.conditional
+                && has_directive(&seen.cache_control, "no-store")
+        })
+    };
+    starts(events, whole_unkept).find_map(|first| {
+        let second = next_request_for(events, first, name)?;
+        let kept = next_request_for(events, second, name)?;
+        let confirmed = next_request_for(events, kept, name)?;
+        let no_cache = |index: usize, status: u16| {
+            resource(&events[index], name).is_some_and(|seen| {
+                seen.status == status
+                    && has_directive(&seen.cache_control, "no-cache")
+                    && !has_directive(&seen.cache_control, "no-store")
+            })
+        };
+        let revalidated = resource(&events[confirmed], name).is_some_and(|seen| seen.conditional);
+        (whole_unkept(&events[second])
+            && no_cache(kept, 200)
+            && no_cache(confirmed, 304)
+            && revalidated)
+            .then(|| vec![first, second, kept, confirmed])
+    })
+}
+
+/// How long after the proxy's account of a request the request itself may
+/// still reach the app: both leave the proxy together but arrive in either
+/// order, and on loopback within a millisecond or two.
+const PROXY_PASS_ON_MS: u64 = 1_000;
+
+/// An answer a shared cache may keep (`public` or `s-maxage`, and neither
+/// `private` nor `no-store`: RFC 9111 §3 and §5.2.2), brought to the app by
+/// the proxy; then a request the proxy received (its own account, carrying
+/// its request id) that never reached the app: the proxy answered it from
+/// its copy.
+fn shared_cache_hit(name: &str, events: &[Event]) -> Option<Vec<usize>> {
+    let shareable = |cache_control: &str| {
+        (has_directive(cache_control, "public") || has_directive(cache_control, "s-maxage"))
+            && !has_directive(cache_control, "private")
+            && !has_directive(cache_control, "no-store")
+    };
+    let stored = events.iter().position(|event| {
+        resource(event, name).is_some_and(|seen| {
+            seen.status == 200 && seen.via_proxy && shareable(&seen.cache_control)
+        })
+    })?;
+    let latest_ms = events.last()?.at_ms;
+    let reached_app = |request: &str| {
+        events.iter().any(|event| {
+            resource(event, name).is_some_and(|seen| seen.proxy_request.as_deref() == Some(request))
+        })
+    };
+    let answered_by_proxy = next(events, Some(stored), |event| match &event.what {
+        What::ProxyReceived {
+            name: seen,
+            request,
+        } if seen == name => event.at_ms + PROXY_PASS_ON_MS <= latest_ms && !reached_app(request),
+        _ => false,
+    })?;
+    Some(vec![stored, answered_by_proxy])
 }
 
 /// The first 12 characters of a key (a whole character, even if a damaged

@@ -54,6 +54,29 @@ pub struct DataEvent {
     pub elapsed_us: u64,
 }
 
+/// A request for one of the HTTP cache lab's resources that reached the
+/// app (see `crate::http_lab`). A load the browser or a proxy answered
+/// from its own copy never reaches the app, so it is never one of these:
+/// that absence is what the HTTP exercises look for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpResourceEvent {
+    /// The resource's name, the last part of its path.
+    pub name: String,
+    /// 200 (the whole answer) or 304 (the client's copy is still current).
+    pub status: u16,
+    /// The request carried `If-None-Match`: a cache asking whether its
+    /// copy may still be used (RFC 9111 §4.3.1).
+    pub conditional: bool,
+    /// It came through a proxy (`X-Forwarded-For` or `Via`).
+    pub via_proxy: bool,
+    /// The id the shared cache in front gave the request it passed on
+    /// (`X-Request-Id`), which its own account carries too.
+    #[serde(default)]
+    pub proxy_request: Option<String>,
+    /// The `Cache-Control` the answer carried ("" for none).
+    pub cache_control: String,
+}
+
 /// One thing a learner did, as the app saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -73,6 +96,25 @@ pub enum What {
     TimingsReported {
         miss: Reading,
         hit: Reading,
+    },
+    /// A request for an HTTP cache lab resource that reached the app.
+    HttpResource(HttpResourceEvent),
+    /// The shared cache in front received a request for this resource: told
+    /// by the proxy itself (a copy of each request it receives), whether or
+    /// not it then asked the app.
+    ProxyReceived {
+        name: String,
+        /// The proxy's id for the request, the same one it gives the app if
+        /// it passes the request on.
+        request: String,
+    },
+    /// The lab page's account of loads of this resource: how many it made,
+    /// and how many the browser's performance timeline shows were answered
+    /// from the browser's own cache, without a request.
+    BrowserLoads {
+        name: String,
+        loads: u32,
+        from_cache: u32,
     },
     /// The learner took this name, leaving `from`.
     Renamed {

@@ -17,10 +17,14 @@ pub enum Exercise {
     ReadingTimings,
     Stampede,
     Integrity,
+    BrowserCache,
+    Revalidation,
+    NoStoreVersusNoCache,
+    SharedCacheHit,
 }
 
 impl Exercise {
-    pub const ALL: [Exercise; 10] = [
+    pub const ALL: [Exercise; 14] = [
         Self::FirstHit,
         Self::MemoizedSteps,
         Self::LruEviction,
@@ -31,6 +35,10 @@ impl Exercise {
         Self::ReadingTimings,
         Self::Stampede,
         Self::Integrity,
+        Self::BrowserCache,
+        Self::Revalidation,
+        Self::NoStoreVersusNoCache,
+        Self::SharedCacheHit,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -45,6 +53,10 @@ impl Exercise {
             Self::ReadingTimings => "reading-timings",
             Self::Stampede => "stampede",
             Self::Integrity => "integrity",
+            Self::BrowserCache => "browser-cache",
+            Self::Revalidation => "revalidation",
+            Self::NoStoreVersusNoCache => "no-store-no-cache",
+            Self::SharedCacheHit => "shared-cache",
         }
     }
 
@@ -60,6 +72,10 @@ impl Exercise {
             Self::ReadingTimings => "Reading the timings yourself",
             Self::Stampede => "A stampede, absorbed",
             Self::Integrity => "Damaged files are never served",
+            Self::BrowserCache => "The browser answers by itself",
+            Self::Revalidation => "Asking again: 304 Not Modified",
+            Self::NoStoreVersusNoCache => "no-store versus no-cache",
+            Self::SharedCacheHit => "A hit in the shared cache in front",
         }
     }
 

@@ -61,6 +61,10 @@ pub struct Plan {
     name: String,
     base: u64,
     memory_capacity: u64,
+    /// Part of the names of the learner's HTTP lab resources: from the
+    /// seed, so nobody can guess another learner's resource and load it
+    /// into a shared cache first.
+    resource_tag: u32,
 }
 
 impl Plan {
@@ -75,6 +79,7 @@ impl Plan {
             name: name.to_string(),
             base: 100 + seed % room,
             memory_capacity: settings.memory_capacity.max(1) as u64,
+            resource_tag: (seed.rotate_left(29) ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as u32,
         }
     }
 
@@ -146,8 +151,36 @@ impl Plan {
         self.base + 900 + path.offset()
     }
 
+    /// The HTTP lab resource (see `crate::http_lab`) for one of the HTTP
+    /// exercises. One per exercise, the same for both ways: a browser and
+    /// curl keep separate copies anyway, and each check looks only at its
+    /// own resource's requests.
+    pub fn resource(&self, lesson: HttpLesson) -> String {
+        format!("{}-{:08x}", lesson.prefix(), self.resource_tag)
+    }
+
     pub fn integrity(&self, path: Path) -> String {
         format!(r#"{{"check": "{}", "via": "{}"}}"#, self.name, path.label())
+    }
+}
+
+/// The HTTP exercises, each with a resource of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpLesson {
+    BrowserCache,
+    Revalidation,
+    NoStoreVersusNoCache,
+    SharedCache,
+}
+
+impl HttpLesson {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::BrowserCache => "fresh",
+            Self::Revalidation => "ask",
+            Self::NoStoreVersusNoCache => "store",
+            Self::SharedCache => "shared",
+        }
     }
 }
 

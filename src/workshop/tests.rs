@@ -320,3 +320,194 @@ fn progress_survives_reopening_the_file() {
     assert!(progress.ticks.contains_key("first-hit"));
     assert_eq!(reopened.recent_events(&ada, 10).len(), 2);
 }
+
+/// A lab resource request that reached the app; `at_ms` doubles as its
+/// place in the sequence.
+fn resource(at_ms: u64, name: &str, status: u16, cache_control: &str) -> Event {
+    Event {
+        at_ms,
+        boot: 1,
+        seq: at_ms,
+        what: What::HttpResource(HttpResourceEvent {
+            name: name.to_owned(),
+            status,
+            conditional: status == 304,
+            via_proxy: false,
+            cache_control: cache_control.to_owned(),
+            proxy_request: None,
+        }),
+    }
+}
+
+/// The same, passed on by the shared cache in front as its request `id`.
+fn through_proxy(at_ms: u64, name: &str, status: u16, cache_control: &str, id: &str) -> Event {
+    let mut event = resource(at_ms, name, status, cache_control);
+    if let What::HttpResource(seen) = &mut event.what {
+        seen.via_proxy = true;
+        seen.proxy_request = Some(id.to_owned());
+    }
+    event
+}
+
+fn proxy_received(at_ms: u64, name: &str, id: &str) -> Event {
+    Event {
+        at_ms,
+        boot: 1,
+        seq: at_ms,
+        what: What::ProxyReceived {
+            name: name.to_owned(),
+            request: id.to_owned(),
+        },
+    }
+}
+
+fn browser_loads(at_ms: u64, name: &str, loads: u32, from_cache: u32) -> Event {
+    Event {
+        at_ms,
+        boot: 1,
+        seq: at_ms,
+        what: What::BrowserLoads {
+            name: name.to_owned(),
+            loads,
+            from_cache,
+        },
+    }
+}
+
+#[test]
+fn the_browser_answering_needs_a_fresh_copy_and_no_request_in_between() {
+    let name = plan().resource(HttpLesson::BrowserCache);
+    let check = |events: &[Event]| check(Exercise::BrowserCache, &plan(), events, &[]);
+    let done = [
+        resource(1_000, &name, 200, "max-age=60"),
+        browser_loads(2_000, &name, 2, 1),
+    ];
+    assert_eq!(check(&done).expect("ticked").steps(), &done[..]);
+    // The second load reached the app: the browser did not answer it.
+    let asked = [
+        resource(1_000, &name, 200, "max-age=60"),
+        resource(1_500, &name, 200, "max-age=60"),
+        browser_loads(2_000, &name, 2, 0),
+    ];
+    assert_eq!(check(&asked), None);
+    let in_between = [
+        resource(1_000, &name, 200, "max-age=60"),
+        resource(1_500, &name, 304, "max-age=60"),
+        browser_loads(2_000, &name, 2, 1),
+    ];
+    assert_eq!(check(&in_between), None, "a request in between");
+    for never_fresh in [
+        "no-store",
+        "no-cache",
+        "max-age=0",
+        "",
+        "no-cache, max-age=60",
+    ] {
+        let events = [
+            resource(1_000, &name, 200, never_fresh),
+            browser_loads(2_000, &name, 2, 1),
+        ];
+        assert_eq!(check(&events), None, "{never_fresh:?} gives no fresh copy");
+    }
+    let too_late = [
+        resource(1_000, &name, 200, "max-age=5"),
+        browser_loads(7_000, &name, 2, 1),
+    ];
+    assert_eq!(check(&too_late), None, "the copy had gone stale");
+    let other = plan().resource(HttpLesson::Revalidation);
+    let not_hers = [
+        resource(1_000, &other, 200, "max-age=60"),
+        browser_loads(2_000, &other, 2, 1),
+    ];
+    assert_eq!(check(&not_hers), None, "another exercise's resource");
+}
+
+#[test]
+fn revalidation_is_a_whole_answer_then_a_304_to_a_conditional_request() {
+    let name = plan().resource(HttpLesson::Revalidation);
+    let check = |events: &[Event]| check(Exercise::Revalidation, &plan(), events, &[]);
+    let done = [
+        resource(1_000, &name, 200, "no-cache"),
+        resource(2_000, &name, 304, "no-cache"),
+    ];
+    assert_eq!(check(&done).expect("ticked").steps(), &done[..]);
+    let twice_whole = [
+        resource(1_000, &name, 200, "no-cache"),
+        resource(2_000, &name, 200, "no-cache"),
+    ];
+    assert_eq!(check(&twice_whole), None);
+    assert_eq!(check(&done[1..]), None, "a 304 with no answer before it");
+}
+
+#[test]
+fn no_store_then_no_cache_shows_what_each_keeps() {
+    let name = plan().resource(HttpLesson::NoStoreVersusNoCache);
+    let check = |events: &[Event]| check(Exercise::NoStoreVersusNoCache, &plan(), events, &[]);
+    let done = [
+        resource(1_000, &name, 200, "no-store"),
+        resource(2_000, &name, 200, "no-store"),
+        resource(3_000, &name, 200, "no-cache"),
+        resource(4_000, &name, 304, "no-cache"),
+    ];
+    assert_eq!(check(&done).expect("ticked").steps(), &done[..]);
+    let mut no_store_revalidated = done.clone();
+    no_store_revalidated[1] = resource(2_000, &name, 304, "no-store");
+    assert_eq!(check(&no_store_revalidated), None);
+    let no_cache_whole_twice = [
+        done[0].clone(),
+        done[1].clone(),
+        done[2].clone(),
+        resource(4_000, &name, 200, "no-cache"),
+    ];
+    assert_eq!(check(&no_cache_whole_twice), None);
+    assert_eq!(
+        check(&[done[0].clone(), done[2].clone(), done[3].clone()]),
+        None,
+        "one no-store load shows nothing"
+    );
+}
+
+#[test]
+fn a_shared_cache_hit_is_a_request_the_proxy_received_that_never_reached_the_app() {
+    let name = plan().resource(HttpLesson::SharedCache);
+    let check = |events: &[Event]| check(Exercise::SharedCacheHit, &plan(), events, &[]);
+    let cc = "public, max-age=60";
+    // The proxy's account of a request and the request itself arrive in
+    // either order.
+    let done = [
+        proxy_received(1_000, &name, "a"),
+        through_proxy(1_001, &name, 200, cc, "a"),
+        proxy_received(2_000, &name, "b"),
+        browser_loads(3_500, &name, 2, 0),
+    ];
+    let evidence = check(&done).expect("ticked");
+    assert_eq!(evidence.steps(), &[done[1].clone(), done[2].clone()]);
+    // Just received: the request may still be on its way to the app.
+    assert_eq!(check(&done[..3]), None);
+    let passed_on = [
+        through_proxy(1_000, &name, 200, cc, "a"),
+        proxy_received(1_001, &name, "a"),
+        through_proxy(2_000, &name, 200, cc, "b"),
+        proxy_received(2_001, &name, "b"),
+        browser_loads(5_000, &name, 2, 0),
+    ];
+    assert_eq!(check(&passed_on), None, "the app answered both");
+    for not_shareable in ["private, max-age=60", "max-age=60", "public, no-store"] {
+        let events = [
+            through_proxy(1_000, &name, 200, not_shareable, "a"),
+            proxy_received(2_000, &name, "b"),
+            browser_loads(5_000, &name, 2, 0),
+        ];
+        assert_eq!(check(&events), None, "{not_shareable:?}");
+    }
+    let direct = [
+        resource(1_000, &name, 200, cc),
+        proxy_received(2_000, &name, "b"),
+        browser_loads(5_000, &name, 2, 0),
+    ];
+    assert_eq!(
+        check(&direct),
+        None,
+        "the stored answer did not come through the proxy"
+    );
+}

@@ -11,3 +11,5 @@ mod fuzz_replay;
 mod hostile;
 mod input;
 pub(crate) mod memory;
+mod stored;
+mod validators;

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod api;
+mod cache_control;
 mod http_cache_lab;
 mod pages;
 mod workshop;

@@ -76,7 +76,11 @@ fn every_page_renders_in_the_shared_layout() {
             page.body.contains("aria-current=\"page\""),
             "{uri}: current page marked"
         );
-        assert!(page.body.contains("/static/style.css"), "{uri}: stylesheet");
+        assert!(
+            page.body
+                .contains("<link rel=\"stylesheet\" href=\"/static/style."),
+            "{uri}: stylesheet"
+        );
     }
 }
 
@@ -130,9 +134,20 @@ fn the_overview_states_this_machines_figures_not_typical_ones() {
 fn every_linked_asset_exists() {
     let app = TestApp::new();
     let page = browse(&app, "/").body;
-    for asset in ["/static/style.css", "/static/lab.js", "/static/favicon.svg"] {
-        assert!(page.contains(asset), "{asset} is linked");
-        let answer = app.get(asset);
+    // Linked at their content-hashed addresses (tests/app/cache_control.rs).
+    let linked: Vec<&str> = page
+        .split("=\"/static/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(linked.len(), 3, "{linked:?}");
+    for (plain_name, extension) in [("style", "css"), ("lab", "js"), ("favicon", "svg")] {
+        let asset = linked
+            .iter()
+            .find(|name| name.starts_with(plain_name) && name.ends_with(extension))
+            .map(|name| format!("/static/{name}"))
+            .unwrap_or_else(|| panic!("{plain_name}.{extension} is linked: {linked:?}"));
+        let answer = app.get(&asset);
         assert_eq!(answer.status, Status::Ok, "{asset}");
         assert!(!answer.body.is_empty(), "{asset}");
     }

@@ -2,7 +2,7 @@
 //! would: SIGKILL mid-write, SIGTERM and Ctrl-C with requests in flight, and
 //! raw requests no HTTP library would send; several of them sharing one
 //! cache_dir; what it tells the instructor when it starts; and behind the
-//! room command's nginx.
+//! room command's nginx, as a connection guard and as a shared cache.
 
 mod crash;
 mod half_open;
@@ -10,6 +10,8 @@ mod instructor;
 mod proxy;
 mod room;
 mod server;
+mod shared_cache;
 mod shared_dir;
 mod shutdown;
+mod validators;
 mod wire;

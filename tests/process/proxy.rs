@@ -10,6 +10,11 @@ use crate::server::{free_port, send_raw};
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/proxy/nginx.sh");
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/proxy/room.conf");
 
+/// The witness key the tests give nginx (`ROOM_WITNESS_KEY`); an app that
+/// should record what the proxy received is started with it as
+/// `ROCKET_PROXY_WITNESS_KEY`.
+pub const WITNESS_KEY: &str = "process-tests-witness-key";
+
 /// A running nginx master (and its workers, in the master's process group).
 pub struct Proxy {
     child: Child,
@@ -47,6 +52,7 @@ impl Proxy {
             .arg(run_dir.path())
             .env("ROOM_LISTEN", format!("127.0.0.1:{port}"))
             .env("ROOM_APP", format!("127.0.0.1:{app_port}"))
+            .env("ROOM_WITNESS_KEY", WITNESS_KEY)
             .env("ROOM_HEADER_TIMEOUT", timeout)
             .env("ROOM_BODY_TIMEOUT", timeout)
             .env("ROOM_SEND_TIMEOUT", timeout)

@@ -30,6 +30,22 @@ impl Reply {
         })
     }
 
+    /// Every field line named `name`, in the order they came: a field sent
+    /// on several lines (as `Cache-Status` is through a proxy) is their
+    /// values joined with commas, in this order (RFC 9110 §5.3).
+    pub fn headers(&self, name: &str) -> Vec<&str> {
+        self.head
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then_some(value.trim())
+            })
+            .collect()
+    }
+
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }

@@ -63,6 +63,41 @@ pub fn describe(what: &What) -> String {
             )
         }
         What::ClearByGetRefused => "GET /clear-cache, refused: nothing cleared".into(),
+        What::HttpResource(seen) => format!(
+            "GET resource {}{}{}: {} reached the app{}",
+            seen.name,
+            if seen.cache_control.is_empty() {
+                " (no Cache-Control)".to_owned()
+            } else {
+                format!(" (Cache-Control: {})", seen.cache_control)
+            },
+            if seen.conditional {
+                ", asking with If-None-Match"
+            } else {
+                ""
+            },
+            match seen.status {
+                304 => "304 Not Modified".to_owned(),
+                status => status.to_string(),
+            },
+            if seen.via_proxy {
+                " through the shared cache"
+            } else {
+                ""
+            }
+        ),
+        What::ProxyReceived { name, .. } => {
+            format!("the shared cache received a GET of resource {name}")
+        }
+        What::BrowserLoads {
+            name,
+            loads,
+            from_cache,
+        } => format!(
+            "the lab page loaded resource {name} {}; your browser answered {} from its own cache",
+            count_of(*loads as usize, "time", "times"),
+            count_of(*from_cache as usize, "load", "loads"),
+        ),
         What::Renamed { from } => format!("took this name (was {from})"),
         What::TimingsReported { miss, hit } => format!(
             "you reported a miss of {} and a hit of {}",

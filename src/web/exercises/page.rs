@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::web::guards::learner_cookie;
-use crate::workshop::Credential;
+use crate::workshop::{Credential, HttpLesson};
 
 #[derive(Serialize)]
 pub(super) struct ExerciseView {
@@ -40,7 +40,32 @@ pub(super) struct ExercisesPage {
     /// browser and curl ways use different ones.
     browser: PathInputs,
     curl: PathInputs,
+    /// This learner's own HTTP lab resources, one per HTTP exercise.
+    http: HttpInputs,
+    /// Whether the app runs behind the shared cache that reports what it
+    /// receives: without it, the shared-cache exercise cannot be done here.
+    shared_cache: bool,
     timings_form: TimingsFormView,
+}
+
+/// The names of a learner's HTTP lab resources (see `crate::http_lab`).
+#[derive(Serialize)]
+pub(super) struct HttpInputs {
+    browser_cache: String,
+    revalidation: String,
+    no_store: String,
+    shared: String,
+}
+
+impl HttpInputs {
+    fn new(plan: &Plan) -> Self {
+        Self {
+            browser_cache: plan.resource(HttpLesson::BrowserCache),
+            revalidation: plan.resource(HttpLesson::Revalidation),
+            no_store: plan.resource(HttpLesson::NoStoreVersusNoCache),
+            shared: plan.resource(HttpLesson::SharedCache),
+        }
+    }
 }
 
 /// One way through the exercises (browser or curl): its inputs.
@@ -180,6 +205,8 @@ pub(super) fn exercises_content(
         cache_dir: config.cache_dir.display().to_string(),
         browser: PathInputs::new(&plan, ExercisePath::Browser),
         curl: PathInputs::new(&plan, ExercisePath::Curl),
+        http: HttpInputs::new(&plan),
+        shared_cache: false,
         timings_form,
     }
 }
