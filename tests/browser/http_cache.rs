@@ -271,6 +271,17 @@ async fn each_policy_is_reused_revalidated_or_fetched_by_chromium() {
     assert!(text_of(&browser, "#loads tbody tr:last-child")
         .await
         .contains("X-Variant: green"));
+    value.clear().await.expect("clear the value");
+    value
+        .send_keys("blue")
+        .await
+        .expect("type the first value again");
+    let arrived = loads_reaching_app(&browser, &resource, "vary", 1, &mut rows).await;
+    assert_eq!(
+        arrived,
+        [200],
+        "Chromium keeps one copy per address: green's replaced blue's"
+    );
 
     assert_console_clean(&browser, "/http-cache").await;
     let shots = Screenshots::new();
