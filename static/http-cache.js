@@ -176,9 +176,10 @@
     const code = document.createElement("code");
     code.textContent = load.policy.label;
     cell(row, "").append(code);
-    cell(row, verdict(load), load.reached === 0 ? "verdict cached" : "verdict network");
+    const kind = load.reached === 0 ? "cached" : load.arrived.every((status) => status === 304) ? "revalidated" : "network";
+    cell(row, verdict(load), `verdict ${kind}`);
     cell(row, load.transferSize === null ? "not reported" : `${load.transferSize} B`);
-    cell(row, `${load.duration.toFixed(1)} ms`);
+    cell(row, `${load.duration.toFixed(1)} ms`, "duration");
     cell(row, `#${load.servedBy}, version ${load.version}`);
   }
 
