@@ -96,7 +96,16 @@ async fn get_resource(
     lab: &State<HttpLab>,
     workshop_lab: &State<Lab>,
 ) -> Result<LabResource, ApiError> {
-    serve(ReadMethod::Get, name, uri, headers, learner, lab, workshop_lab).await
+    serve(
+        ReadMethod::Get,
+        name,
+        uri,
+        headers,
+        learner,
+        lab,
+        workshop_lab,
+    )
+    .await
 }
 
 /// `HEAD` of the same resource: answered by its own route only so that the
@@ -111,7 +120,16 @@ async fn head_resource(
     lab: &State<HttpLab>,
     workshop_lab: &State<Lab>,
 ) -> Result<LabResource, ApiError> {
-    serve(ReadMethod::Head, name, uri, headers, learner, lab, workshop_lab).await
+    serve(
+        ReadMethod::Head,
+        name,
+        uri,
+        headers,
+        learner,
+        lab,
+        workshop_lab,
+    )
+    .await
 }
 
 async fn serve(
