@@ -21,7 +21,9 @@ use crate::http_lab::{
     RequestLog, ResourceName, Served, MAX_DIRECTIVE_SECS, MAX_NAME_CHARS, MAX_SLOW_MS,
     MAX_VARIED_VALUE_BYTES, RECENT_REQUESTS_PER_RESOURCE,
 };
+use crate::lab::Lab;
 use crate::web::errors::ApiError;
+use crate::web::exercises::ResourceRequest;
 use crate::web::guards::{BrowserLearner, Learner, SameOriginChange};
 use crate::web::render::{render, BaseUrl};
 
@@ -92,8 +94,18 @@ async fn get_resource(
     headers: RequestHeaders<'_>,
     learner: Result<Learner, ApiError>,
     lab: &State<HttpLab>,
+    workshop_lab: &State<Lab>,
 ) -> Result<LabResource, ApiError> {
-    serve(ReadMethod::Get, name, uri, headers, learner, lab).await
+    serve(
+        ReadMethod::Get,
+        name,
+        uri,
+        headers,
+        learner,
+        lab,
+        workshop_lab,
+    )
+    .await
 }
 
 /// `HEAD` of the same resource: answered by its own route only so that the
@@ -106,8 +118,18 @@ async fn head_resource(
     headers: RequestHeaders<'_>,
     learner: Result<Learner, ApiError>,
     lab: &State<HttpLab>,
+    workshop_lab: &State<Lab>,
 ) -> Result<LabResource, ApiError> {
-    serve(ReadMethod::Head, name, uri, headers, learner, lab).await
+    serve(
+        ReadMethod::Head,
+        name,
+        uri,
+        headers,
+        learner,
+        lab,
+        workshop_lab,
+    )
+    .await
 }
 
 async fn serve(
@@ -117,6 +139,7 @@ async fn serve(
     headers: RequestHeaders<'_>,
     learner: Result<Learner, ApiError>,
     lab: &HttpLab,
+    workshop_lab: &Lab,
 ) -> Result<LabResource, ApiError> {
     let at_ms = lab.now_ms();
     let name = resource_name(name)?;
@@ -124,7 +147,7 @@ async fn serve(
         .map_err(|refused| {
             ApiError::new(Status::BadRequest, refused.to_string()).accepting(refused.accepted)
         })?;
-    let learner = learner?;
+    let named = learner?.0;
     let headers = headers.0;
     let varied_value = match policy.vary {
         Some(vary) => {
@@ -147,22 +170,40 @@ async fn serve(
         }
         None => None,
     };
-    if !policy.slow.is_zero() {
-        // Long enough for a second request to arrive at a proxy while this
-        // one is still on its way.
-        tokio::time::sleep(policy.slow).await;
-    }
     let if_none_match_lines: Vec<&str> = headers.get("If-None-Match").collect();
     let arrival = Arrival {
         method,
         if_none_match: (!if_none_match_lines.is_empty()).then(|| if_none_match_lines.join(", ")),
         if_modified_since: headers.get_one("If-Modified-Since"),
         through_proxy: headers.contains("X-Forwarded-For") || headers.contains("Via"),
-        learner: learner.0.map(|learner| learner.to_string()),
+        learner: named.as_ref().map(|learner| learner.to_string()),
         varied_value,
         at_ms,
     };
+    let through_proxy = arrival.through_proxy;
     let served = lab.serve(&name, &policy, arrival);
+    // A HEAD is not a load: the exercises count only what a page or a
+    // curl learner fetched.
+    if let (Some(learner), ReadMethod::Get) = (&named, method) {
+        crate::web::exercises::note_resource_request(
+            workshop_lab,
+            learner,
+            ResourceRequest {
+                name: name.as_str(),
+                served: &served,
+                policy: &policy,
+                conditional: !if_none_match_lines.is_empty(),
+                through_proxy,
+                proxy_request: headers.get_one("X-Request-Id"),
+            },
+        );
+    }
+    if !policy.slow.is_zero() {
+        // Counted (and recorded for the workshop) on arrival, answered
+        // later: long enough for a second request to arrive at a proxy
+        // while this one is still on its way.
+        tokio::time::sleep(policy.slow).await;
+    }
     Ok(LabResource { served, policy })
 }
 

@@ -87,7 +87,9 @@ fn witness_report(
     _proxy: FromTheProxy,
     learner: Result<Learner, ApiError>,
     if_none_match: IfNoneMatchSent,
+    proxy_request: ProxyRequestId<'_>,
     witness: &State<ProxyWitness>,
+    lab: &State<Lab>,
 ) -> Result<Status, ApiError> {
     let name = resource_name(name)?;
     let learner = learner.ok().and_then(|Learner(name)| name);
@@ -96,7 +98,23 @@ fn witness_report(
         learner.as_ref().map(|learner| learner.as_str()),
         if_none_match.0,
     );
+    if let (Some(learner), Some(request)) = (&learner, proxy_request.0) {
+        crate::web::exercises::note_proxy_received(lab, learner, name.as_str(), request);
+    }
     Ok(Status::NoContent)
+}
+
+/// nginx's id for the request it received (`X-Request-Id`, set by
+/// proxy/room.conf on the request it passes on and on this report alike).
+pub struct ProxyRequestId<'r>(Option<&'r str>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ProxyRequestId<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        Outcome::Success(ProxyRequestId(request.headers().get_one("X-Request-Id")))
+    }
 }
 
 /// Whether a request carried `If-None-Match`.

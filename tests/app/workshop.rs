@@ -1,6 +1,7 @@
 //! Workshop exercises: each check performs the learner's steps over HTTP and
 //! asserts the tick, and a wrong sequence that must not tick.
 
+mod http;
 mod identity;
 mod ticks;
 

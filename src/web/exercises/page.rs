@@ -206,7 +206,7 @@ pub(super) fn exercises_content(
         browser: PathInputs::new(&plan, ExercisePath::Browser),
         curl: PathInputs::new(&plan, ExercisePath::Curl),
         http: HttpInputs::new(&plan),
-        shared_cache: false,
+        shared_cache: config.proxy_witness_key.is_some(),
         timings_form,
     }
 }

@@ -1,0 +1,251 @@
+//! The HTTP exercises through the routes a learner uses: the lab's resource
+//! with the policy in its query, the page's report of the loads the browser
+//! answered, and the shared cache's witness reports (sent here as nginx
+//! sends them; tests/process/shared_cache.rs does it with the real nginx).
+
+use super::*;
+
+use cachelab::workshop::HttpLesson;
+
+/// The witness key this file's apps share with the "proxy" they play.
+const WITNESS_KEY: &str = "app-tests-witness-key";
+
+fn resource_of(room: &impl Room, learner: &str, lesson: HttpLesson) -> String {
+    plan_in(room, learner).resource(lesson)
+}
+
+/// GET the lab resource `name` under `cache_control`, as `learner`, with
+/// extra request headers.
+fn load(
+    app: &TestApp,
+    learner: &str,
+    name: &str,
+    cache_control: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut request = app
+        .client
+        .get(format!(
+            "/http-cache/resource/{name}?cc={}",
+            cache_control.replace(' ', "%20")
+        ))
+        .header(as_learner(app, learner));
+    for (header, value) in headers {
+        request = request.header(Header::new(header.to_string(), value.to_string()));
+    }
+    Answer::from(request.dispatch())
+}
+
+/// Loads the resource twice the way a browser does under a policy that
+/// keeps a copy and asks first: the second time with the first's `ETag`.
+fn load_then_revalidate(app: &TestApp, learner: &str, name: &str, cache_control: &str) -> Answer {
+    let whole = load(app, learner, name, cache_control, &[]);
+    assert_eq!(whole.status, Status::Ok);
+    let etag = whole.header("ETag").expect("an ETag").to_owned();
+    load(
+        app,
+        learner,
+        name,
+        cache_control,
+        &[("If-None-Match", &etag)],
+    )
+}
+
+fn report_loads(app: &TestApp, learner: &str, name: &str, loads: u32, from_cache: u32) -> Answer {
+    Answer::from(
+        app.client
+            .post(format!("/http-cache/resource/{name}/loads"))
+            .header(as_learner(app, learner))
+            .header(ContentType::JSON)
+            .body(format!(
+                r#"{{"loads": {loads}, "from_cache": {from_cache}}}"#
+            ))
+            .dispatch(),
+    )
+}
+
+fn ticked(app: &TestApp, learner: &str, exercise: &str) -> String {
+    evidence(app, learner, exercise).unwrap_or_else(|| {
+        panic!(
+            "{exercise} not ticked for {learner}: {:?}",
+            ticks(app, learner)
+        )
+    })
+}
+
+#[test]
+fn the_browser_cache_ticks_for_a_fresh_copy_used_without_a_request() {
+    let app = TestApp::new();
+    let name = resource_of(&app, "ada", HttpLesson::BrowserCache);
+    assert_eq!(
+        load(&app, "ada", &name, "max-age=60", &[]).status,
+        Status::Ok
+    );
+    // The page asked again itself: the browser did not answer that load.
+    load(&app, "ada", &name, "max-age=60", &[]);
+    let reported = report_loads(&app, "ada", &name, 2, 0);
+    assert_eq!(reported.status, Status::Ok);
+    assert_eq!(reported.json["recorded"], true);
+    assert_eq!(evidence(&app, "ada", "browser-cache"), None);
+
+    load(&app, "ada", &name, "max-age=60", &[]);
+    report_loads(&app, "ada", &name, 2, 1);
+    let said = ticked(&app, "ada", "browser-cache");
+    assert!(
+        said.contains("max-age=60") && said.contains("answered 1 load from its own cache"),
+        "{said}"
+    );
+}
+
+#[test]
+fn the_browser_cache_does_not_tick_for_a_copy_that_may_not_be_used_unasked() {
+    let app = TestApp::new();
+    let name = resource_of(&app, "ada", HttpLesson::BrowserCache);
+    for cache_control in ["no-cache", "max-age=0", "no-store"] {
+        load(&app, "ada", &name, cache_control, &[]);
+        report_loads(&app, "ada", &name, 2, 1);
+    }
+    // Someone else's resource, however fresh.
+    let hers = resource_of(&app, "grace", HttpLesson::BrowserCache);
+    load(&app, "ada", &hers, "max-age=60", &[]);
+    report_loads(&app, "ada", &hers, 2, 1);
+    assert_eq!(evidence(&app, "ada", "browser-cache"), None);
+}
+
+#[test]
+fn a_loads_report_that_cannot_be_true_is_refused_and_counts_for_nobody() {
+    let app = TestApp::new();
+    let name = resource_of(&app, "ada", HttpLesson::BrowserCache);
+    load(&app, "ada", &name, "max-age=60", &[]);
+    for (loads, from_cache) in [(0, 0), (1, 2), (5_000, 1)] {
+        let refused = report_loads(&app, "ada", &name, loads, from_cache);
+        assert_eq!(
+            refused.status,
+            Status::UnprocessableEntity,
+            "{loads}, {from_cache}"
+        );
+        assert!(refused.json["error"].is_string(), "{}", refused.body);
+    }
+    let not_a_name = report_loads(&app, "ada", "Not%20A%20Name", 1, 1);
+    assert_eq!(not_a_name.status, Status::BadRequest);
+    assert_eq!(evidence(&app, "ada", "browser-cache"), None);
+    // Without a name, nothing is recorded.
+    let anonymous = Answer::from(
+        app.client
+            .post(format!("/http-cache/resource/{name}/loads"))
+            .header(ContentType::JSON)
+            .body(r#"{"loads": 2, "from_cache": 1}"#)
+            .dispatch(),
+    );
+    assert_eq!(anonymous.json["recorded"], false);
+}
+
+#[test]
+fn revalidation_ticks_for_a_304_to_the_learners_own_conditional_request() {
+    let app = TestApp::new();
+    let name = resource_of(&app, "ada", HttpLesson::Revalidation);
+    // grace's copy, ada's question: not ada's revalidation.
+    let theirs = load(&app, "grace", &name, "no-cache", &[]);
+    let etag = theirs.header("ETag").expect("an ETag").to_owned();
+    assert_eq!(
+        load(&app, "ada", &name, "no-cache", &[("If-None-Match", &etag)]).status,
+        Status::NotModified
+    );
+    assert_eq!(evidence(&app, "ada", "revalidation"), None);
+
+    let confirmed = load_then_revalidate(&app, "ada", &name, "no-cache");
+    assert_eq!(confirmed.status, Status::NotModified);
+    let said = ticked(&app, "ada", "revalidation");
+    assert!(
+        said.contains("304 Not Modified") && said.contains("If-None-Match"),
+        "{said}"
+    );
+}
+
+#[test]
+fn no_store_then_no_cache_ticks_only_in_that_order() {
+    let app = TestApp::new();
+    let name = resource_of(&app, "ada", HttpLesson::NoStoreVersusNoCache);
+    // no-cache first, then no-store: the wrong way round.
+    load_then_revalidate(&app, "ada", &name, "no-cache");
+    load(&app, "ada", &name, "no-store", &[]);
+    load(&app, "ada", &name, "no-store", &[]);
+    assert_eq!(evidence(&app, "ada", "no-store-no-cache"), None);
+
+    load(&app, "ada", &name, "no-store", &[]);
+    load(&app, "ada", &name, "no-store", &[]);
+    load_then_revalidate(&app, "ada", &name, "no-cache");
+    let said = ticked(&app, "ada", "no-store-no-cache");
+    assert!(said.contains("no-store") && said.contains("304"), "{said}");
+}
+
+/// The witness report nginx sends for each request it receives.
+fn witness(app: &TestApp, learner: &str, name: &str, request_id: &str) {
+    let answer = Answer::from(
+        app.client
+            .get(format!("/http-cache/witness/resource/{name}"))
+            .header(as_learner(app, learner))
+            .header(Header::new("X-Proxy-Witness-Key", WITNESS_KEY))
+            .header(Header::new("X-Request-Id", request_id.to_owned()))
+            .dispatch(),
+    );
+    assert_eq!(answer.status, Status::NoContent, "{}", answer.body);
+}
+
+/// A request the proxy passed on to the app, as nginx passes it.
+fn passed_on(app: &TestApp, learner: &str, name: &str, cache_control: &str, id: &str) -> Answer {
+    witness(app, learner, name, id);
+    load(
+        app,
+        learner,
+        name,
+        cache_control,
+        &[("X-Forwarded-For", "127.0.0.1"), ("X-Request-Id", id)],
+    )
+}
+
+#[test]
+fn a_shared_cache_hit_ticks_for_a_request_the_proxy_received_and_kept_from_the_app() {
+    let app = TestApp::with(|settings| settings.merge(setting("proxy_witness_key", WITNESS_KEY)));
+    let page = Answer::from(app.client.get("/exercises").header(Accept::HTML).dispatch());
+    assert!(page
+        .body
+        .contains("You are using this app through a shared cache"));
+    let name = resource_of(&app, "ada", HttpLesson::SharedCache);
+    let shared = "public, max-age=0, s-maxage=60";
+
+    // Private: the proxy passes every request on.
+    passed_on(&app, "ada", &name, "private, max-age=60", "a1");
+    passed_on(&app, "ada", &name, "private, max-age=60", "a2");
+    // Shareable, but both requests reached the app.
+    passed_on(&app, "ada", &name, shared, "b1");
+    passed_on(&app, "ada", &name, shared, "b2");
+    std::thread::sleep(Duration::from_millis(1_100));
+    witness(&app, "ada", &name, "b3-on-its-way");
+    assert_eq!(evidence(&app, "ada", "shared-cache"), None);
+
+    // b3 never reached the app: once the proxy's report is older than the
+    // time a request takes to follow it, the next event finds it answered
+    // by the proxy.
+    std::thread::sleep(Duration::from_millis(1_100));
+    witness(&app, "ada", &name, "b4");
+    let said = ticked(&app, "ada", "shared-cache");
+    assert!(
+        said.contains("through the shared cache") && said.contains("the shared cache received"),
+        "{said}"
+    );
+}
+
+#[test]
+fn without_the_shared_cache_the_exercise_says_how_to_start_it() {
+    let app = TestApp::new();
+    let page = Answer::from(app.client.get("/exercises").header(Accept::HTML).dispatch());
+    assert!(
+        page.body.contains("scripts/shared-cache.sh"),
+        "{}",
+        page.body
+    );
+    assert!(!page
+        .body
+        .contains("You are using this app through a shared cache"));
+}
