@@ -30,7 +30,7 @@
   const totals = { loads: 0, reached: 0, full: 0, notModified: 0 };
 
   const chosen = () => form.querySelector("input[name=policy]:checked").value;
-  const usesSeconds = (policy) => !["none", "no-store", "no-cache", "no-cache-no-etag"].includes(policy);
+  const usesSeconds = (policy) => !["none", "no-store", "no-cache", "no-cache-no-etag", "preset"].includes(policy);
 
   // The policy on the form as the resource's query, the request headers the
   // page sends, and the response headers the app will answer with.
@@ -56,6 +56,8 @@
       private: `private, max-age=${n}`,
       public: `public, max-age=${n}`,
       vary: `max-age=${n}`,
+      // An exercise's own policy, from the link that opened the page.
+      preset: form.dataset.presetCc,
     }[policy];
     if (cacheControl !== null) {
       query.set("cc", cacheControl);
@@ -139,7 +141,14 @@
     };
   }
 
+  // Nothing reached the app, yet bytes crossed the network: a cache between
+  // the browser and the app (a proxy) answered.
+  const answeredOnTheWay = (load) => load.reached === 0 && load.transferSize > 0;
+
   function verdict(load) {
+    if (answeredOnTheWay(load)) {
+      return "From a cache on the way (a proxy): the request never reached the app";
+    }
     if (load.reached === 0) {
       return "From the browser's cache: no request";
     }
@@ -176,7 +185,7 @@
     const code = document.createElement("code");
     code.textContent = load.policy.label;
     cell(row, "").append(code);
-    const kind = load.reached === 0 ? "cached" : load.arrived.every((status) => status === 304) ? "revalidated" : "network";
+    const kind = answeredOnTheWay(load) ? "proxied" : load.reached === 0 ? "cached" : load.arrived.every((status) => status === 304) ? "revalidated" : "network";
     cell(row, verdict(load), `verdict ${kind}`);
     cell(row, load.transferSize === null ? "not reported" : `${load.transferSize} B`);
     cell(row, `${load.duration.toFixed(1)} ms`, "duration");
@@ -200,14 +209,32 @@
     buttons.forEach((button) => { button.disabled = true; });
     try {
       for (let index = 0; index < times; index += 1) {
-        addRow(await loadOnce(policy));
+        const done = await loadOnce(policy);
+        addRow(done);
         summarize();
+        await reportLoad(done);
       }
     } catch (error) {
       summary.textContent = `The load failed: ${error.message}`;
     } finally {
       buttons.forEach((button) => { button.disabled = false; });
     }
+  }
+
+  // For a workshop exercise: the app cannot see a load the browser answered
+  // by itself, so the page says how many there were (a load with no request
+  // to the app and no bytes transferred).
+  async function reportLoad(done) {
+    if (!form.dataset.reportLoads) {
+      return;
+    }
+    const fromCache = done.reached === 0 && done.transferSize === 0 ? 1 : 0;
+    await fetch(`${resource}/loads`, {
+      method: "POST",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ loads: 1, from_cache: fromCache }),
+    });
   }
 
   async function change() {

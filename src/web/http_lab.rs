@@ -17,8 +17,8 @@ use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use crate::http_lab::{
-    Arrival, Changed, HttpLab, InvalidResourceName, Outcome as Answered, Policy, ReadMethod,
-    RequestLog, ResourceName, Served, MAX_DIRECTIVE_SECS, MAX_NAME_CHARS, MAX_SLOW_MS,
+    Arrival, CacheControl, Changed, HttpLab, InvalidResourceName, Outcome as Answered, Policy,
+    ReadMethod, RequestLog, ResourceName, Served, MAX_DIRECTIVE_SECS, MAX_NAME_CHARS, MAX_SLOW_MS,
     MAX_VARIED_VALUE_BYTES, RECENT_REQUESTS_PER_RESOURCE,
 };
 use crate::lab::Lab;
@@ -49,23 +49,60 @@ struct HttpCachePage {
     max_slow_ms: u64,
     max_name_chars: usize,
     recent_per_resource: usize,
+    /// The policy an exercise link asked for (`?cc=`), normalized: offered
+    /// first, and chosen.
+    preset_cache_control: Option<String>,
+    /// The page was opened for one of a learner's own exercise resources
+    /// (`?name=`): it reports its loads, so the workshop can count the ones
+    /// the browser answered by itself.
+    reports_loads: bool,
+    /// What in the address could not be used, said on the page.
+    preset_refused: Option<String>,
 }
 
 /// `GET /http-cache`: the page where a learner picks a policy and sees what
 /// the browser did with it.
-#[get("/http-cache")]
+///
+/// `?name=` and `?cc=` (the exercise page's links) open it on a given
+/// resource with a given policy already chosen; a value the lab would
+/// refuse is set aside with a note, and the page works as if it were absent.
+#[get("/http-cache?<name>&<cc>")]
 fn http_cache_page(
+    name: Option<&str>,
+    cc: Option<&str>,
     _learner: BrowserLearner,
     base_url: BaseUrl,
     flash: Option<FlashMessage<'_>>,
 ) -> Template {
+    let mut refused = Vec::new();
+    let preset_name = name.and_then(|name| match ResourceName::parse(name) {
+        Ok(name) => Some(name),
+        Err(problem) => {
+            refused.push(format!("the resource name in the address ({problem})"));
+            None
+        }
+    });
+    let preset_cache_control = cc.and_then(|cc| match CacheControl::parse(cc) {
+        Ok(policy) => Some(policy.to_string()),
+        Err(problem) => {
+            refused.push(format!(
+                "the Cache-Control in the address ({})",
+                problem.problem
+            ));
+            None
+        }
+    });
     render(
         "http_cache",
         "The browser's HTTP cache",
         flash,
         HttpCachePage {
             base_url: base_url.0,
-            resource_name: ResourceName::fresh().to_string(),
+            reports_loads: preset_name.is_some(),
+            resource_name: preset_name.unwrap_or_else(ResourceName::fresh).to_string(),
+            preset_cache_control,
+            preset_refused: (!refused.is_empty())
+                .then(|| format!("This page could not use {}.", refused.join(", nor "))),
             max_directive_secs: MAX_DIRECTIVE_SECS,
             max_slow_ms: MAX_SLOW_MS,
             max_name_chars: MAX_NAME_CHARS,

@@ -481,17 +481,22 @@ fn next_request_for(events: &[Event], after: usize, name: &str) -> Option<usize>
 /// still fresh, and nothing about the resource reached the app in between.
 fn browser_cache(name: &str, events: &[Event]) -> Option<Vec<usize>> {
     starts(events, |event| {
-        resource(event, name)
-            .is_some_and(|seen| seen.status == 200 && browser_freshness_secs(&seen.cache_control).is_some())
+        resource(event, name).is_some_and(|seen| {
+            seen.status == 200 && browser_freshness_secs(&seen.cache_control).is_some()
+        })
     })
     .find_map(|stored| {
-        let lifetime_ms = browser_freshness_secs(&resource(&events[stored], name)?.cache_control)? * 1000;
+        let lifetime_ms =
+            browser_freshness_secs(&resource(&events[stored], name)?.cache_control)? * 1000;
+        // The page reports every load; the ones that reached the app (the
+        // first among them) count none from the cache and change nothing.
         let report = next(events, Some(stored), |event| {
             resource(event, name).is_some()
-                || matches!(&event.what, What::BrowserLoads { name: reported, .. } if reported == name)
+                || matches!(&event.what,
+                    What::BrowserLoads { name: reported, from_cache, .. }
+                        if reported == name && *from_cache > 0)
         })?;
-        let answered_by_browser = matches!(&events[report].what,
-            What::BrowserLoads { from_cache, .. } if *from_cache > 0);
+        let answered_by_browser = matches!(events[report].what, What::BrowserLoads { .. });
         let while_fresh = events[report].at_ms <= events[stored].at_ms + lifetime_ms;
         (answered_by_browser && while_fresh).then(|| vec![stored, report])
     })

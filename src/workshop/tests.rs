@@ -383,6 +383,16 @@ fn the_browser_answering_needs_a_fresh_copy_and_no_request_in_between() {
         browser_loads(2_000, &name, 2, 1),
     ];
     assert_eq!(check(&done).expect("ticked").steps(), &done[..]);
+    // The page reports each load, the one that reached the app too.
+    let load_by_load = [
+        resource(1_000, &name, 200, "max-age=60"),
+        browser_loads(1_001, &name, 1, 0),
+        browser_loads(2_000, &name, 1, 1),
+    ];
+    assert_eq!(
+        check(&load_by_load).expect("ticked").steps(),
+        &[load_by_load[0].clone(), load_by_load[2].clone()]
+    );
     // The second load reached the app: the browser did not answer it.
     let asked = [
         resource(1_000, &name, 200, "max-age=60"),

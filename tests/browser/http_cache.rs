@@ -296,3 +296,133 @@ async fn each_policy_is_reused_revalidated_or_fetched_by_chromium() {
     shots.take(&browser, "http-cache").await;
     browser.close().await.expect("close the browser");
 }
+
+/// Follows the exercise page's link for `exercise` (the first link into the
+/// HTTP cache page in its section) and returns the resource it opened.
+async fn open_exercise_link(browser: &Client, base: &str, exercise: &str, nth: usize) -> String {
+    browser
+        .goto(&format!("{base}/exercises"))
+        .await
+        .expect("open the exercises");
+    let links = browser
+        .find_all(Locator::Css(&format!(
+            "#{exercise} a[href^='/http-cache?']"
+        )))
+        .await
+        .expect("the exercise's links");
+    let href = links
+        .get(nth)
+        .unwrap_or_else(|| panic!("{exercise}: link {nth} into the lab"))
+        .attr("href")
+        .await
+        .expect("read the link")
+        .expect("a link has an address");
+    browser
+        .goto(&format!("{base}{href}"))
+        .await
+        .expect("follow the exercise's link");
+    assert_console_clean(browser, &href).await;
+    browser
+        .find(Locator::Id("http-lab"))
+        .await
+        .expect("the lab's form")
+        .attr("data-resource")
+        .await
+        .expect("read the resource name")
+        .expect("the form names its resource")
+}
+
+/// Whether the exercise page shows `exercise` done for this browser.
+async fn done(browser: &Client, base: &str, exercise: &str) -> bool {
+    browser
+        .goto(&format!("{base}/exercises"))
+        .await
+        .expect("open the exercises");
+    count(browser, &format!("#{exercise}.done")).await == 1
+}
+
+/// Three HTTP exercises done the browser way, as their page says: follow the
+/// link, press Load. The app ticks each from what reached it and, for the
+/// browser's own cache, from the page's account of the loads it answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_exercises_tick_when_done_in_chromium_as_the_page_says() {
+    let Some(chromedriver) = find_chromedriver() else {
+        return browser_missing("chromedriver was not found");
+    };
+    if !Path::new(CHROMIUM).exists() {
+        return browser_missing("chromium was not found at /usr/bin/chromium");
+    }
+    let workspace = tempfile::tempdir().expect("temp dir");
+    let (_app, base) = start_app(&workspace.path().join("cache"));
+    let driver_port = free_port();
+    let _driver = Running(
+        Command::new(chromedriver)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    wait_for_port(driver_port, "chromedriver");
+    let browser = connect_browser(driver_port, &workspace.path().join("profile")).await;
+
+    for exercise in ["browser-cache", "revalidation", "no-store-no-cache"] {
+        assert!(
+            !done(&browser, &base, exercise).await,
+            "{exercise} starts undone"
+        );
+    }
+
+    // The browser answers by itself: max-age=60, loaded twice.
+    let name = open_exercise_link(&browser, &base, "browser-cache", 0).await;
+    assert!(name.starts_with("fresh-"), "{name}");
+    let mut rows = 0;
+    let arrived = loads_reaching_app(
+        &browser,
+        &format!("/http-cache/resource/{name}"),
+        "preset",
+        2,
+        &mut rows,
+    )
+    .await;
+    assert_eq!(arrived, [200], "one request for two loads");
+    assert!(done(&browser, &base, "browser-cache").await);
+
+    // Revalidation: no-cache, loaded twice.
+    let name = open_exercise_link(&browser, &base, "revalidation", 0).await;
+    let mut rows = 0;
+    let arrived = loads_reaching_app(
+        &browser,
+        &format!("/http-cache/resource/{name}"),
+        "preset",
+        2,
+        &mut rows,
+    )
+    .await;
+    assert_eq!(arrived, [200, 304]);
+    assert!(done(&browser, &base, "revalidation").await);
+
+    // no-store twice, then no-cache twice, on one resource.
+    let name = open_exercise_link(&browser, &base, "no-store-no-cache", 0).await;
+    let resource = format!("/http-cache/resource/{name}");
+    let mut rows = 0;
+    assert_eq!(
+        loads_reaching_app(&browser, &resource, "preset", 2, &mut rows).await,
+        [200, 200]
+    );
+    assert!(
+        !done(&browser, &base, "no-store-no-cache").await,
+        "half done"
+    );
+    assert_eq!(
+        open_exercise_link(&browser, &base, "no-store-no-cache", 1).await,
+        name
+    );
+    let mut rows = 0;
+    assert_eq!(
+        loads_reaching_app(&browser, &resource, "preset", 2, &mut rows).await,
+        [200, 304]
+    );
+    assert!(done(&browser, &base, "no-store-no-cache").await);
+    browser.close().await.expect("close the browser");
+}

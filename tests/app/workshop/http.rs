@@ -249,3 +249,53 @@ fn without_the_shared_cache_the_exercise_says_how_to_start_it() {
         .body
         .contains("You are using this app through a shared cache"));
 }
+
+#[test]
+fn an_exercise_link_opens_the_lab_on_the_learners_resource_with_the_policy_chosen() {
+    let app = TestApp::new();
+    let name = resource_of(&app, "ada", HttpLesson::BrowserCache);
+    let page = Answer::from(
+        app.client
+            .get(format!("/http-cache?name={name}&cc=MAX-AGE%3D60"))
+            .header(Accept::HTML)
+            .dispatch(),
+    );
+    assert_eq!(page.status, Status::Ok);
+    assert!(
+        page.body.contains(&format!("data-resource=\"{name}\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("data-preset-cc=\"max-age=60\""));
+    assert!(page.body.contains("data-report-loads=\"1\""));
+    assert!(page.body.contains("value=\"preset\" checked"));
+
+    // A plain visit: a new resource of its own, nothing chosen, no reports.
+    let plain = Answer::from(
+        app.client
+            .get("/http-cache")
+            .header(Accept::HTML)
+            .dispatch(),
+    );
+    assert!(!plain.body.contains(&format!("data-resource=\"{name}\"")));
+    assert!(!plain.body.contains("data-report-loads"));
+
+    let refused = Answer::from(
+        app.client
+            .get("/http-cache?name=Not%20Mine&cc=max-age%3Dsoon")
+            .header(Accept::HTML)
+            .dispatch(),
+    );
+    assert_eq!(refused.status, Status::Ok);
+    assert!(
+        refused
+            .body
+            .contains("This page could not use the resource name in the address"),
+        "{}",
+        refused.body
+    );
+    assert!(refused
+        .body
+        .contains("nor the Cache-Control in the address"));
+    assert!(!refused.body.contains("data-preset-cc"));
+}
