@@ -33,7 +33,7 @@ mod plan;
 mod progress_log;
 mod reading;
 
-pub use checks::{check, check_report, reports_used_up, short, Evidence};
+pub use checks::{check, check_at, check_report, reports_used_up, short, Evidence};
 pub use event::{ClearedTier, DataEvent, Event, FactorialEvent, HttpResourceEvent, What};
 pub use exercise::Exercise;
 pub use identity::{room_secret_path, Credential, CredentialRefusal, InstructorKey, RoomSecret};
@@ -532,10 +532,44 @@ impl Workshop {
         self.secret.instructor_key()
     }
 
+    /// A learner's progress as of now: an exercise that time alone
+    /// completes (see [`Exercise::waits_on_time`]) is ticked first if its
+    /// wait is over, so a learner who only looks sees it.
     pub fn progress_of(&self, learner: &LearnerName) -> LearnerProgress {
-        let state = self.lock();
+        let mut state = self.lock();
+        self.tick_what_time_completed(&mut state, learner);
         let record = state.learners.get(learner);
         progress(learner, record)
+    }
+
+    fn tick_what_time_completed(&self, state: &mut State, learner: &LearnerName) {
+        let plan = self.plan(learner);
+        let State {
+            learners, clears, ..
+        } = state;
+        let Some(record) = learners.get_mut(learner) else {
+            return;
+        };
+        let now = now_ms();
+        for exercise in Exercise::ALL {
+            if !exercise.waits_on_time() || record.ticks.contains_key(&exercise) {
+                continue;
+            }
+            let events = record.events.make_contiguous();
+            let Some(evidence) = check_at(exercise, &plan, events, clears, now) else {
+                continue;
+            };
+            let tick = Tick {
+                at_ms: now,
+                evidence,
+            };
+            self.write(LogLine::Tick {
+                learner: learner.clone(),
+                exercise,
+                tick: tick.clone(),
+            });
+            record.ticks.insert(exercise, tick);
+        }
     }
 
     /// Every learner, most recently active first.

@@ -112,7 +112,7 @@ fn http_cache_page(
 }
 
 /// The request headers, for the facts a resource needs from them.
-pub struct RequestHeaders<'r>(&'r HeaderMap<'r>);
+pub struct RequestHeaders<'r>(pub(crate) &'r HeaderMap<'r>);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for RequestHeaders<'r> {
@@ -179,34 +179,13 @@ async fn serve(
     workshop_lab: &Lab,
 ) -> Result<LabResource, ApiError> {
     let at_ms = lab.now_ms();
-    let name = resource_name(name)?;
-    let policy = Policy::from_query(uri.query().into_iter().flat_map(|query| query.segments()))
-        .map_err(|refused| {
-            ApiError::new(Status::BadRequest, refused.to_string()).accepting(refused.accepted)
-        })?;
-    let named = learner?.0;
     let headers = headers.0;
-    let varied_value = match policy.vary {
-        Some(vary) => {
-            let value = headers.get_one(vary.header_name());
-            if value.is_some_and(|value| value.len() > MAX_VARIED_VALUE_BYTES) {
-                return Err(ApiError::new(
-                    Status::BadRequest,
-                    format!(
-                        "the {} header is longer than the {MAX_VARIED_VALUE_BYTES} bytes this \
-                         resource repeats in its body",
-                        vary.header_name()
-                    ),
-                )
-                .accepting(format!(
-                    "a {} header of at most {MAX_VARIED_VALUE_BYTES} bytes, or none",
-                    vary.header_name()
-                )));
-            }
-            value
-        }
-        None => None,
-    };
+    let ResourceAsked {
+        name,
+        policy,
+        varied_value,
+    } = read_resource_request(name, uri, headers)?;
+    let named = learner?.0;
     let if_none_match_lines: Vec<&str> = headers.get("If-None-Match").collect();
     let arrival = Arrival {
         method,
@@ -244,7 +223,57 @@ async fn serve(
     Ok(LabResource { served, policy })
 }
 
-fn resource_name(written: &str) -> Result<ResourceName, ApiError> {
+/// What a request for a lab resource asks for, once the lab has accepted it.
+pub(crate) struct ResourceAsked<'r> {
+    pub name: ResourceName,
+    pub policy: Policy,
+    /// The value of the header the policy varies on, if it was sent.
+    pub varied_value: Option<&'r str>,
+}
+
+/// Reads a request for the resource `name` (its query and, for `Vary`, the
+/// header it names) as the resource route does, refusing what it refuses.
+/// The witness route reads what nginx received the same way, so a request
+/// the app would refuse never counts as one the proxy answered.
+pub(crate) fn read_resource_request<'r>(
+    name: &str,
+    uri: &Origin<'_>,
+    headers: &'r HeaderMap<'r>,
+) -> Result<ResourceAsked<'r>, ApiError> {
+    let name = resource_name(name)?;
+    let policy = Policy::from_query(uri.query().into_iter().flat_map(|query| query.segments()))
+        .map_err(|refused| {
+            ApiError::new(Status::BadRequest, refused.to_string()).accepting(refused.accepted)
+        })?;
+    let varied_value = match policy.vary {
+        Some(vary) => {
+            let value = headers.get_one(vary.header_name());
+            if value.is_some_and(|value| value.len() > MAX_VARIED_VALUE_BYTES) {
+                return Err(ApiError::new(
+                    Status::BadRequest,
+                    format!(
+                        "the {} header is longer than the {MAX_VARIED_VALUE_BYTES} bytes this \
+                         resource repeats in its body",
+                        vary.header_name()
+                    ),
+                )
+                .accepting(format!(
+                    "a {} header of at most {MAX_VARIED_VALUE_BYTES} bytes, or none",
+                    vary.header_name()
+                )));
+            }
+            value
+        }
+        None => None,
+    };
+    Ok(ResourceAsked {
+        name,
+        policy,
+        varied_value,
+    })
+}
+
+pub(crate) fn resource_name(written: &str) -> Result<ResourceName, ApiError> {
     ResourceName::parse(written).map_err(|refused: InvalidResourceName| {
         let shown: String = written.chars().take(60).collect();
         ApiError::new(Status::BadRequest, format!("{shown:?}: {refused}"))

@@ -3,17 +3,19 @@
 //! that sets what the proxy received beside what reached the app.
 
 use rocket::fairing::AdHoc;
+use rocket::http::uri::Origin;
 use rocket::http::{Header, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::Json;
 use rocket::{get, routes, State};
 use serde::Serialize;
 
-use crate::http_lab::{HttpLab, InvalidResourceName, ResourceName};
+use crate::http_lab::HttpLab;
 use crate::lab::Lab;
 use crate::proxy_witness::ProxyWitness;
 use crate::web::errors::ApiError;
 use crate::web::guards::Learner;
+use crate::web::http_lab::{read_resource_request, resource_name, RequestHeaders};
 
 /// The header the proxy carries the witness key in.
 pub const WITNESS_KEY_HEADER: &str = "X-Proxy-Witness-Key";
@@ -66,15 +68,6 @@ impl<'r> FromRequest<'r> for FromTheProxy {
     }
 }
 
-/// The lab resource's name, under the lab's own rules.
-fn resource_name(written: &str) -> Result<ResourceName, ApiError> {
-    ResourceName::parse(written).map_err(|refused: InvalidResourceName| {
-        let shown: String = written.chars().take(60).collect();
-        ApiError::new(Status::BadRequest, format!("{shown:?}: {refused}"))
-            .accepting(InvalidResourceName::accepted())
-    })
-}
-
 /// `GET /http-cache/witness/resource/<name>`: the proxy received a request
 /// for the lab's resource `<name>`. The mirrored request carries the
 /// original's headers, so its learner credential says who sent it (a
@@ -86,49 +79,32 @@ fn witness_report(
     name: &str,
     _proxy: FromTheProxy,
     learner: Result<Learner, ApiError>,
-    if_none_match: IfNoneMatchSent,
-    proxy_request: ProxyRequestId<'_>,
+    uri: &Origin<'_>,
+    headers: RequestHeaders<'_>,
     witness: &State<ProxyWitness>,
     lab: &State<Lab>,
 ) -> Result<Status, ApiError> {
     let name = resource_name(name)?;
+    // What the resource route would refuse was not answered by the proxy
+    // from a copy of the resource: it is counted as received, never as a
+    // workshop learner's request the proxy kept from the app.
+    let acceptable = read_resource_request(name.as_str(), uri, headers.0).is_ok();
     let learner = learner.ok().and_then(|Learner(name)| name);
     witness.record(
         name.as_str(),
         learner.as_ref().map(|learner| learner.as_str()),
-        if_none_match.0,
+        headers.0.contains("If-None-Match"),
     );
-    if let (Some(learner), Some(request)) = (&learner, proxy_request.0) {
+    if let (Some(learner), Some(request), true) = (
+        &learner,
+        // nginx's id for the request (proxy/room.conf sets it on the request
+        // it passes on and on this report alike).
+        headers.0.get_one("X-Request-Id"),
+        acceptable,
+    ) {
         crate::web::exercises::note_proxy_received(lab, learner, name.as_str(), request);
     }
     Ok(Status::NoContent)
-}
-
-/// nginx's id for the request it received (`X-Request-Id`, set by
-/// proxy/room.conf on the request it passes on and on this report alike).
-pub struct ProxyRequestId<'r>(Option<&'r str>);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for ProxyRequestId<'r> {
-    type Error = std::convert::Infallible;
-
-    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        Outcome::Success(ProxyRequestId(request.headers().get_one("X-Request-Id")))
-    }
-}
-
-/// Whether a request carried `If-None-Match`.
-pub struct IfNoneMatchSent(bool);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for IfNoneMatchSent {
-    type Error = std::convert::Infallible;
-
-    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        Outcome::Success(IfNoneMatchSent(
-            request.headers().get_one("If-None-Match").is_some(),
-        ))
-    }
 }
 
 /// What `GET /http-cache/resource/<name>/proxy` answers.

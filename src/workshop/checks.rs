@@ -46,6 +46,19 @@ pub fn check(
     events: &[Event],
     clears: &[ClearRecord],
 ) -> Option<Evidence> {
+    let now_ms = events.last().map_or(0, |event| event.at_ms);
+    check_at(exercise, plan, events, clears, now_ms)
+}
+
+/// [`check`] as of `now_ms` (Unix milliseconds), for the checks that wait
+/// (see [`Exercise::waits_on_time`]); [`check`] takes the latest event's time.
+pub fn check_at(
+    exercise: Exercise,
+    plan: &Plan,
+    events: &[Event],
+    clears: &[ClearRecord],
+    now_ms: u64,
+) -> Option<Evidence> {
     Path::BOTH.into_iter().find_map(|path| {
         let steps = match exercise {
             Exercise::FirstHit => first_hit(plan.first_hit(path), events),
@@ -68,7 +81,7 @@ pub fn check(
                 no_store_versus_no_cache(&plan.resource(HttpLesson::NoStoreVersusNoCache), events)
             }
             Exercise::SharedCacheHit => {
-                shared_cache_hit(&plan.resource(HttpLesson::SharedCache), events)
+                shared_cache_hit(&plan.resource(HttpLesson::SharedCache), events, now_ms)
             }
         }?;
         Some(Evidence::of(events, &steps))
@@ -480,9 +493,12 @@ fn next_request_for(events: &[Event], after: usize, name: &str) -> Option<usize>
 /// load the browser answered from its own cache, made while the copy was
 /// still fresh, and nothing about the resource reached the app in between.
 fn browser_cache(name: &str, events: &[Event]) -> Option<Vec<usize>> {
+    // A whole answer, or a 304 that made the browser's stale copy fresh
+    // again (RFC 9111 §4.3.4): either way the browser then holds a fresh copy.
     starts(events, |event| {
         resource(event, name).is_some_and(|seen| {
-            seen.status == 200 && browser_freshness_secs(&seen.cache_control).is_some()
+            (seen.status == 200 || seen.conditional)
+                && browser_freshness_secs(&seen.cache_control).is_some()
         })
     })
     .find_map(|stored| {
@@ -539,10 +555,12 @@ fn no_store_versus_no_cache(name: &str, events: &[Event]) -> Option<Vec<usize>> 
             })
         };
         let revalidated = resource(&events[confirmed], name).is_some_and(|seen| seen.conditional);
-        (whole_unkept(&events[second])
-            && no_cache(kept, 200)
-            && no_cache(confirmed, 304)
-            && revalidated)
+        // The first no-cache load may itself be a 304, when the browser
+        // still holds a copy from an earlier try under no-cache.
+        let kept_ok = no_cache(kept, 200)
+            || (no_cache(kept, 304)
+                && resource(&events[kept], name).is_some_and(|seen| seen.conditional));
+        (whole_unkept(&events[second]) && kept_ok && no_cache(confirmed, 304) && revalidated)
             .then(|| vec![first, second, kept, confirmed])
     })
 }
@@ -557,7 +575,7 @@ const PROXY_PASS_ON_MS: u64 = 1_000;
 /// the proxy; then a request the proxy received (its own account, carrying
 /// its request id) that never reached the app: the proxy answered it from
 /// its copy.
-fn shared_cache_hit(name: &str, events: &[Event]) -> Option<Vec<usize>> {
+fn shared_cache_hit(name: &str, events: &[Event], now_ms: u64) -> Option<Vec<usize>> {
     let shareable = |cache_control: &str| {
         (has_directive(cache_control, "public") || has_directive(cache_control, "s-maxage"))
             && !has_directive(cache_control, "private")
@@ -568,7 +586,6 @@ fn shared_cache_hit(name: &str, events: &[Event]) -> Option<Vec<usize>> {
             seen.status == 200 && seen.via_proxy && shareable(&seen.cache_control)
         })
     })?;
-    let latest_ms = events.last()?.at_ms;
     let reached_app = |request: &str| {
         events.iter().any(|event| {
             resource(event, name).is_some_and(|seen| seen.proxy_request.as_deref() == Some(request))
@@ -578,7 +595,7 @@ fn shared_cache_hit(name: &str, events: &[Event]) -> Option<Vec<usize>> {
         What::ProxyReceived {
             name: seen,
             request,
-        } if seen == name => event.at_ms + PROXY_PASS_ON_MS <= latest_ms && !reached_app(request),
+        } if seen == name => event.at_ms + PROXY_PASS_ON_MS <= now_ms && !reached_app(request),
         _ => false,
     })?;
     Some(vec![stored, answered_by_proxy])

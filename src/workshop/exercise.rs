@@ -86,6 +86,13 @@ impl Exercise {
         self == Self::Stampede
     }
 
+    /// The shared-cache exercise is done once the proxy's report of a
+    /// request has waited long enough without the request reaching the
+    /// app: time completes it, with no further request from the learner.
+    pub(super) fn waits_on_time(self) -> bool {
+        self == Self::SharedCacheHit
+    }
+
     pub fn number(self) -> usize {
         Self::ALL
             .iter()

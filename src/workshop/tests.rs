@@ -402,10 +402,14 @@ fn the_browser_answering_needs_a_fresh_copy_and_no_request_in_between() {
     assert_eq!(check(&asked), None);
     let in_between = [
         resource(1_000, &name, 200, "max-age=60"),
-        resource(1_500, &name, 304, "max-age=60"),
+        resource(1_500, &name, 200, "no-cache"),
         browser_loads(2_000, &name, 2, 1),
     ];
-    assert_eq!(check(&in_between), None, "a request in between");
+    assert_eq!(
+        check(&in_between),
+        None,
+        "the latest answer may not be used unasked"
+    );
     for never_fresh in [
         "no-store",
         "no-cache",
@@ -419,6 +423,12 @@ fn the_browser_answering_needs_a_fresh_copy_and_no_request_in_between() {
         ];
         assert_eq!(check(&events), None, "{never_fresh:?} gives no fresh copy");
     }
+    // A stale copy made fresh again by a 304, then used without asking.
+    let refreshed = [
+        resource(1_000, &name, 304, "max-age=60"),
+        browser_loads(2_000, &name, 1, 1),
+    ];
+    assert!(check(&refreshed).is_some());
     let too_late = [
         resource(1_000, &name, 200, "max-age=5"),
         browser_loads(7_000, &name, 2, 1),
@@ -463,6 +473,10 @@ fn no_store_then_no_cache_shows_what_each_keeps() {
     let mut no_store_revalidated = done.clone();
     no_store_revalidated[1] = resource(2_000, &name, 304, "no-store");
     assert_eq!(check(&no_store_revalidated), None);
+    // A browser that kept a no-cache copy from an earlier try asks at once.
+    let mut kept_from_before = done.clone();
+    kept_from_before[2] = resource(3_000, &name, 304, "no-cache");
+    assert!(check(&kept_from_before).is_some());
     let no_cache_whole_twice = [
         done[0].clone(),
         done[1].clone(),
@@ -494,6 +508,12 @@ fn a_shared_cache_hit_is_a_request_the_proxy_received_that_never_reached_the_app
     assert_eq!(evidence.steps(), &[done[1].clone(), done[2].clone()]);
     // Just received: the request may still be on its way to the app.
     assert_eq!(check(&done[..3]), None);
+    // Looked at later, with nothing else sent: the wait is over.
+    assert!(check_at(Exercise::SharedCacheHit, &plan(), &done[..3], &[], 3_001).is_some());
+    assert_eq!(
+        check_at(Exercise::SharedCacheHit, &plan(), &done[..3], &[], 2_500),
+        None
+    );
     let passed_on = [
         through_proxy(1_000, &name, 200, cc, "a"),
         proxy_received(1_001, &name, "a"),

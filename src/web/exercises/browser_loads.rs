@@ -34,12 +34,7 @@ pub(super) fn report_loads(
     learner: Result<Learner, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
     let learner = learner?;
-    if !is_resource_name(name) {
-        return Err(
-            ApiError::new(Status::BadRequest, "that is not a lab resource's name")
-                .accepting("1 to 40 lower-case letters, digits and hyphens"),
-        );
-    }
+    let name = crate::web::http_lab::resource_name(name)?;
     let LoadsReport { loads, from_cache } = report.into_inner();
     if loads == 0 || loads > MOST_LOADS || from_cache > loads {
         return Err(ApiError::new(
@@ -56,17 +51,10 @@ pub(super) fn report_loads(
     lab.workshop().record(
         &learner,
         What::BrowserLoads {
-            name: name.to_owned(),
+            name: name.to_string(),
             loads,
             from_cache,
         },
     );
     Ok(Json(json!({ "recorded": true })))
-}
-
-fn is_resource_name(name: &str) -> bool {
-    (1..=40).contains(&name.len())
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
 }

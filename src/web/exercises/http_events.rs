@@ -2,7 +2,7 @@
 //! the requests for a learner's lab resources that reached the app, and
 //! the ones the proxy received.
 
-use crate::http_lab::{Outcome, Policy, Served};
+use crate::http_lab::{Policy, Served};
 use crate::lab::Lab;
 use crate::workshop::{HttpResourceEvent, LearnerName, What};
 
@@ -22,10 +22,7 @@ pub struct ResourceRequest<'a> {
 pub fn note_resource_request(lab: &Lab, learner: &LearnerName, request: ResourceRequest<'_>) {
     let event = HttpResourceEvent {
         name: request.name.to_owned(),
-        status: match request.served.outcome {
-            Outcome::Full => 200,
-            Outcome::NotModified => 304,
-        },
+        status: request.served.outcome.status_code(),
         conditional: request.conditional,
         via_proxy: request.through_proxy,
         cache_control: request
