@@ -20,6 +20,24 @@ pub mod proxy_witness;
 pub mod render;
 pub mod request_start;
 
+/// An answer sent with `Cache-Control: no-store` (RFC 9111 §5.2.2.5): one
+/// that describes a moment (a count, a report, what a change did), which no
+/// browser or proxy may keep to show later.
+#[derive(rocket::Responder)]
+pub struct NotStored<R> {
+    inner: R,
+    cache_control: rocket::http::Header<'static>,
+}
+
+impl<R> NotStored<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            cache_control: rocket::http::Header::new("Cache-Control", "no-store"),
+        }
+    }
+}
+
 /// Rocket's default security headers, less `Permissions-Policy:
 /// interest-cohort=()`. It opted out of FLoC, a browser experiment that was
 /// withdrawn in 2022, so it no longer does anything, and every header costs

@@ -31,6 +31,7 @@ use crate::web::guards::Learner;
 use crate::web::guards::SameOriginChange;
 use crate::web::render::BaseUrl;
 use crate::web::request_start::RequestStarted;
+use crate::web::NotStored;
 
 pub fn routes() -> Vec<Route> {
     let mut factorial_route = routes![factorial];
@@ -169,22 +170,6 @@ fn stats(lab: &State<Lab>) -> NotStored<Json<Value>> {
     NotStored::new(Json(
         json!({ "memory": lab.memory().stats(), "disk": lab.disk().stats() }),
     ))
-}
-
-/// An answer sent with `Cache-Control: no-store` (see [`CachedJson`]).
-#[derive(rocket::Responder)]
-struct NotStored<R> {
-    inner: R,
-    cache_control: Header<'static>,
-}
-
-impl<R> NotStored<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            cache_control: Header::new("Cache-Control", NEVER_STORE),
-        }
-    }
 }
 
 /// `GET /health`: answers as cheaply as the framework allows; the yardstick

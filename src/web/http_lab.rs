@@ -26,6 +26,7 @@ use crate::web::errors::ApiError;
 use crate::web::exercises::ResourceRequest;
 use crate::web::guards::{BrowserLearner, Learner, SameOriginChange};
 use crate::web::render::{render, BaseUrl};
+use crate::web::NotStored;
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -342,20 +343,4 @@ fn resource_requests(
 ) -> Result<NotStored<Json<RequestLog>>, ApiError> {
     let name = resource_name(name)?;
     Ok(NotStored::new(Json(lab.requests(&name))))
-}
-
-/// An answer sent with `Cache-Control: no-store` (RFC 9111 §5.2.2.5).
-#[derive(rocket::Responder)]
-struct NotStored<R> {
-    inner: R,
-    cache_control: Header<'static>,
-}
-
-impl<R> NotStored<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            cache_control: Header::new("Cache-Control", "no-store"),
-        }
-    }
 }

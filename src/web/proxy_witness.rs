@@ -4,7 +4,7 @@
 
 use rocket::fairing::AdHoc;
 use rocket::http::uri::Origin;
-use rocket::http::{Header, Status};
+use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::Json;
 use rocket::{get, routes, State};
@@ -16,6 +16,7 @@ use crate::proxy_witness::ProxyWitness;
 use crate::web::errors::ApiError;
 use crate::web::guards::Learner;
 use crate::web::http_lab::{read_resource_request, resource_name, RequestHeaders};
+use crate::web::NotStored;
 
 /// The header the proxy carries the witness key in.
 pub const WITNESS_KEY_HEADER: &str = "X-Proxy-Witness-Key";
@@ -158,20 +159,4 @@ fn proxy_report(
         reached_app_through_proxy,
         answered_by_proxy: received.requests.saturating_sub(reached_app_through_proxy),
     })))
-}
-
-/// An answer sent with `Cache-Control: no-store`.
-#[derive(rocket::Responder)]
-pub struct NotStored<R> {
-    inner: R,
-    cache_control: Header<'static>,
-}
-
-impl<R> NotStored<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            cache_control: Header::new("Cache-Control", "no-store"),
-        }
-    }
 }
