@@ -334,19 +334,28 @@ impl Policy {
                 }
                 "vary" => policy.vary = Some(VaryOn::parse(value)?),
                 "slow" => {
+                    let refuse = |problem: String| {
+                        PolicyError::new(
+                            "slow",
+                            problem,
+                            format!("slow=N with N from 0 to {MAX_SLOW_MS}"),
+                        )
+                    };
                     let slow_ms = value
                         .parse::<u64>()
                         .ok()
-                        .filter(|ms| {
-                            *ms <= MAX_SLOW_MS && value.bytes().all(|b| b.is_ascii_digit())
-                        })
+                        .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
                         .ok_or_else(|| {
-                            PolicyError::new(
-                                "slow",
-                                format!("{} is not a whole number of milliseconds", shown(value)),
-                                format!("slow=N with N from 0 to {MAX_SLOW_MS}"),
-                            )
+                            refuse(format!(
+                                "{} is not a whole number of milliseconds",
+                                shown(value)
+                            ))
                         })?;
+                    if slow_ms > MAX_SLOW_MS {
+                        return Err(refuse(format!(
+                            "{slow_ms} ms is longer than the {MAX_SLOW_MS} ms a resource may wait"
+                        )));
+                    }
                     policy.slow = Duration::from_millis(slow_ms);
                 }
                 other => {

@@ -27,6 +27,23 @@ pub use who::{
 /// from a client that is not a browser.
 pub struct SameOriginChange;
 
+/// Whether a request came through a proxy in front of the app (nginx sets
+/// `X-Forwarded-For`; other proxies say `Via`): the shared cache's
+/// exercise can be done only through it.
+pub struct ThroughProxy(pub bool);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ThroughProxy {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let headers = request.headers();
+        Outcome::Success(ThroughProxy(
+            headers.contains("X-Forwarded-For") || headers.contains("Via"),
+        ))
+    }
+}
+
 /// Why a request was refused, kept for the 403 catcher to word.
 #[derive(Debug, Clone, Default)]
 pub struct CrossSiteRefusal(pub Option<String>);

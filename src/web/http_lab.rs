@@ -259,7 +259,7 @@ pub(crate) fn read_resource_request<'r>(
                     ),
                 )
                 .accepting(format!(
-                    "a {} header of at most {MAX_VARIED_VALUE_BYTES} bytes, or none",
+                    "an {} header of at most {MAX_VARIED_VALUE_BYTES} bytes, or none",
                     vary.header_name()
                 )));
             }

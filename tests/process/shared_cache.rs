@@ -427,7 +427,7 @@ fn the_shared_cache_exercise_ticks_from_what_nginx_answered_by_itself() {
         .unwrap_or_else(|| panic!("a learner cookie: {}", page.head))
         .to_owned();
     let page = page.body_text();
-    assert!(page.contains("This app runs with a shared cache in front of it"));
+    assert!(page.contains("You opened this page through the shared cache"));
     let at = page
         .find("/http-cache/resource/shared-")
         .expect("the learner's resource");

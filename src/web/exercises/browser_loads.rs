@@ -29,11 +29,22 @@ pub(super) struct LoadsReport {
 pub(super) fn report_loads(
     _from: SameOriginChange,
     name: &str,
-    report: Json<LoadsReport>,
+    report: Result<Json<LoadsReport>, rocket::serde::json::Error<'_>>,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
     let learner = learner?;
+    let report = report.map_err(|refused| {
+        let why = match refused {
+            rocket::serde::json::Error::Io(error) => format!("the body could not be read: {error}"),
+            rocket::serde::json::Error::Parse(_, error) => {
+                format!("the body is not the report this page sends: {error}")
+            }
+        };
+        ApiError::new(Status::BadRequest, why).accepting(format!(
+            "JSON {{\"loads\": 1 to {MOST_LOADS}, \"from_cache\": at most loads}}"
+        ))
+    })?;
     let name = crate::web::http_lab::resource_name(name)?;
     let LoadsReport { loads, from_cache } = report.into_inner();
     if loads == 0 || loads > MOST_LOADS || from_cache > loads {

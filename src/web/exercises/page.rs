@@ -1,7 +1,7 @@
 //! The exercise page, and a browser learner choosing their name.
 
 use super::*;
-use crate::web::guards::learner_cookie;
+use crate::web::guards::{learner_cookie, ThroughProxy};
 use crate::workshop::{Credential, HttpLesson};
 
 #[derive(Serialize)]
@@ -45,6 +45,9 @@ pub(super) struct ExercisesPage {
     /// Whether the app runs behind the shared cache that reports what it
     /// receives: without it, the shared-cache exercise cannot be done here.
     shared_cache: bool,
+    /// Whether this page came through that cache (or was opened on the
+    /// app's own address, past it).
+    through_proxy: bool,
     timings_form: TimingsFormView,
 }
 
@@ -148,13 +151,14 @@ pub(super) fn exercises_page(
     lab: &State<Lab>,
     learner: BrowserLearner,
     base_url: BaseUrl,
+    through_proxy: ThroughProxy,
     flash: Option<FlashMessage<'_>>,
 ) -> Template {
     let content = exercises_content(
         lab,
         &learner.name,
         learner.offered.as_ref(),
-        base_url,
+        (base_url, through_proxy),
         TimingsFormView::default(),
     );
     render("exercises", "Workshop exercises", flash, content)
@@ -166,7 +170,7 @@ pub(super) fn exercises_content(
     lab: &Lab,
     learner: &LearnerName,
     offered: Option<&Credential>,
-    base_url: BaseUrl,
+    (base_url, through_proxy): (BaseUrl, ThroughProxy),
     timings_form: TimingsFormView,
 ) -> ExercisesPage {
     let progress = lab.workshop().progress_of(learner);
@@ -207,6 +211,7 @@ pub(super) fn exercises_content(
         curl: PathInputs::new(&plan, ExercisePath::Curl),
         http: HttpInputs::new(&plan),
         shared_cache: config.proxy_witness_key.is_some(),
+        through_proxy: through_proxy.0,
         timings_form,
     }
 }

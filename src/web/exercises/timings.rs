@@ -34,6 +34,7 @@ pub(super) fn report_timings(
     learner: Result<Learner, ApiError>,
     wants: WantsHtml,
     base_url: BaseUrl,
+    through_proxy: crate::web::guards::ThroughProxy,
 ) -> Result<TimingsReply, ApiError> {
     let Learner(Some(learner)) = learner? else {
         return Err(ApiError::new(
@@ -69,7 +70,7 @@ pub(super) fn report_timings(
                     "exercises",
                     "Workshop exercises",
                     None,
-                    exercises_content(lab, &learner, None, base_url, form),
+                    exercises_content(lab, &learner, None, (base_url, through_proxy), form),
                 ))));
             }
             let reason = [miss_error, hit_error]
@@ -114,7 +115,7 @@ pub(super) fn report_timings(
             "exercises",
             "Workshop exercises",
             None,
-            exercises_content(lab, &learner, None, base_url, form),
+            exercises_content(lab, &learner, None, (base_url, through_proxy), form),
         ))));
     }
     Ok(TimingsReply::Json(Json(TimingsVerdict {

@@ -126,6 +126,27 @@ fn a_loads_report_that_cannot_be_true_is_refused_and_counts_for_nobody() {
         );
         assert!(refused.json["error"].is_string(), "{}", refused.body);
     }
+    for (body, says) in [
+        (r#"{"loads": "two", "from_cache": 1}"#, "invalid type"),
+        (r#"{"loads": 2}"#, "missing field `from_cache`"),
+        ("loads=2", "expected value"),
+    ] {
+        let refused = Answer::from(
+            app.client
+                .post(format!("/http-cache/resource/{name}/loads"))
+                .header(as_learner(&app, "ada"))
+                .header(ContentType::JSON)
+                .body(body)
+                .dispatch(),
+        );
+        assert_eq!(refused.status, Status::BadRequest, "{body}");
+        let error = refused.json["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{body}: {error}");
+        assert!(refused.json["accepted"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("from_cache"));
+    }
     let not_a_name = report_loads(&app, "ada", "Not%20A%20Name", 1, 1);
     assert_eq!(not_a_name.status, Status::BadRequest);
     assert_eq!(evidence(&app, "ada", "browser-cache"), None);
@@ -207,10 +228,23 @@ fn passed_on(app: &TestApp, learner: &str, name: &str, cache_control: &str, id: 
 #[test]
 fn a_shared_cache_hit_ticks_for_a_request_the_proxy_received_and_kept_from_the_app() {
     let app = TestApp::with(|settings| settings.merge(setting("proxy_witness_key", WITNESS_KEY)));
-    let page = Answer::from(app.client.get("/exercises").header(Accept::HTML).dispatch());
-    assert!(page
+    // Opened past the proxy, the page says where to go instead; through
+    // it, that the commands below pass it.
+    let past = Answer::from(app.client.get("/exercises").header(Accept::HTML).dispatch());
+    assert!(past
         .body
-        .contains("This app runs with a shared cache in front of it"));
+        .contains("this page came straight from the app, past it"));
+    let through = Answer::from(
+        app.client
+            .get("/exercises")
+            .header(Accept::HTML)
+            .header(Header::new("X-Forwarded-For", "127.0.0.1"))
+            .dispatch(),
+    );
+    assert!(through
+        .body
+        .contains("You opened this page through the shared cache"));
+    assert!(!through.body.contains("past it"));
     let name = resource_of(&app, "ada", HttpLesson::SharedCache);
     let shared = "public, max-age=0, s-maxage=60";
 
@@ -254,9 +288,7 @@ fn without_the_shared_cache_the_exercise_says_how_to_start_it() {
         "{}",
         page.body
     );
-    assert!(!page
-        .body
-        .contains("This app runs with a shared cache in front of it"));
+    assert!(!page.body.contains("a shared cache in front of it"));
 }
 
 #[test]
