@@ -3,8 +3,9 @@
 //! `scripts/room.sh` start it: `Cache-Status` from both caches in order,
 //! `public`/`private`/`s-maxage`, a stampede collapsed into one request, a
 //! stored copy served while the app is down, a 304 from the app refreshing
-//! the proxy's copy, and the witness that tells the app what the proxy
-//! received.
+//! the proxy's copy, a client's own validators reaching the app (and the
+//! app's 304 to them never stored as the proxy's copy), and the witness
+//! that tells the app what the proxy received.
 //!
 //! The lab's resource (`/http-cache/resource/<name>?cc=...`) answers with
 //! the Cache-Control it is asked for, and `/requests` says what reached the
@@ -187,8 +188,27 @@ fn a_proxy_hit_says_nginx_hit_and_never_reaches_the_app() {
             Some("1"),
             "the copy of the app's first answer, its number included"
         );
+        // nginx says nothing of the copy's age (RFC 9111 §5.1 asks a cache
+        // for Age), so a browser counts max-age from the moment of the hit.
+        assert_eq!(again.header("Age"), None, "{}", again.head);
     }
     assert_eq!(front.reached_app("public-copy")["requests"], 1);
+}
+
+#[test]
+fn a_request_that_says_no_cache_is_forwarded_for_the_requests_sake() {
+    let Some(front) = Front::start() else { return };
+    let path = resource("asked-again", "public, max-age=60", "");
+    front.through_proxy(&path, &[]);
+    let asked = front.through_proxy(&path, &[("Cache-Control", "no-cache")]);
+    assert_eq!(asked.status, 200, "{}", asked.body_text());
+    assert_eq!(
+        nginx_member(&asked),
+        params(&[("fwd", "request")]),
+        "RFC 9211 §2.2: the request's own directive, not the cache's configuration"
+    );
+    assert_eq!(asked.header("X-Served-By-App"), Some("2"));
+    assert_eq!(front.reached_app("asked-again")["requests"], 2);
 }
 
 #[test]
@@ -326,9 +346,110 @@ fn a_304_from_the_app_refreshes_the_proxys_copy() {
         "nginx asked with If-None-Match and the app answered 304: {counted}"
     );
 
+    // nginx takes the lifetime from the 304 and nothing else: the copy's
+    // header fields stay the first answer's, the app's number included.
+    assert_eq!(refreshed.header("X-Served-By-App"), Some("1"));
+
     let next = front.through_proxy(&path, &[]);
     assert_eq!(nginx_member(&next), params(&[("hit", "?1")]));
     assert_eq!(front.reached_app("revalidated")["requests"], 2);
+}
+
+/// nginx stores nothing `no-cache`, so a browser's "still this one?" about
+/// such an answer is the app's to answer: its `If-None-Match` must reach
+/// the app, and the app's 304 come back.
+#[test]
+fn a_clients_validator_for_a_no_cache_answer_reaches_the_app_and_its_304_comes_back() {
+    let Some(front) = Front::start() else { return };
+    let path = resource("asked-each-time", "no-cache", "&etag=1");
+    let first = front.through_proxy(&path, &[]);
+    assert_eq!(first.status, 200, "{}", first.body_text());
+    let etag = first.header("ETag").expect("a validator").to_owned();
+
+    let revalidated = front.through_proxy(&path, &[("If-None-Match", &etag)]);
+    assert_eq!(revalidated.status, 304, "{}", revalidated.head);
+    assert!(revalidated.body.is_empty());
+    assert_eq!(nginx_member(&revalidated), params(&[("fwd", "miss")]));
+    assert_eq!(
+        revalidated.header("X-Served-By-App"),
+        Some("2"),
+        "the app's own 304"
+    );
+    let counted = front.reached_app("asked-each-time");
+    assert_eq!(
+        (
+            &counted["requests"],
+            &counted["full"],
+            &counted["not_modified"]
+        ),
+        (&2.into(), &1.into(), &1.into()),
+        "the second request reached the app with the client's If-None-Match: {counted}"
+    );
+
+    // A validator the app does not know gets the whole answer.
+    let changed = front.through_proxy(&path, &[("If-None-Match", "\"sha256-0\"")]);
+    assert_eq!(changed.status, 200, "{}", changed.head);
+    assert_eq!(changed.body, first.body);
+}
+
+#[test]
+fn a_memory_hit_revalidated_through_the_proxy_is_the_apps_304_with_both_members() {
+    let Some(front) = Front::start() else { return };
+    let first = front.through_proxy("/factorial/20", &[]);
+    assert_eq!(first.status, 200, "{}", first.body_text());
+    let etag = first.header("ETag").expect("a validator").to_owned();
+    let memory_304s = |front: &Front| {
+        let stats: serde_json::Value =
+            serde_json::from_slice(&front.direct("/stats").body).expect("/stats answers JSON");
+        stats["memory"]["not_modified"].clone()
+    };
+    assert_eq!(memory_304s(&front), 0);
+
+    let revalidated = front.through_proxy("/factorial/20", &[("If-None-Match", &etag)]);
+    assert_eq!(revalidated.status, 304, "{}", revalidated.head);
+    assert!(revalidated.body.is_empty());
+    assert_eq!(
+        revalidated.header("X-Cache"),
+        Some("HIT"),
+        "{}",
+        revalidated.head
+    );
+    assert_eq!(
+        cache_status(&revalidated),
+        [
+            ("cachelab-memory".to_owned(), params(&[("hit", "?1")])),
+            ("nginx".to_owned(), params(&[("fwd", "miss")])),
+        ],
+        "the app's member first, nginx's after it: {}",
+        revalidated.head
+    );
+    assert_eq!(memory_304s(&front), 1, "the app sent the 304 itself");
+}
+
+/// A 304 from the app answers the one client that asked with its own
+/// validator. Stored as the proxy's copy it would answer everyone after
+/// with an empty 304, even requests that asked for the whole answer.
+#[test]
+fn the_apps_304_to_a_clients_validator_is_never_the_proxys_copy() {
+    let Some(front) = Front::start() else { return };
+    let path = resource("held-elsewhere", "s-maxage=60", "&etag=1");
+    // The client's copy came from elsewhere (here: the app itself).
+    let held = front.direct(&path);
+    let etag = held.header("ETag").expect("a validator").to_owned();
+
+    let revalidated = front.through_proxy(&path, &[("If-None-Match", &etag)]);
+    assert_eq!(revalidated.status, 304, "{}", revalidated.head);
+    assert_eq!(nginx_member(&revalidated), params(&[("fwd", "miss")]));
+
+    let whole = front.through_proxy(&path, &[]);
+    assert_eq!(whole.status, 200, "{}", whole.head);
+    assert!(!whole.body.is_empty());
+    assert_eq!(nginx_member(&whole), params(&[("fwd", "miss")]));
+    // That whole answer is the copy: the next request is nginx's.
+    let next = front.through_proxy(&path, &[]);
+    assert_eq!(nginx_member(&next), params(&[("hit", "?1")]));
+    assert_eq!(next.body, whole.body);
+    assert_eq!(front.reached_app("held-elsewhere")["requests"], 3);
 }
 
 #[test]
@@ -393,6 +514,47 @@ fn the_witness_tells_the_app_what_the_proxy_answered_without_it() {
     let after: serde_json::Value =
         serde_json::from_slice(&front.direct(report_path).body).expect("JSON");
     assert_eq!(after["received_by_proxy"], 5, "{after}");
+}
+
+/// curl's way of saying who you are, `?learner=name:key`, reaches the
+/// witness too: nginx passes the original query on with each report.
+#[test]
+fn the_witness_knows_a_learner_named_in_the_query() {
+    let Some(front) = Front::start() else { return };
+    let page = front.through_proxy("/exercises", &[("Accept", "text/html")]);
+    let credential = page
+        .headers("Set-Cookie")
+        .into_iter()
+        .find_map(|cookie| cookie.strip_prefix("cachelab_learner="))
+        .and_then(|cookie| cookie.split(';').next())
+        .unwrap_or_else(|| panic!("a learner cookie: {}", page.head))
+        .to_owned();
+
+    let path = resource(
+        "named-in-query",
+        "public, max-age=60",
+        &format!("&learner={credential}"),
+    );
+    for _ in 0..3 {
+        let reply = front.through_proxy(&path, &[]);
+        assert_eq!(reply.status, 200, "{}", reply.body_text());
+    }
+    let cookie = format!("cachelab_learner={credential}");
+    let mut report = serde_json::Value::Null;
+    for _ in 0..100 {
+        let reply = get(
+            front.app.port,
+            "/http-cache/resource/named-in-query/proxy",
+            &[("Cookie", &cookie)],
+        );
+        report = serde_json::from_slice(&reply.body).expect("JSON");
+        if report["received_by_proxy_from_you"] == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(report["received_by_proxy"], 3, "{report}");
+    assert_eq!(report["received_by_proxy_from_you"], 3, "{report}");
 }
 
 #[test]
