@@ -16,7 +16,7 @@
 #                    mirrors the request to the app's witness route
 #   proxy hit, no witness  the same with the mirror off: nginx alone
 #   memory hit via nginx  GET /factorial/20 through the same nginx, which
-#                    stores nothing (no-store) and asks the app every time
+#                    stores nothing (no-cache) and asks the app every time
 # and, beside the app, Rocket alone (examples/framework_floor.rs) sending a
 # memory hit's exact response with no cache behind it, against its own
 # /health: the floor under any hit, so the table shows what the response
