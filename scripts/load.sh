@@ -27,7 +27,7 @@
 #
 # Usage: scripts/load.sh [--rounds N] [--duration SECS] [--connections N]
 #                        [--routes NAME,NAME...] [--no-build] [--write-docs]
-#   --routes      measures only these rows (health, memory_hit,
+#   --routes      measures only these rows (health, memory_hit, memory_hit_304,
 #                 memory_hit_10000, disk_hit, miss_mix, proxy_hit,
 #                 proxy_hit_no_witness, proxy_memory_hit, floor_health, floor_cache_headers,
 #                 floor_hit), and /health, which the ratios need, and
