@@ -639,3 +639,45 @@ fn the_shared_cache_exercise_ticks_from_what_nginx_answered_by_itself() {
     }
     assert!(ticked, "the shared-cache exercise is ticked");
 }
+
+/// The revalidation exercise done with curl through the real nginx: the
+/// learner's own `If-None-Match` reaches the app, whose 304 ticks it.
+#[test]
+fn the_revalidation_exercise_ticks_through_nginx() {
+    let Some(front) = Front::start() else { return };
+    let page = front.through_proxy("/exercises", &[("Accept", "text/html")]);
+    let cookie = page
+        .headers("Set-Cookie")
+        .into_iter()
+        .find(|cookie| cookie.starts_with("cachelab_learner="))
+        .and_then(|cookie| cookie.split(';').next())
+        .unwrap_or_else(|| panic!("a learner cookie: {}", page.head))
+        .to_owned();
+    let page = page.body_text();
+    let at = page
+        .find("/http-cache/resource/ask-")
+        .expect("the learner's resource");
+    let name: String = page[at + "/http-cache/resource/".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+
+    let path = resource(&name, "no-cache", "");
+    let whole = front.through_proxy(&path, &[("Cookie", &cookie)]);
+    assert_eq!(whole.status, 200, "{}", whole.body_text());
+    let etag = whole.header("ETag").expect("an ETag").to_owned();
+    let again = front.through_proxy(&path, &[("Cookie", &cookie), ("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304, "{}", again.head);
+
+    let mine = get(front.app.port, "/exercises/me", &[("Cookie", &cookie)]);
+    let mine: serde_json::Value = serde_json::from_slice(&mine.body).expect("JSON");
+    let revalidation = mine["exercises"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|exercise| exercise["slug"] == "revalidation")
+        })
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(revalidation["done"], true, "{mine}");
+}
