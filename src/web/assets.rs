@@ -39,13 +39,15 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rocket::fairing::AdHoc;
+use rocket::fairing::{AdHoc, Fairing};
 use rocket::http::uri::fmt::Path as UriPath;
 use rocket::http::uri::Segments;
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::{self, Responder, Response};
 use rocket::{get, routes, Route, State};
+use rocket_dyn_templates::tera::{self, Value};
+use rocket_dyn_templates::Template;
 use sha2::{Digest, Sha256};
 
 use crate::http_cache::{answers_not_modified, EntityTag};
@@ -352,9 +354,7 @@ pub fn stage(dir: &'static str) -> AdHoc {
             })
             .and_then(|read| read);
         match read {
-            Ok(assets) => Ok(rocket
-                .manage(assets.clone())
-                .attach(crate::web::render::templates(assets))),
+            Ok(assets) => Ok(rocket.manage(assets.clone()).attach(templates(assets))),
             Err(error) => {
                 log::error!("cachelab: static files: {error}");
                 Err(rocket)
@@ -473,5 +473,51 @@ impl<'r> FromRequest<'r> for Revalidation {
                 .then(|| if_none_match_lines.join(", ")),
             if_modified_since: headers.get_one("If-Modified-Since").map(str::to_owned),
         })
+    }
+}
+
+/// The template engine, with `static_url` registered: every template,
+/// the error page included, links a static file as
+/// `{{ static_url(file="style.css") }}`, which gives its hashed address
+/// (see [`StaticAssets`]). A file added to `static/` is linked the
+/// same way, with no code to change.
+pub fn templates(assets: StaticAssets) -> impl Fairing {
+    // In debug builds the templates are reloaded when they change, and this
+    // runs again for the new engine.
+    Template::custom(move |engines| {
+        engines
+            .tera
+            .register_function(STATIC_URL_FUNCTION, StaticUrl(assets.clone()));
+    })
+}
+
+/// The template function's name.
+pub const STATIC_URL_FUNCTION: &str = "static_url";
+
+/// `static_url(file="style.css")` → `/static/style.3f2a9c1b7d04e8a6.css`.
+struct StaticUrl(StaticAssets);
+
+impl tera::Function for StaticUrl {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let Some(Value::String(plain_name)) = args.get("file") else {
+            return Err(tera::Error::msg(format!(
+                "{STATIC_URL_FUNCTION} takes the file's name under static/: \
+                 {STATIC_URL_FUNCTION}(file=\"style.css\")"
+            )));
+        };
+        match self.0.file(plain_name) {
+            Some(file) => Ok(Value::String(file.hashed_url())),
+            None => Err(tera::Error::msg(format!(
+                "{STATIC_URL_FUNCTION}: there is no file static/{plain_name} (there are: {})",
+                self.0.plain_names().join(", ")
+            ))),
+        }
+    }
+
+    /// Safe to put into a page as it is: a served file's name holds only
+    /// letters, digits, `.`, `-`, `_` and `/`, which need no escaping in an
+    /// attribute (and Tera's escaping would turn every `/` into `&#x2F;`).
+    fn is_safe(&self) -> bool {
+        true
     }
 }

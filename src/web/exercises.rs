@@ -22,13 +22,11 @@ use crate::workshop::{
 
 mod browser_loads;
 mod evidence;
-mod http_events;
 mod instructor;
 mod page;
 mod timings;
 
 pub use crate::web::guards::{BrowserLearner, Instructor, Learner, WantsHtml};
-pub use http_events::{note_proxy_received, note_resource_request, ResourceRequest};
 pub use instructor::{announce_instructor_view, instructor_view_url};
 
 pub use crate::web::guards::{INSTRUCTOR_HEADER, LEARNER_COOKIE, LEARNER_HEADER};

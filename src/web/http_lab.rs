@@ -23,10 +23,10 @@ use crate::http_lab::{
 };
 use crate::lab::Lab;
 use crate::web::errors::ApiError;
-use crate::web::exercises::ResourceRequest;
 use crate::web::guards::{BrowserLearner, Learner, SameOriginChange};
 use crate::web::render::{render, BaseUrl};
 use crate::web::NotStored;
+use crate::workshop::{HttpResourceEvent, LearnerName, What};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -202,7 +202,7 @@ async fn serve(
     // A HEAD is not a load: the exercises count only what a page or a
     // curl learner fetched.
     if let (Some(learner), ReadMethod::Get) = (&named, method) {
-        crate::web::exercises::note_resource_request(
+        note_resource_request(
             workshop_lab,
             learner,
             ResourceRequest {
@@ -343,4 +343,43 @@ fn resource_requests(
 ) -> Result<NotStored<Json<RequestLog>>, ApiError> {
     let name = resource_name(name)?;
     Ok(NotStored::new(Json(lab.requests(&name))))
+}
+
+/// A request for a lab resource that reached the app, as the lab answered it.
+struct ResourceRequest<'a> {
+    name: &'a str,
+    served: &'a Served,
+    policy: &'a Policy,
+    /// It carried `If-None-Match`.
+    conditional: bool,
+    through_proxy: bool,
+    /// The proxy's id for it (`X-Request-Id`), when a proxy passed it on.
+    proxy_request: Option<&'a str>,
+}
+
+/// Records a named learner's request for a lab resource.
+fn note_resource_request(lab: &Lab, learner: &LearnerName, request: ResourceRequest<'_>) {
+    let event = HttpResourceEvent {
+        name: request.name.to_owned(),
+        status: request.served.outcome.status_code(),
+        conditional: request.conditional,
+        via_proxy: request.through_proxy,
+        cache_control: request
+            .policy
+            .cache_control
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        proxy_request: request
+            .through_proxy
+            .then(|| request.proxy_request.map(bounded_id))
+            .flatten(),
+    };
+    lab.workshop().record(learner, What::HttpResource(event));
+}
+
+/// nginx's ids are 32 hex digits; anything longer is cut, so a forged
+/// header cannot grow the progress file.
+pub(crate) fn bounded_id(id: &str) -> String {
+    id.chars().take(64).collect()
 }

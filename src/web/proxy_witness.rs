@@ -15,8 +15,9 @@ use crate::lab::Lab;
 use crate::proxy_witness::ProxyWitness;
 use crate::web::errors::ApiError;
 use crate::web::guards::Learner;
-use crate::web::http_lab::{read_resource_request, resource_name, RequestHeaders};
+use crate::web::http_lab::{bounded_id, read_resource_request, resource_name, RequestHeaders};
 use crate::web::NotStored;
+use crate::workshop::{LearnerName, What};
 
 /// The header the proxy carries the witness key in.
 pub const WITNESS_KEY_HEADER: &str = "X-Proxy-Witness-Key";
@@ -103,7 +104,7 @@ fn witness_report(
         headers.0.get_one("X-Request-Id"),
         acceptable,
     ) {
-        crate::web::exercises::note_proxy_received(lab, learner, name.as_str(), request);
+        note_proxy_received(lab, learner, name.as_str(), request);
     }
     Ok(Status::NoContent)
 }
@@ -159,4 +160,16 @@ fn proxy_report(
         reached_app_through_proxy,
         answered_by_proxy: received.requests.saturating_sub(reached_app_through_proxy),
     })))
+}
+
+/// Records that the shared cache in front received a named learner's
+/// request for a lab resource, with the proxy's id for it.
+fn note_proxy_received(lab: &Lab, learner: &LearnerName, name: &str, proxy_request: &str) {
+    lab.workshop().record(
+        learner,
+        What::ProxyReceived {
+            name: name.to_owned(),
+            request: bounded_id(proxy_request),
+        },
+    );
 }
