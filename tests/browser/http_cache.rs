@@ -3,17 +3,12 @@
 //! that reached it (asked independently of the page), and what the page
 //! said about it.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
-use super::{
-    assert_console_clean, browser_missing, connect_browser, count, find_chromedriver, free_port,
-    start_app, text_of, wait_for_port, Running, Screenshots, CHROMIUM,
-};
+use super::{assert_console_clean, count, text_of, Screenshots, Session};
 
 /// What reached the app for the page's resource, fetched past every cache.
 async fn app_count(browser: &Client, resource: &str) -> Value {
@@ -128,25 +123,10 @@ async fn loads_reaching_app(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_policy_is_reused_revalidated_or_fetched_by_chromium() {
-    let Some(chromedriver) = find_chromedriver() else {
-        return browser_missing("chromedriver was not found");
+    let Some(session) = Session::start().await else {
+        return;
     };
-    if !Path::new(CHROMIUM).exists() {
-        return browser_missing("chromium was not found at /usr/bin/chromium");
-    }
-    let workspace = tempfile::tempdir().expect("temp dir");
-    let (_app, base) = start_app(&workspace.path().join("cache"));
-    let driver_port = free_port();
-    let _driver = Running(
-        Command::new(chromedriver)
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    wait_for_port(driver_port, "chromedriver");
-    let browser = connect_browser(driver_port, &workspace.path().join("profile")).await;
+    let (base, browser) = (session.base.clone(), session.browser.clone());
 
     browser
         .goto(&format!("{base}/http-cache"))
@@ -294,7 +274,12 @@ async fn each_policy_is_reused_revalidated_or_fetched_by_chromium() {
         .await
         .expect("scroll to the results");
     shots.take(&browser, "http-cache").await;
-    browser.close().await.expect("close the browser");
+    session
+        .browser
+        .clone()
+        .close()
+        .await
+        .expect("close the browser");
 }
 
 /// Follows the exercise page's link for `exercise` (the first link into the
@@ -346,25 +331,10 @@ async fn done(browser: &Client, base: &str, exercise: &str) -> bool {
 /// browser's own cache, from the page's account of the loads it answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_exercises_tick_when_done_in_chromium_as_the_page_says() {
-    let Some(chromedriver) = find_chromedriver() else {
-        return browser_missing("chromedriver was not found");
+    let Some(session) = Session::start().await else {
+        return;
     };
-    if !Path::new(CHROMIUM).exists() {
-        return browser_missing("chromium was not found at /usr/bin/chromium");
-    }
-    let workspace = tempfile::tempdir().expect("temp dir");
-    let (_app, base) = start_app(&workspace.path().join("cache"));
-    let driver_port = free_port();
-    let _driver = Running(
-        Command::new(chromedriver)
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    wait_for_port(driver_port, "chromedriver");
-    let browser = connect_browser(driver_port, &workspace.path().join("profile")).await;
+    let (base, browser) = (session.base.clone(), session.browser.clone());
 
     for exercise in ["browser-cache", "revalidation", "no-store-no-cache"] {
         assert!(
@@ -424,5 +394,10 @@ async fn the_http_exercises_tick_when_done_in_chromium_as_the_page_says() {
         [200, 304]
     );
     assert!(done(&browser, &base, "no-store-no-cache").await);
-    browser.close().await.expect("close the browser");
+    session
+        .browser
+        .clone()
+        .close()
+        .await
+        .expect("close the browser");
 }

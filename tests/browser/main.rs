@@ -239,28 +239,58 @@ async fn count(browser: &Client, css: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// The app on a free port, chromedriver, and a fresh Chromium profile
+/// driving it: what every test here starts from.
+struct Session {
+    base: String,
+    browser: Client,
+    // Dropped after the browser: the processes stop, then the directory
+    // with the cache and the profile goes.
+    _driver: Running,
+    _app: Running,
+    _workspace: tempfile::TempDir,
+}
+
+impl Session {
+    /// `None` (with a note) where Chromium or chromedriver is missing.
+    async fn start() -> Option<Self> {
+        let Some(chromedriver) = find_chromedriver() else {
+            browser_missing("chromedriver was not found");
+            return None;
+        };
+        if !Path::new(CHROMIUM).exists() {
+            browser_missing("chromium was not found at /usr/bin/chromium");
+            return None;
+        }
+        let workspace = tempfile::tempdir().expect("temp dir");
+        let (app, base) = start_app(&workspace.path().join("cache"));
+        let driver_port = free_port();
+        let driver = Running(
+            Command::new(chromedriver)
+                .arg(format!("--port={driver_port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver"),
+        );
+        wait_for_port(driver_port, "chromedriver");
+        let browser = connect_browser(driver_port, &workspace.path().join("profile")).await;
+        Some(Self {
+            base,
+            browser,
+            _driver: driver,
+            _app: app,
+            _workspace: workspace,
+        })
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_learner_runs_every_experiment_in_chromium() {
-    let Some(chromedriver) = find_chromedriver() else {
-        return browser_missing("chromedriver was not found");
+    let Some(session) = Session::start().await else {
+        return;
     };
-    if !Path::new(CHROMIUM).exists() {
-        return browser_missing("chromium was not found at /usr/bin/chromium");
-    }
-
-    let workspace = tempfile::tempdir().expect("temp dir");
-    let (_app, base) = start_app(&workspace.path().join("cache"));
-    let driver_port = free_port();
-    let _driver = Running(
-        Command::new(chromedriver)
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    wait_for_port(driver_port, "chromedriver");
-    let browser = connect_browser(driver_port, &workspace.path().join("profile")).await;
+    let (base, browser) = (session.base.clone(), session.browser.clone());
     let shots = Screenshots::new();
 
     // The longest name allowed, chosen first: no page below may scroll
@@ -539,5 +569,10 @@ async fn a_learner_runs_every_experiment_in_chromium() {
     assert!(count(&browser, "nav a").await >= 5, "in the shared layout");
     shots.take(&browser, "not-found").await;
 
-    browser.close().await.expect("close the browser");
+    session
+        .browser
+        .clone()
+        .close()
+        .await
+        .expect("close the browser");
 }

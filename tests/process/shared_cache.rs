@@ -66,6 +66,29 @@ impl Front {
     }
 }
 
+/// The learner cookie a first page gives a browser (`name=value`).
+fn learner_cookie(page: &Reply) -> String {
+    page.headers("Set-Cookie")
+        .into_iter()
+        .find(|cookie| cookie.starts_with("cachelab_learner="))
+        .and_then(|cookie| cookie.split(';').next())
+        .unwrap_or_else(|| panic!("a learner cookie: {}", page.head))
+        .to_owned()
+}
+
+/// The name of the learner's own lab resource that the exercise page
+/// links, the one starting with `prefix`.
+fn linked_resource(page: &str, prefix: &str) -> String {
+    let link = format!("/http-cache/resource/{prefix}");
+    let at = page
+        .find(&link)
+        .unwrap_or_else(|| panic!("no {link}… on the page"));
+    page[at + "/http-cache/resource/".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
+}
+
 fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Reply {
     let mut raw = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (name, value) in headers {
@@ -457,13 +480,7 @@ fn the_witness_tells_the_app_what_the_proxy_answered_without_it() {
     let Some(front) = Front::start() else { return };
     // A learner, as a browser becomes one: the cookie a first page gives.
     let page = front.through_proxy("/exercises", &[("Accept", "text/html")]);
-    let cookie = page
-        .headers("Set-Cookie")
-        .into_iter()
-        .find(|cookie| cookie.starts_with("cachelab_learner="))
-        .and_then(|cookie| cookie.split(';').next())
-        .unwrap_or_else(|| panic!("a learner cookie: {}", page.head))
-        .to_owned();
+    let cookie = learner_cookie(&page);
 
     let path = resource("witnessed", "public, max-age=60", "");
     for _ in 0..5 {
@@ -581,22 +598,10 @@ fn an_app_started_without_a_witness_key_has_no_witness() {
 fn the_shared_cache_exercise_ticks_from_what_nginx_answered_by_itself() {
     let Some(front) = Front::start() else { return };
     let page = front.through_proxy("/exercises", &[("Accept", "text/html")]);
-    let cookie = page
-        .headers("Set-Cookie")
-        .into_iter()
-        .find(|cookie| cookie.starts_with("cachelab_learner="))
-        .and_then(|cookie| cookie.split(';').next())
-        .unwrap_or_else(|| panic!("a learner cookie: {}", page.head))
-        .to_owned();
+    let cookie = learner_cookie(&page);
     let page = page.body_text();
     assert!(page.contains("You opened this page through the shared cache"));
-    let at = page
-        .find("/http-cache/resource/shared-")
-        .expect("the learner's resource");
-    let name: String = page[at + "/http-cache/resource/".len()..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
+    let name = linked_resource(&page, "shared-");
 
     let path = resource(&name, "public, max-age=0, s-maxage=60", "");
     let statuses: Vec<String> = (0..3)
@@ -646,21 +651,9 @@ fn the_shared_cache_exercise_ticks_from_what_nginx_answered_by_itself() {
 fn the_revalidation_exercise_ticks_through_nginx() {
     let Some(front) = Front::start() else { return };
     let page = front.through_proxy("/exercises", &[("Accept", "text/html")]);
-    let cookie = page
-        .headers("Set-Cookie")
-        .into_iter()
-        .find(|cookie| cookie.starts_with("cachelab_learner="))
-        .and_then(|cookie| cookie.split(';').next())
-        .unwrap_or_else(|| panic!("a learner cookie: {}", page.head))
-        .to_owned();
+    let cookie = learner_cookie(&page);
     let page = page.body_text();
-    let at = page
-        .find("/http-cache/resource/ask-")
-        .expect("the learner's resource");
-    let name: String = page[at + "/http-cache/resource/".len()..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
+    let name = linked_resource(&page, "ask-");
 
     let path = resource(&name, "no-cache", "");
     let whole = front.through_proxy(&path, &[("Cookie", &cookie)]);
