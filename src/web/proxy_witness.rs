@@ -79,13 +79,16 @@ impl<'r> FromRequest<'r> for FromTheProxy {
 #[get("/http-cache/witness/resource/<name>")]
 fn witness_report(
     name: &str,
-    _proxy: FromTheProxy,
+    proxy: Result<FromTheProxy, ApiError>,
     learner: Result<Learner, ApiError>,
     uri: &Origin<'_>,
     headers: RequestHeaders<'_>,
     witness: &State<ProxyWitness>,
     lab: &State<Lab>,
 ) -> Result<Status, ApiError> {
+    // Refused here rather than by a failing guard, so the answer says why
+    // (the catchers word a bare 403 as a request from another site).
+    proxy?;
     let name = resource_name(name)?;
     // What the resource route would refuse was not answered by the proxy
     // from a copy of the resource: it is counted as received, never as a
@@ -139,13 +142,13 @@ pub struct ProxyReport {
 #[get("/http-cache/resource/<name>/proxy")]
 fn proxy_report(
     name: &str,
-    learner: Learner,
+    learner: Result<Learner, ApiError>,
     lab: &State<Lab>,
     http_lab: &State<HttpLab>,
     witness: &State<ProxyWitness>,
 ) -> Result<NotStored<Json<ProxyReport>>, ApiError> {
     let name = resource_name(name)?;
-    let Learner(learner) = learner;
+    let Learner(learner) = learner?;
     let received = witness.received(
         name.as_str(),
         learner.as_ref().map(|learner| learner.as_str()),

@@ -368,3 +368,47 @@ fn a_request_the_app_would_refuse_is_never_one_the_proxy_answered() {
     );
     assert_eq!(evidence(&app, "ada", "shared-cache"), None);
 }
+
+#[test]
+fn the_witness_route_says_why_it_refuses() {
+    let without = TestApp::new();
+    let none = Answer::from(
+        without
+            .client
+            .get("/http-cache/witness/resource/pub")
+            .header(Header::new("X-Proxy-Witness-Key", WITNESS_KEY))
+            .dispatch(),
+    );
+    assert_eq!(none.status, Status::NotFound);
+    assert!(
+        none.body.contains("started without proxy_witness_key"),
+        "{}",
+        none.body
+    );
+
+    let app = TestApp::with(|settings| settings.merge(setting("proxy_witness_key", WITNESS_KEY)));
+    for (key, says) in [
+        (None, "only the shared cache in front reports here"),
+        (
+            Some("not-the-witness-key-0000"),
+            "not this app's proxy witness key",
+        ),
+    ] {
+        let mut request = app.client.get("/http-cache/witness/resource/pub");
+        if let Some(key) = key {
+            request = request.header(Header::new("X-Proxy-Witness-Key", key));
+        }
+        let refused = Answer::from(request.dispatch());
+        assert_eq!(refused.status, Status::Forbidden);
+        assert!(refused.body.contains(says), "{}", refused.body);
+    }
+    // A name sent without its key, on the proxy's report.
+    let report = Answer::from(
+        app.client
+            .get("/http-cache/resource/pub/proxy")
+            .header(Header::new("X-Learner", "bob"))
+            .dispatch(),
+    );
+    assert_eq!(report.status, Status::Forbidden);
+    assert!(report.body.contains("without its key"), "{}", report.body);
+}
