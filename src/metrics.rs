@@ -21,8 +21,9 @@ use prometheus::{HistogramOpts, HistogramVec, Registry, TextEncoder};
 use crate::disk::DiskStats;
 use crate::memory::MemoryStats;
 
-/// The `Content-Type` of the text format this module writes.
-pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4";
+/// The `Content-Type` of what [`Metrics::render`] writes:
+/// `text/plain; version=0.0.4`, the text format's version the encoder speaks.
+pub use prometheus::TEXT_FORMAT;
 
 /// Upper bounds of the request-duration buckets, in seconds. A memory hit
 /// takes tens of microseconds and a cold 10000! with its simulated delay two
@@ -121,11 +122,6 @@ impl Metrics {
             registry,
             request_seconds,
         }
-    }
-
-    /// The `instance` label on every series.
-    pub fn instance(&self) -> &str {
-        &self.instance
     }
 
     /// Records one answered request. `route` is the route's template

@@ -8,7 +8,7 @@ use rocket::http::ContentType;
 use rocket::{get, routes, Build, Request, Response, Rocket, State};
 
 use crate::lab::Lab;
-use crate::metrics::{Metrics, TierReading, UNMATCHED_ROUTE};
+use crate::metrics::{Metrics, TierReading, TEXT_FORMAT, UNMATCHED_ROUTE};
 use crate::web::request_start::RequestStarted;
 use crate::web::NotStored;
 
@@ -49,10 +49,9 @@ fn metrics(lab: &State<Lab>, metrics: &State<Arc<Metrics>>) -> NotStored<(Conten
     NotStored::new((text_format(), metrics.render(&tiers)))
 }
 
-/// `text/plain; version=0.0.4`, the version of the text format Prometheus
-/// reads ([`crate::metrics::TEXT_FORMAT`]).
+/// The text format's media type, with the version the encoder writes.
 fn text_format() -> ContentType {
-    ContentType::new("text", "plain").with_params(("version", "0.0.4"))
+    ContentType::parse_flexible(TEXT_FORMAT).expect("the text format's media type parses")
 }
 
 /// Times each request from [`RequestStarted`] to its response being ready,
