@@ -14,6 +14,7 @@ pub mod http_lab;
 pub mod lab;
 pub mod machine;
 pub mod memory;
+pub mod metrics;
 pub mod os_limits;
 pub mod proxy_witness;
 pub mod single_flight;

@@ -14,6 +14,7 @@ pub mod errors;
 pub mod exercises;
 pub mod guards;
 pub mod http_lab;
+pub mod metrics;
 pub mod page_headers;
 pub mod pages;
 pub mod proxy_witness;
@@ -47,9 +48,9 @@ pub fn security_headers() -> Shield {
     Shield::default().disable::<Permission>()
 }
 
-/// Mounts the JSON API, the pages, the workshop and the static files,
-/// registers the catchers, and attaches the fairings every response goes
-/// through. Called before any other fairing is attached, so that
+/// Mounts the JSON API, the pages, the workshop, the static files and
+/// `/metrics`, registers the catchers, and attaches the fairings every
+/// response goes through. Called before any other fairing is attached, so that
 /// `Server-Timing`'s `total` starts before any other work on a request (in
 /// debug builds the template fairing checks every template for changes on
 /// each request). The templates are set up by the static files' stage,
@@ -67,5 +68,6 @@ pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", http_lab::routes())
         .manage(crate::http_lab::HttpLab::new(crate::clock::Clock::system()))
         .attach(proxy_witness::stage())
+        .attach(metrics::stage())
         .register("/", errors::catchers())
 }

@@ -10,5 +10,6 @@ mod helpers;
 mod api;
 mod cache_control;
 mod http_cache_lab;
+mod metrics;
 mod pages;
 mod workshop;
