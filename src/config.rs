@@ -9,6 +9,7 @@ use std::time::Duration;
 use rocket::data::ByteUnit;
 use serde::{Deserialize, Serialize};
 
+use crate::instances::InstanceName;
 use crate::proxy_witness::WitnessKey;
 use crate::workshop::InstructorKey;
 
@@ -67,7 +68,19 @@ pub struct Config {
     /// `scripts/room.sh` draw one for each run and give it to both. Unset,
     /// the witness route answers 404 and nothing is recorded.
     pub proxy_witness_key: Option<WitnessKey>,
+    /// What this copy of the app calls itself when several run on one
+    /// machine: sent as `X-Instance` with every answer, shown at the foot of
+    /// every page and on the dashboard. Unset, it is the port the app
+    /// listens on (see [`InstanceName::for_port`]): instances started on
+    /// several ports get names of their own without being given any, and
+    /// two on one `cache_dir` with the same name would overwrite each
+    /// other's snapshot on the dashboard.
+    pub instance_name: InstanceName,
 }
+
+/// Rocket's own default port, and so the default instance's name when the
+/// settings give neither.
+const ROCKET_DEFAULT_PORT: u16 = 8000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -84,6 +97,7 @@ impl Default for Config {
             disk_sweep_interval_secs: 60,
             instructor_key: None,
             proxy_witness_key: None,
+            instance_name: InstanceName::for_port(ROCKET_DEFAULT_PORT),
         }
     }
 }
@@ -103,9 +117,15 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Reads the settings from a figment (Rocket's, in the app) and checks them.
     pub fn from_figment(figment: &rocket::figment::Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment
+        let mut config: Config = figment
             .extract()
             .map_err(|error| ConfigError(one_line(&error.to_string())))?;
+        if figment.find_value("instance_name").is_err() {
+            let port = figment
+                .extract_inner::<u16>("port")
+                .unwrap_or(ROCKET_DEFAULT_PORT);
+            config.instance_name = InstanceName::for_port(port);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -179,6 +199,19 @@ impl Config {
     /// `<progress file>.secret`, beside the progress file.
     pub fn room_secret_path(&self) -> PathBuf {
         crate::workshop::room_secret_path(&self.progress_path())
+    }
+
+    /// Where each instance on this machine keeps a snapshot of its
+    /// counters for the others' dashboards: `<cache_dir>-instances`, beside
+    /// `cache_dir` and not inside it, since clearing the disk tier empties
+    /// `cache_dir` and its size bound counts every byte in it.
+    pub fn instances_dir(&self) -> PathBuf {
+        let name = self
+            .cache_dir
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "cache_dir".into());
+        self.cache_dir.with_file_name(format!("{name}-instances"))
     }
 
     pub fn data_delay(&self) -> Duration {

@@ -3,6 +3,7 @@
 //! The JSON API and the HTML pages both come through here, so a request from
 //! curl and a form sent from a browser are timed, recorded and counted alike.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::canonical::{CanonicalJson, FactorialInput};
@@ -11,6 +12,7 @@ use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings, EntryKey, MissReason};
 use crate::history::{Outcome, RequestHistory, Sent, Subject, Tier};
 use crate::http_cache::Preconditions;
+use crate::instances::InstanceCounts;
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
 use crate::workshop::{
     ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, PlanSettings, What,
@@ -41,8 +43,10 @@ pub struct Timed<T> {
 pub struct Lab {
     config: Config,
     clock: Clock,
-    memory: FactorialCache,
-    disk: DiskCache,
+    /// Shared with the background job that reports this instance's
+    /// counters to the others (see [`Lab::instance_counts`]).
+    memory: Arc<FactorialCache>,
+    disk: Arc<DiskCache>,
     history: RequestHistory,
     workshop: Workshop,
     /// `instructor_key` from the settings, or the one derived for this room.
@@ -92,8 +96,8 @@ impl Lab {
         Self {
             config,
             clock,
-            memory,
-            disk,
+            memory: Arc::new(memory),
+            disk: Arc::new(disk),
             history: RequestHistory::new(HISTORY_CAPACITY),
             workshop,
             instructor_key,
@@ -316,6 +320,18 @@ impl Lab {
 
     pub fn disk(&self) -> &DiskCache {
         &self.disk
+    }
+
+    /// This instance's counters, for as long as its tiers exist: what the
+    /// background reporter writes for the other instances to read
+    /// (`crate::instances`). It keeps no tier alive by itself.
+    pub fn instance_counts(&self) -> impl Fn() -> Option<InstanceCounts> + Send + Sync + 'static {
+        let memory = Arc::downgrade(&self.memory);
+        let disk = Arc::downgrade(&self.disk);
+        move || {
+            let (memory, disk) = (memory.upgrade()?, disk.upgrade()?);
+            Some(InstanceCounts::of(&memory.stats(), &disk.stats()))
+        }
     }
 
     pub fn history(&self) -> &RequestHistory {

@@ -11,6 +11,7 @@ pub mod disk;
 pub mod history;
 pub mod http_cache;
 pub mod http_lab;
+pub mod instances;
 pub mod lab;
 pub mod machine;
 pub mod memory;
@@ -69,9 +70,16 @@ pub fn rocket_with_clock(
     clock: clock::Clock,
 ) -> Result<Rocket<Build>, ConfigError> {
     let config = Config::from_figment(&figment)?;
-    let lab = Lab::with_clock(config, clock);
+    let lab = Lab::with_clock(config, clock.clone());
     let sweeper = lab.disk().sweeper(lab.config().disk_sweep_interval());
-    let rocket = web::stage(rocket::custom(figment))
+    let instances = instances::Instances::new(
+        lab.config().instance_name.clone(),
+        lab.config().instances_dir(),
+        clock.clone(),
+    );
+    let reporter = instances.reporter(lab.instance_counts());
+    let rocket = web::stage(rocket::custom(figment));
+    let rocket = web::instance::stage(rocket, instances, reporter)
         .attach(AdHoc::on_liftoff("disk sweeper", |rocket| {
             let stop = rocket.shutdown();
             Box::pin(async move {

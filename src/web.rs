@@ -14,6 +14,7 @@ pub mod errors;
 pub mod exercises;
 pub mod guards;
 pub mod http_lab;
+pub mod instance;
 pub mod metrics;
 pub mod page_headers;
 pub mod pages;

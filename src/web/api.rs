@@ -164,12 +164,15 @@ fn get_data(
 }
 
 /// `GET /stats`: both tiers' counters, which change with every request, so
-/// no browser or proxy may keep a copy to show later.
+/// no browser or proxy may keep a copy to show later, and the name of the
+/// instance they belong to (several may run on one machine).
 #[get("/stats")]
 fn stats(lab: &State<Lab>) -> NotStored<Json<Value>> {
-    NotStored::new(Json(
-        json!({ "memory": lab.memory().stats(), "disk": lab.disk().stats() }),
-    ))
+    NotStored::new(Json(json!({
+        "instance": lab.config().instance_name,
+        "memory": lab.memory().stats(),
+        "disk": lab.disk().stats(),
+    })))
 }
 
 /// `GET /health`: answers as cheaply as the framework allows; the yardstick

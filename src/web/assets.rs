@@ -53,6 +53,7 @@ use sha2::{Digest, Sha256};
 use crate::http_cache::{answers_not_modified, EntityTag};
 use crate::web::errors::{ApiError, Refusal};
 use crate::web::guards::WantsHtml;
+use crate::web::instance::{InstanceNameFunction, INSTANCE_NAME_FUNCTION};
 
 #[cfg(test)]
 mod tests;
@@ -354,7 +355,12 @@ pub fn stage(dir: &'static str) -> AdHoc {
             })
             .and_then(|read| read);
         match read {
-            Ok(assets) => Ok(rocket.manage(assets.clone()).attach(templates(assets))),
+            Ok(assets) => {
+                let instance_name = InstanceNameFunction::of(&rocket);
+                Ok(rocket
+                    .manage(assets.clone())
+                    .attach(templates(assets, instance_name)))
+            }
             Err(error) => {
                 log::error!("cachelab: static files: {error}");
                 Err(rocket)
@@ -480,14 +486,18 @@ impl<'r> FromRequest<'r> for Revalidation {
 /// the error page included, links a static file as
 /// `{{ static_url(file="style.css") }}`, which gives its hashed address
 /// (see [`StaticAssets`]). A file added to `static/` is linked the
-/// same way, with no code to change.
-pub fn templates(assets: StaticAssets) -> impl Fairing {
+/// same way, with no code to change. `instance_name()` gives the name of
+/// the instance drawing the page (see [`crate::web::instance`]).
+pub fn templates(assets: StaticAssets, instance_name: InstanceNameFunction) -> impl Fairing {
     // In debug builds the templates are reloaded when they change, and this
     // runs again for the new engine.
     Template::custom(move |engines| {
         engines
             .tera
             .register_function(STATIC_URL_FUNCTION, StaticUrl(assets.clone()));
+        engines
+            .tera
+            .register_function(INSTANCE_NAME_FUNCTION, instance_name.clone());
     })
 }
 

@@ -14,12 +14,14 @@ use serde::Serialize;
 use crate::canonical::{raw_fingerprint, CanonicalJson, FactorialInput};
 use crate::disk::{DiskLookup, DiskStats, HitRead};
 use crate::history::{self, Tier};
+use crate::instances::{InstanceCounts, Instances};
 use crate::lab::Lab;
 use crate::memory::{MemoryLookup, MemoryStats};
 use crate::view::{clock_utc, count_of, human_bytes, human_duration_ms, ratio_percent, server_ms};
 use crate::web::chart::TimingChart;
 use crate::web::guards::BrowserLearner;
 use crate::web::guards::SameOriginChange;
+use crate::web::instance::{self, InstanceColumn};
 use crate::web::render::{render, BaseUrl};
 use crate::web::request_start::RequestStarted;
 
@@ -551,6 +553,8 @@ struct DashboardPage {
     disk_ratio: TierCounters,
     chart: TimingChart,
     data_delay_ms: u64,
+    /// Every instance on this machine, this one included.
+    instances: Vec<InstanceColumn>,
 }
 
 fn counters(hits: u64, misses: u64) -> TierCounters {
@@ -561,16 +565,23 @@ fn counters(hits: u64, misses: u64) -> TierCounters {
     }
 }
 
-/// `GET /dashboard`: both tiers' counters and a chart of recent timings.
+/// `GET /dashboard`: both tiers' counters, each instance's side by side,
+/// and a chart of recent timings.
 #[get("/dashboard")]
 fn dashboard(
     lab: &State<Lab>,
+    instances: &State<Instances>,
     _learner: BrowserLearner,
     flash: Option<FlashMessage<'_>>,
 ) -> Template {
     let memory = lab.memory().stats();
     let disk = lab.disk().stats();
     let content = DashboardPage {
+        instances: instance::columns(
+            instances.name(),
+            &InstanceCounts::of(&memory, &disk),
+            &instances.others(),
+        ),
         memory_ratio: counters(memory.hits, memory.misses),
         disk_ratio: counters(disk.hits, disk.misses),
         disk_sizes: DiskSizes::of(&disk),

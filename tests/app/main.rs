@@ -10,6 +10,7 @@ mod helpers;
 mod api;
 mod cache_control;
 mod http_cache_lab;
+mod instances;
 mod metrics;
 mod pages;
 mod workshop;

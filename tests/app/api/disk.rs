@@ -51,7 +51,8 @@ fn a_body_is_answered_and_then_served_from_disk() {
             "x-cache",
             "x-cache-key",
             "x-content-type-options",
-            "x-frame-options"
+            "x-frame-options",
+            "x-instance"
         ],
         "a disk hit's headers"
     );

@@ -94,7 +94,8 @@ fn a_miss_explains_itself_and_a_hit_carries_only_what_teaches() {
             "server-timing",
             "x-cache",
             "x-content-type-options",
-            "x-frame-options"
+            "x-frame-options",
+            "x-instance"
         ],
         "a memory hit's headers"
     );
