@@ -12,7 +12,9 @@
 #
 # room.conf's names between at signs come from ROOM_<NAME> environment
 # variables: ROOM_LISTEN (where learners connect, 0.0.0.0:8000) and ROOM_APP
-# (the app, 127.0.0.1:8001) and ROOM_WITNESS_KEY (the app's
+# (the app, 127.0.0.1:8001, or several instances of it, separated by commas:
+# 127.0.0.1:8001,127.0.0.1:8002; a value that lists several repeats the line
+# that names it once for each) and ROOM_WITNESS_KEY (the app's
 # proxy_witness_key, which nginx sends with each request it mirrors to the
 # app's witness route) must be given; ROOM_HEADER_TIMEOUT,
 # ROOM_BODY_TIMEOUT, ROOM_SEND_TIMEOUT and ROOM_KEEPALIVE_TIMEOUT replace
@@ -55,12 +57,25 @@ for name in $names; do
     fi
     # Addresses and durations only: a space, quote, ; or brace would be
     # nginx syntax and change what the file says. (This also keeps sed's
-    # own special characters out of the replacement.)
-    if [[ ! "$value" =~ ^[][A-Za-z0-9.:_-]+$ ]]; then
-        echo "proxy/nginx.sh: $variable=$value is not an address or a duration" >&2
+    # and awk's own special characters out of the replacement.)
+    one='[][A-Za-z0-9.:_-]+'
+    if [[ ! "$value" =~ ^$one(,$one)*$ ]]; then
+        echo "proxy/nginx.sh: $variable=$value is not an address or a duration (or a list of them, separated by commas)" >&2
         exit 2
     fi
-    config=$(sed "s|@$name\(:-[^@]*\)\?@|$value|g" <<<"$config")
+    IFS=, read -ra items <<<"$value"
+    if ((${#items[@]} > 1)); then
+        # A list: the line that names it, once for each item.
+        config=$(awk -v pattern="@$name(:-[^@]*)?@" -v list="$value" '
+            $0 ~ pattern {
+                count = split(list, each, ",")
+                for (i = 1; i <= count; i++) { line = $0; gsub(pattern, each[i], line); print line }
+                next
+            }
+            { print }' <<<"$config")
+    else
+        config=$(sed "s|@$name\(:-[^@]*\)\?@|$value|g" <<<"$config")
+    fi
 done
 printf '%s\n' "$config" >"$run_dir/nginx.conf"
 

@@ -43,7 +43,17 @@ impl Proxy {
     /// client timeout set to `timeout` (an nginx duration such as "2s"), and
     /// waits until it passes a request through.
     pub fn start(app_port: u16, soft_limit: u64, timeout: &str) -> Self {
+        Self::start_in_front_of(&[app_port], soft_limit, timeout)
+    }
+
+    /// As [`Proxy::start`], in front of several instances of the app, one
+    /// on each of `app_ports`, as `scripts/instances.sh` starts it.
+    pub fn start_in_front_of(app_ports: &[u16], soft_limit: u64, timeout: &str) -> Self {
         let port = free_port();
+        let apps: Vec<String> = app_ports
+            .iter()
+            .map(|app_port| format!("127.0.0.1:{app_port}"))
+            .collect();
         let run_dir = tempfile::tempdir().expect("a temporary run directory");
         let child = Command::new("bash")
             .arg("-c")
@@ -51,7 +61,7 @@ impl Proxy {
             .arg(SCRIPT)
             .arg(run_dir.path())
             .env("ROOM_LISTEN", format!("127.0.0.1:{port}"))
-            .env("ROOM_APP", format!("127.0.0.1:{app_port}"))
+            .env("ROOM_APP", apps.join(","))
             .env("ROOM_WITNESS_KEY", WITNESS_KEY)
             .env("ROOM_HEADER_TIMEOUT", timeout)
             .env("ROOM_BODY_TIMEOUT", timeout)
