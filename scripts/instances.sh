@@ -124,8 +124,8 @@ if [[ -n "$direct" ]]; then
     cat <<EOF
 instances:
 instances: ask one instance for 20!, then another:
-instances:   curl -si $first/factorial/20 | grep -i -e '^x-instance' -e '^x-cache:'
-instances:   curl -si http://127.0.0.1:${app_ports[-1]}/factorial/20 | grep -i -e '^x-instance' -e '^x-cache:'
+instances:   curl -si $first/factorial/20 | grep -i -e '^x-instance' -e '^x-cache:' | tr -d '\r' | paste -sd ' '
+instances:   curl -si http://127.0.0.1:${app_ports[-1]}/factorial/20 | grep -i -e '^x-instance' -e '^x-cache:' | tr -d '\r' | paste -sd ' '
 instances: each misses once: the memory tier is one per process. Each instance's
 instances: dashboard shows them all side by side: $first/dashboard
 instances: Ctrl-C stops them all
@@ -154,7 +154,7 @@ instances: nginx in front of them, each request to the next instance in turn:
 instances:   $front/   (open this one)
 instances:
 instances: ask for 20! a few times through nginx, and see who answered:
-instances:   for i in 1 2 3 4 5 6; do curl -si $front/factorial/20 | grep -i -e '^x-instance' -e '^x-cache:'; done
+instances:   for i in 1 2 3 4 5 6; do curl -si $front/factorial/20 | grep -i -e '^x-instance' -e '^x-cache:' | tr -d '\r' | paste -sd ' '; done
 instances: each instance misses once before it hits: the memory tier is one per
 instances: process. The dashboard shows every instance's tiers side by side:
 instances:   $front/dashboard
