@@ -24,15 +24,20 @@ pub fn stage() -> AdHoc {
     })
 }
 
-/// The `instance` label on every series: the port the app was told to
-/// listen on, until the settings name each instance. (Rocket refuses to
-/// launch with a port it cannot read, so the fallback is never sent.)
+/// The `instance` label on every series: the instance's own name, the
+/// same one `X-Instance` and the pages show (`instance_name`, the port
+/// unless set).
 fn instance_label(rocket: &Rocket<Build>) -> String {
     rocket
-        .figment()
-        .extract_inner::<u16>(rocket::Config::PORT)
-        .unwrap_or(rocket::Config::default().port)
-        .to_string()
+        .state::<Lab>()
+        .map(|lab| lab.config().instance_name.to_string())
+        .unwrap_or_else(|| {
+            rocket
+                .figment()
+                .extract_inner::<u16>(rocket::Config::PORT)
+                .unwrap_or(rocket::Config::default().port)
+                .to_string()
+        })
 }
 
 /// `GET /metrics`: the tiers' counters as they stand, and the request

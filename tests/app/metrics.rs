@@ -158,10 +158,15 @@ fn scrape(app: &TestApp) -> Scrape {
     Scrape::parse(&answer.body)
 }
 
-/// The `instance` label this app's series carry: its port, until the
-/// settings name instances.
+/// The `instance` label this app's series carry: its `instance_name`.
 fn instance_of(app: &TestApp) -> String {
-    app.client.rocket().config().port.to_string()
+    app.client
+        .rocket()
+        .state::<cachelab::lab::Lab>()
+        .expect("the app manages its lab")
+        .config()
+        .instance_name
+        .to_string()
 }
 
 fn get_with_tag(app: &TestApp, uri: &str, etag: &str) -> Answer {
@@ -313,6 +318,23 @@ fn requests_are_timed_under_their_route_template_and_status_class() {
         )
         .expect("a +Inf bucket");
     assert_eq!(inf, 2.0);
+}
+
+#[test]
+fn the_instance_label_is_the_instances_own_name() {
+    let app =
+        TestApp::with(|settings| settings.merge(crate::helpers::setting("instance_name", "blue")));
+    app.get("/factorial/5");
+    let scrape = scrape(&app);
+    assert!(!scrape.samples.is_empty());
+    for sample in &scrape.samples {
+        assert_eq!(
+            sample.labels.get("instance").map(String::as_str),
+            Some("blue"),
+            "{sample:?}"
+        );
+    }
+    assert_eq!(app.get("/health").header("X-Instance"), Some("blue"));
 }
 
 #[test]
