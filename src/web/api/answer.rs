@@ -1,0 +1,443 @@
+//! The answers the cached routes send: the body, and the headers that say
+//! what each tier did (`X-Cache`, `Cache-Status`, `Server-Timing`), for a
+//! full answer and for a 304.
+
+use super::*;
+
+/// A cached answer with the headers that show what the cache did.
+///
+/// A response carries only the headers that teach something, because each
+/// one costs the server measurable time (see "Performance" in the README):
+/// `X-Cache`, `Cache-Status` and `Server-Timing` always, `X-Cache-Detail`
+/// on a miss (a hit needs no more words than `HIT`), `X-Cache-Key` for an
+/// answer of `POST /data`, and `ETag` on the answers that never change.
+///
+/// The body holds the value alone, the same bytes every time, so that its
+/// tag can name it and a stored copy stays valid: what this request did is
+/// in the headers.
+pub struct CachedJson {
+    /// The request's whole time, measured once every header was built
+    /// (`Server-Timing`'s `total`).
+    pub total: Duration,
+    /// Shared with the tier that holds the bytes: a hit sends them without
+    /// a copy.
+    body: Arc<[u8]>,
+    hit: bool,
+    /// One line for people (`X-Cache-Detail`): why a miss was a miss.
+    detail: Option<String>,
+    server_timing: String,
+    /// `Cache-Status` (RFC 9211): what each tier consulted did.
+    cache_status: Cow<'static, str>,
+    key: Option<String>,
+    caching: Caching,
+}
+
+/// What other caches may do with an answer.
+pub(super) enum Caching {
+    /// `no-store`.
+    Never,
+    /// `no-cache` with this `ETag`; `not_modified` when the request already
+    /// holds the answer, which then goes out as 304 with no body.
+    Revalidated { etag: String, not_modified: bool },
+}
+
+impl CachedJson {
+    /// Builds the answer, and measures the request's whole time last of
+    /// all, so that `total` covers everything the server did for it but
+    /// writing that one number and sending the response.
+    pub(super) fn factorial(timed: &Timed<FactorialAnswer>, started: RequestStarted) -> Self {
+        let answer = &timed.answer;
+        let n = answer.step.n();
+        let lookup = answer.lookup;
+        let work = lookup.computation();
+
+        let mut timing = String::with_capacity(160);
+        push_timing_entry(
+            &mut timing,
+            "cache",
+            memory_desc(&lookup),
+            Some(timed.cache_elapsed),
+        );
+        if let Some(work) = work {
+            push_timing_entry(
+                &mut timing,
+                "wait",
+                "simulated cost",
+                Some(work.simulated_delay),
+            );
+            push_timing_entry(
+                &mut timing,
+                "compute",
+                "multiplying and writing out the digits",
+                Some(work.compute_time),
+            );
+        }
+
+        let detail = match lookup {
+            MemoryLookup::Hit => None,
+            MemoryLookup::Computed(work) => Some(match work.reused_from {
+                Some(k) => format!("computed {} on top of {k}!", steps(work.steps_computed)),
+                None => format!("computed {} from 0! = 1", steps(work.steps_computed)),
+            }),
+            MemoryLookup::Joined(_) => Some(format!(
+                "waited for another request that was computing {n}!"
+            )),
+        };
+        let caching = Caching::Revalidated {
+            etag: answer.step.etag_field().to_string(),
+            not_modified: timed.not_modified,
+        };
+        let body = Arc::clone(answer.step.answer_json());
+        let total = started.0.elapsed();
+        push_timing_total(&mut timing, total);
+        Self {
+            total,
+            body,
+            hit: lookup.is_hit(),
+            detail,
+            server_timing: timing,
+            cache_status: memory_cache_status(&lookup),
+            key: None,
+            caching,
+        }
+    }
+
+    /// As [`CachedJson::factorial`]: the whole time is measured last.
+    pub(super) fn data(
+        timed: &Timed<DiskAnswer>,
+        read_and_parsed: Duration,
+        started: RequestStarted,
+    ) -> Self {
+        let Timed {
+            answer,
+            cache_elapsed,
+            ..
+        } = timed;
+        let (desc, detail) = match answer.lookup {
+            DiskLookup::Hit => ("disk hit", None),
+            DiskLookup::Computed { reason, stored } => (
+                "disk miss",
+                Some(format!(
+                    "{}; computed{}",
+                    miss_reason_text(reason),
+                    if stored {
+                        " and stored"
+                    } else {
+                        ", but the disk refused to store it"
+                    }
+                )),
+            ),
+            DiskLookup::Joined { reason } => (
+                "disk miss",
+                Some(format!(
+                    "{}; waited for another request doing the same work",
+                    miss_reason_text(reason)
+                )),
+            ),
+        };
+        let mut timing = String::with_capacity(160);
+        push_timing_entry(
+            &mut timing,
+            "body",
+            "reading + canonicalizing + hashing",
+            Some(read_and_parsed),
+        );
+        push_timing_entry(&mut timing, "cache", desc, Some(*cache_elapsed));
+        if !answer.lookup.is_hit() {
+            push_timing_entry(
+                &mut timing,
+                "wait",
+                "simulated cost",
+                Some(answer.simulated_delay),
+            );
+        }
+        let key = answer.key.clone();
+        let body = Arc::clone(&answer.body);
+        let total = started.0.elapsed();
+        push_timing_total(&mut timing, total);
+        Self {
+            total,
+            body,
+            hit: answer.lookup.is_hit(),
+            detail,
+            server_timing: timing,
+            cache_status: disk_cache_status(&answer.lookup),
+            key: Some(key),
+            caching: Caching::Never,
+        }
+    }
+
+    /// `GET /data/<key>`'s answer for a stored entry (a hit: a miss is
+    /// [`NoStoredAnswer::miss`]). The whole time is measured last.
+    pub(super) fn stored<T>(hit: &DiskAnswer, timed: &Timed<T>, started: RequestStarted) -> Self {
+        let mut timing = String::with_capacity(80);
+        push_timing_entry(&mut timing, "cache", "disk hit", Some(timed.cache_elapsed));
+        let caching = Caching::Revalidated {
+            etag: hit.entity_tag().to_string(),
+            not_modified: timed.not_modified,
+        };
+        let body = Arc::clone(&hit.body);
+        let total = started.0.elapsed();
+        push_timing_total(&mut timing, total);
+        Self {
+            total,
+            body,
+            hit: true,
+            detail: None,
+            server_timing: timing,
+            cache_status: Cow::Borrowed(DISK_HIT_STATUS),
+            key: None,
+            caching,
+        }
+    }
+}
+
+impl<'r> Responder<'r, 'static> for CachedJson {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = Response::build();
+        let not_modified = match self.caching {
+            Caching::Never => {
+                response.header(Header::new("Cache-Control", NEVER_STORE));
+                false
+            }
+            Caching::Revalidated { etag, not_modified } => {
+                response
+                    .header(Header::new("Cache-Control", REVALIDATE_EVERY_TIME))
+                    .header(Header::new("ETag", etag));
+                not_modified
+            }
+        };
+        response
+            .header(Header::new(
+                "X-Cache",
+                if self.hit { "HIT" } else { "MISS" },
+            ))
+            .header(Header::new("Server-Timing", self.server_timing))
+            .header(Header::new("Cache-Status", self.cache_status));
+        if let Some(detail) = self.detail {
+            response.header(Header::new("X-Cache-Detail", detail));
+        }
+        if let Some(key) = self.key {
+            response.header(Header::new("X-Cache-Key", key));
+        }
+        if not_modified {
+            // No body, and so no Content-Type or Content-Length: a 304 says
+            // "the copy you hold is current", and carries only the fields
+            // that copy's stored headers may be updated with (RFC 9110
+            // §15.4.5). Rocket sends no Content-Length for a body never set.
+            response.status(Status::NotModified);
+        } else {
+            let body = self.body;
+            response
+                .header(ContentType::JSON)
+                .sized_body(body.len(), Cursor::new(body));
+        }
+        response.ok()
+    }
+}
+
+/// `GET /data/<key>` with no answer to send: a 400 for something that is
+/// not a key, or a 404 that carries the disk tier's miss in the same
+/// headers a hit would (`X-Cache`, `Cache-Status`, `Server-Timing`), so the
+/// miss teaches as much as a hit.
+pub struct NoStoredAnswer {
+    error: ApiError,
+    cache_headers: Vec<Header<'static>>,
+}
+
+impl NoStoredAnswer {
+    pub(super) fn not_a_key(error: ApiError) -> Self {
+        Self {
+            error,
+            cache_headers: Vec::new(),
+        }
+    }
+
+    pub(super) fn miss(
+        key: &EntryKey,
+        reason: MissReason,
+        cache_elapsed: Duration,
+        started: RequestStarted,
+        base_url: &BaseUrl,
+        ttl_secs: u64,
+    ) -> Self {
+        let why = match reason {
+            MissReason::Absent => "no answer is stored under this key: no body with this key \
+                 was sent to POST /data, or its entry was cleared or evicted since"
+                .to_owned(),
+            MissReason::Expired => format!(
+                "the answer stored under this key has expired: entries are served for \
+                 {ttl_secs} s after they are written"
+            ),
+            MissReason::Unreadable => "the answer stored under this key failed its integrity \
+                 check (the file was damaged), so it is not served"
+                .to_owned(),
+        };
+        let error =
+            ApiError::new(Status::NotFound, format!("{why} (key {key})")).accepting(format!(
+                "POST the body to /data to store it (again), then GET /data/<key> with the key \
+                 its answer prints in X-Cache-Key, for example: \
+                 curl -i -H 'Content-Type: application/json' -d '{{\"a\": 1}}' {}/data",
+                base_url.0
+            ));
+        let mut timing = String::with_capacity(80);
+        push_timing_entry(&mut timing, "cache", "disk miss", Some(cache_elapsed));
+        push_timing_total(&mut timing, started.0.elapsed());
+        // Nothing was computed or stored: the miss member alone.
+        let status = disk_miss_status(reason, |forward| forward);
+        Self {
+            error,
+            cache_headers: vec![
+                Header::new("X-Cache", "MISS"),
+                Header::new("X-Cache-Detail", miss_reason_text(reason)),
+                Header::new("Cache-Status", status),
+                Header::new("Server-Timing", timing),
+            ],
+        }
+    }
+}
+
+impl<'r> Responder<'r, 'static> for NoStoredAnswer {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = self.error.respond_to(request)?;
+        for header in self.cache_headers {
+            response.set_header(header);
+        }
+        Ok(response)
+    }
+}
+
+/// A memory hit's `Cache-Status`, written once: a hit must cost no more
+/// than it has to (a test holds it to what the builder writes).
+pub(super) const MEMORY_HIT_STATUS: &str = "cachelab-memory;hit";
+pub(super) const DISK_HIT_STATUS: &str = "cachelab-disk;hit";
+
+/// The memory tier's `Cache-Status` member: a hit; a miss it computed and
+/// stored; or a miss that waited for another request's computation
+/// (`collapsed`, RFC 9211 §2.6).
+pub(super) fn memory_cache_status(lookup: &MemoryLookup) -> Cow<'static, str> {
+    let forward = match lookup {
+        MemoryLookup::Hit => return Cow::Borrowed(MEMORY_HIT_STATUS),
+        MemoryLookup::Computed(_) => Forward::because(ForwardReason::Miss).stored(true),
+        MemoryLookup::Joined(_) => Forward::because(ForwardReason::Miss).collapsed(true),
+    };
+    Cow::Owned(CacheStatusEntry::forwarded(CacheName::memory_tier(), forward).to_string())
+}
+
+/// The disk tier's `Cache-Status` member. An expired entry is `fwd=stale`
+/// (the tier had a copy, too old to use); a damaged one is a miss with
+/// `detail=integrity`; `stored` says whether the new answer was written.
+pub(super) fn disk_cache_status(lookup: &DiskLookup) -> Cow<'static, str> {
+    let Some(reason) = lookup.miss_reason() else {
+        return Cow::Borrowed(DISK_HIT_STATUS);
+    };
+    // A waiter's answer was stored by the request it waited for.
+    Cow::Owned(disk_miss_status(reason, |forward| match *lookup {
+        DiskLookup::Computed { stored, .. } => forward.stored(stored),
+        _ => forward.collapsed(true),
+    }))
+}
+
+/// The disk tier's member for a miss for `reason`, with what the request
+/// then did added by `then`.
+pub(super) fn disk_miss_status(
+    reason: MissReason,
+    then: impl FnOnce(Forward) -> Forward,
+) -> String {
+    let forward = then(Forward::because(match reason {
+        MissReason::Expired => ForwardReason::Stale,
+        MissReason::Absent | MissReason::Unreadable => ForwardReason::Miss,
+    }));
+    let mut entry = CacheStatusEntry::forwarded(CacheName::disk_tier(), forward);
+    if reason == MissReason::Unreadable {
+        entry = entry.detail(Detail::token("integrity").expect("\"integrity\" is a token"));
+    }
+    entry.to_string()
+}
+
+pub(super) fn memory_desc(lookup: &MemoryLookup) -> &'static str {
+    match lookup {
+        MemoryLookup::Hit => "memory hit",
+        MemoryLookup::Computed(_) | MemoryLookup::Joined(_) => "memory miss",
+    }
+}
+
+pub(super) fn miss_reason_text(reason: MissReason) -> &'static str {
+    match reason {
+        MissReason::Absent => "not stored yet",
+        MissReason::Expired => "stored but expired",
+        MissReason::Unreadable => "stored but failed its integrity check",
+    }
+}
+
+/// `1 step`, `5 steps`.
+pub(super) fn steps(count: u64) -> String {
+    crate::view::count_of(
+        usize::try_from(count).unwrap_or(usize::MAX),
+        "step",
+        "steps",
+    )
+}
+
+/// Appends one `Server-Timing` metric (`name;desc="...";dur=1.234`).
+pub(super) fn push_timing_entry(
+    timing: &mut String,
+    name: &str,
+    desc: &str,
+    duration: Option<Duration>,
+) {
+    if !timing.is_empty() {
+        timing.push_str(", ");
+    }
+    timing.push_str(name);
+    timing.push_str(";desc=\"");
+    timing.push_str(desc);
+    timing.push('"');
+    if let Some(duration) = duration {
+        timing.push_str(";dur=");
+        timing.push_str(Millis::new(duration).as_str());
+    }
+}
+
+pub(super) fn push_timing_total(timing: &mut String, elapsed: Duration) {
+    timing.push_str(", total;dur=");
+    timing.push_str(Millis::new(elapsed).as_str());
+}
+
+/// A duration as milliseconds with three decimals (`1.234`), the unit of
+/// `Server-Timing`: whole microseconds, rounded, formatted
+/// with integer arithmetic so that timing a hit costs no float formatting.
+pub(super) struct Millis {
+    text: [u8; 24],
+    len: usize,
+}
+
+impl Millis {
+    pub(super) fn new(duration: Duration) -> Self {
+        // Integer arithmetic in u64: a u128 division (`as_nanos`) costs more
+        // than everything else here.
+        let micros = duration
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(duration.subsec_nanos() + 500) / 1000);
+        let (whole, fraction) = (micros / 1000, (micros % 1000) as u16);
+        let mut digits = itoa::Buffer::new();
+        let whole = digits.format(whole).as_bytes();
+        let mut text = [0u8; 24];
+        text[..whole.len()].copy_from_slice(whole);
+        text[whole.len()..whole.len() + 4].copy_from_slice(&[
+            b'.',
+            b'0' + (fraction / 100) as u8,
+            b'0' + (fraction / 10 % 10) as u8,
+            b'0' + (fraction % 10) as u8,
+        ]);
+        Self {
+            text,
+            len: whole.len() + 4,
+        }
+    }
+
+    pub(super) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).expect("digits and a point are ASCII")
+    }
+}
