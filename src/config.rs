@@ -76,6 +76,19 @@ pub struct Config {
     /// two on one `cache_dir` with the same name would overwrite each
     /// other's snapshot on the dashboard.
     pub instance_name: InstanceName,
+    /// The shared tier: a Redis server every instance reaches, such as
+    /// `redis://127.0.0.1:6379/` (`scripts/redis.sh` starts one). Unset,
+    /// there is no shared tier and each instance keeps only its own memory
+    /// and its machine's disk.
+    pub redis_url: Option<String>,
+    /// How long one call to Redis may take before it counts as a miss (and
+    /// the tier as unavailable). Short: a cache that is slower than the
+    /// work it saves is worse than none.
+    pub redis_timeout_ms: u64,
+    /// How long a lease to compute a missing value lasts in Redis (`SET NX
+    /// PX`): other instances wait at most this long for the holder, so a
+    /// crashed holder blocks nobody for longer.
+    pub redis_lease_ms: u64,
 }
 
 /// Rocket's own default port, and so the default instance's name when the
@@ -98,6 +111,9 @@ impl Default for Config {
             instructor_key: None,
             proxy_witness_key: None,
             instance_name: InstanceName::for_port(ROCKET_DEFAULT_PORT),
+            redis_url: None,
+            redis_timeout_ms: 100,
+            redis_lease_ms: 5_000,
         }
     }
 }
@@ -167,7 +183,51 @@ impl Config {
                 "disk_sweep_interval_secs must be at least 1".into(),
             ));
         }
+        self.validate_redis()?;
         ensure_writable_dir(&self.cache_dir)
+    }
+
+    /// The shared tier's settings: a URL the Redis client understands (no
+    /// TLS: it is not built in), a timeout short enough that an outage
+    /// costs a request little, a lease long enough to outlast a miss.
+    fn validate_redis(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.redis_url {
+            let refused = |why: &str| {
+                // Never echo the URL: it may hold a password.
+                ConfigError(format!(
+                    "redis_url is not a Redis URL this app can use ({why}); write it as \
+                     redis://127.0.0.1:6379/ or redis://:password@host:port/db"
+                ))
+            };
+            if !url.starts_with("redis://") && !url.starts_with("unix://") {
+                return Err(refused("it must start with redis:// or unix://"));
+            }
+            redis::IntoConnectionInfo::into_connection_info(url.as_str())
+                .map_err(|_| refused("it does not parse"))?;
+        }
+        if !(1..=10_000).contains(&self.redis_timeout_ms) {
+            return Err(ConfigError(format!(
+                "redis_timeout_ms must be between 1 and 10000, got {}",
+                self.redis_timeout_ms
+            )));
+        }
+        if !(10..=60_000).contains(&self.redis_lease_ms) {
+            return Err(ConfigError(format!(
+                "redis_lease_ms must be between 10 and 60000, got {}",
+                self.redis_lease_ms
+            )));
+        }
+        Ok(())
+    }
+
+    /// How long one call to Redis may take.
+    pub fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
+    }
+
+    /// How long a compute lease in Redis lasts.
+    pub fn redis_lease(&self) -> Duration {
+        Duration::from_millis(self.redis_lease_ms)
     }
 
     pub fn factorial_delay_per_step(&self) -> Duration {
