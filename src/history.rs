@@ -14,6 +14,9 @@ use serde::Serialize;
 pub enum Tier {
     Memory,
     Disk,
+    /// The shared tier (Redis): the answer was read from there after the
+    /// nearer tier missed.
+    Redis,
 }
 
 /// How the tier answered.

@@ -14,6 +14,7 @@ use crate::history::{Outcome, RequestHistory, Sent, Subject, Tier};
 use crate::http_cache::Preconditions;
 use crate::instances::InstanceCounts;
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
+use crate::redis_tier::{RedisSettings, RedisTier, Scope, SharedLookup, SharedOutcome};
 use crate::workshop::{
     ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, PlanSettings, What,
     Workshop,
@@ -47,6 +48,8 @@ pub struct Lab {
     /// counters to the others (see [`Lab::instance_counts`]).
     memory: Arc<FactorialCache>,
     disk: Arc<DiskCache>,
+    /// The tier every instance shares (off without `redis_url`).
+    shared: RedisTier,
     history: RequestHistory,
     workshop: Workshop,
     /// `instructor_key` from the settings, or the one derived for this room.
@@ -58,6 +61,39 @@ pub struct Lab {
 pub struct Cleared {
     pub memory_entries_removed: usize,
     pub disk_entries_removed: usize,
+    pub redis: SharedChange,
+}
+
+/// What became of a change asked of the shared tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SharedChange {
+    /// There is no shared tier.
+    Off,
+    /// Done in Redis, and the other instances were told.
+    Done,
+    /// Redis could not be asked: nothing changed there, and the other
+    /// instances were not told.
+    Unavailable,
+}
+
+impl SharedChange {
+    fn of(tier: &RedisTier, done: bool) -> Self {
+        match (tier.is_configured(), done) {
+            (false, _) => Self::Off,
+            (true, true) => Self::Done,
+            (true, false) => Self::Unavailable,
+        }
+    }
+}
+
+/// What forgetting one factorial did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Forgotten {
+    pub n: u64,
+    /// Whether this instance's memory held it.
+    pub memory: bool,
+    pub redis: SharedChange,
 }
 
 impl Lab {
@@ -89,6 +125,24 @@ impl Lab {
                 max_factorial: config.max_factorial,
             },
         );
+        let shared = RedisTier::new(RedisSettings {
+            url: config.redis_url.clone(),
+            timeout: config.redis_timeout(),
+            lease: config.redis_lease(),
+            data_ttl: config.disk_ttl(),
+            instance: config.instance_name.to_string(),
+        });
+        let memory = Arc::new(memory);
+        let forgetting = Arc::downgrade(&memory);
+        shared.on_invalidation(Box::new(move |message| {
+            let Some(memory) = forgetting.upgrade() else {
+                return 0;
+            };
+            match message.scope {
+                Scope::Memory => memory.clear(),
+                Scope::Factorial(n) => usize::from(memory.forget(n)),
+            }
+        }));
         let instructor_key = config
             .instructor_key
             .clone()
@@ -96,8 +150,9 @@ impl Lab {
         Self {
             config,
             clock,
-            memory: Arc::new(memory),
+            memory,
             disk: Arc::new(disk),
+            shared,
             history: RequestHistory::new(HISTORY_CAPACITY),
             workshop,
             instructor_key,
@@ -119,19 +174,23 @@ impl Lab {
         preconditions: &Preconditions<'_>,
     ) -> Timed<FactorialAnswer> {
         let started = Instant::now();
-        let answer = self.memory.factorial(n.get()).await;
+        let answer = self.memory.factorial_via(n.get(), &self.shared).await;
         let cache_elapsed = started.elapsed();
         let not_modified = preconditions.answer_not_modified(answer.step.entity_tag());
         if not_modified {
             self.memory.count_not_modified();
         }
+        let (tier, outcome) = match answer.lookup {
+            MemoryLookup::Hit => (Tier::Memory, Outcome::Hit),
+            MemoryLookup::Computed(_) => (Tier::Memory, Outcome::Miss),
+            MemoryLookup::Joined(_) => (Tier::Memory, Outcome::Waited),
+            MemoryLookup::Shared { lookup, joined } => {
+                (Tier::Redis, shared_outcome(&lookup, joined))
+            }
+        };
         self.history.record(
-            Tier::Memory,
-            match answer.lookup {
-                MemoryLookup::Hit => Outcome::Hit,
-                MemoryLookup::Computed(_) => Outcome::Miss,
-                MemoryLookup::Joined(_) => Outcome::Waited,
-            },
+            tier,
+            outcome,
             cache_elapsed,
             Subject::Factorial(n.get()),
             sent(not_modified),
@@ -178,15 +237,19 @@ impl Lab {
     /// A body's answer from the disk tier, recorded for the timing chart.
     pub async fn data(&self, body: &CanonicalJson) -> Timed<DiskAnswer> {
         let started = Instant::now();
-        let answer = self.disk.get_or_compute(body).await;
+        let answer = self.disk.get_or_compute_via(body, &self.shared).await;
         let cache_elapsed = started.elapsed();
+        let (tier, outcome) = match answer.lookup {
+            DiskLookup::Hit => (Tier::Disk, Outcome::Hit),
+            DiskLookup::Computed { .. } => (Tier::Disk, Outcome::Miss),
+            DiskLookup::Joined { .. } => (Tier::Disk, Outcome::Waited),
+            DiskLookup::Shared { joined, .. } => {
+                (Tier::Redis, shared_outcome(&answer.shared, joined))
+            }
+        };
         self.history.record(
-            Tier::Disk,
-            match answer.lookup {
-                DiskLookup::Hit => Outcome::Hit,
-                DiskLookup::Computed { .. } => Outcome::Miss,
-                DiskLookup::Joined { .. } => Outcome::Waited,
-            },
+            tier,
+            outcome,
             cache_elapsed,
             Subject::body(&answer.key),
             Sent::Full,
@@ -261,12 +324,39 @@ impl Lab {
         );
     }
 
-    /// Empties the memory tier. `request` (`"DELETE /cache/memory"`) is
-    /// recorded for the workshop, whose clearing exercise asks for a POST.
-    pub fn clear_memory(&self, learner: Option<&LearnerName>, request: &str) -> usize {
+    /// Empties the memory tier, and with a shared tier every other
+    /// instance's too (by an invalidation they receive). `request`
+    /// (`"DELETE /cache/memory"`) is recorded for the workshop, whose
+    /// clearing exercise asks for a POST.
+    pub async fn clear_memory(&self, learner: Option<&LearnerName>, request: &str) -> usize {
         let removed = self.memory.clear();
+        self.shared.publish(Scope::Memory).await;
         self.record_clear(learner, ClearedTier::Memory, request);
         removed
+    }
+
+    /// Empties the shared tier (this app's keys in Redis).
+    pub async fn clear_shared(&self) -> SharedChange {
+        SharedChange::of(&self.shared, self.shared.clear().await.is_some())
+    }
+
+    /// Forgets n! here, in the shared tier, and in every other instance's
+    /// memory: one key invalidated everywhere, the rest kept.
+    pub async fn forget_factorial(&self, n: u64) -> Forgotten {
+        let memory = self.memory.forget(n);
+        let mut key = itoa::Buffer::new();
+        let removed = self
+            .shared
+            .forget(crate::redis_tier::Kind::Factorial, key.format(n))
+            .await;
+        if removed {
+            self.shared.publish(Scope::Factorial(n)).await;
+        }
+        Forgotten {
+            n,
+            memory,
+            redis: SharedChange::of(&self.shared, removed),
+        }
     }
 
     pub async fn clear_disk(&self, learner: Option<&LearnerName>, request: &str) -> usize {
@@ -276,9 +366,13 @@ impl Lab {
     }
 
     pub async fn clear_all(&self, learner: Option<&LearnerName>, request: &str) -> Cleared {
+        let memory_entries_removed = self.memory.clear();
+        let redis = SharedChange::of(&self.shared, self.shared.clear().await.is_some());
+        self.shared.publish(Scope::Memory).await;
         let cleared = Cleared {
-            memory_entries_removed: self.memory.clear(),
+            memory_entries_removed,
             disk_entries_removed: self.disk.clear().await,
+            redis,
         };
         self.record_clear(learner, ClearedTier::Both, request);
         cleared
@@ -322,6 +416,11 @@ impl Lab {
         &self.disk
     }
 
+    /// The shared tier (off without `redis_url`).
+    pub fn shared(&self) -> &RedisTier {
+        &self.shared
+    }
+
     /// This instance's counters, for as long as its tiers exist: what the
     /// background reporter writes for the other instances to read
     /// (`crate::instances`). It keeps no tier alive by itself.
@@ -345,6 +444,17 @@ impl Lab {
     /// The key that opens the instructor's view of every learner.
     pub fn instructor_key(&self) -> &InstructorKey {
         &self.instructor_key
+    }
+}
+
+/// How an answer read from the shared tier shows on the timing chart: a
+/// hit, or a wait (for another request here, or another instance's
+/// computation).
+fn shared_outcome(lookup: &SharedLookup, joined: bool) -> Outcome {
+    if joined || lookup.outcome != SharedOutcome::Hit {
+        Outcome::Waited
+    } else {
+        Outcome::Hit
     }
 }
 

@@ -18,6 +18,7 @@ pub mod memory;
 pub mod metrics;
 pub mod os_limits;
 pub mod proxy_witness;
+pub mod redis_tier;
 pub mod single_flight;
 pub mod view;
 pub mod web;
@@ -72,6 +73,7 @@ pub fn rocket_with_clock(
     let config = Config::from_figment(&figment)?;
     let lab = Lab::with_clock(config, clock.clone());
     let sweeper = lab.disk().sweeper(lab.config().disk_sweep_interval());
+    let shared_tier = lab.shared().clone();
     let instances = instances::Instances::new(
         lab.config().instance_name.clone(),
         lab.config().instances_dir(),
@@ -84,6 +86,12 @@ pub fn rocket_with_clock(
             let stop = rocket.shutdown();
             Box::pin(async move {
                 tokio::spawn(sweeper.run(stop));
+            })
+        }))
+        .attach(AdHoc::on_liftoff("shared tier keeper", |rocket| {
+            let stop = rocket.shutdown();
+            Box::pin(async move {
+                tokio::spawn(shared_tier.keeper(stop));
             })
         }))
         .manage(lab);

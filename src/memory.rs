@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::http_cache::EntityTag;
+use crate::redis_tier::{Fetched, Kind, RedisTier, SharedLookup, SharedOutcome};
 use crate::single_flight::{Flight, SingleFlight};
 use cached::stores::LruCache;
 use cached::{Cached, CachedIter, CachedPeek};
@@ -19,7 +20,11 @@ use num_bigint::BigUint;
 /// has asked for it.
 pub struct FactorialStep {
     n: u64,
-    value: BigUint,
+    /// Known at once for a step multiplied here; worked out from the digits
+    /// only when a step read from the shared tier becomes the base of a
+    /// larger computation (parsing 10000!'s digits takes about a
+    /// millisecond, which a hit from Redis should not pay).
+    value: OnceLock<BigUint>,
     /// Which computation multiplied this step (see [`Computation::id`]): a
     /// hit can then say whose work it reused.
     computed_by: u64,
@@ -44,6 +49,41 @@ struct RenderedAnswer {
 }
 
 impl RenderedAnswer {
+    /// An answer read back from the shared tier, if it is one: the digits
+    /// between `"factorial":"` and `","digits":` are all decimal and as
+    /// many as it says.
+    fn parse(n: u64, body: Arc<[u8]>) -> Option<Self> {
+        let mut number = itoa::Buffer::new();
+        let head_len = b"{\"number\":".len() + number.format(n).len() + b",\"factorial\":\"".len();
+        let digits_end = head_len
+            + body
+                .get(head_len..)?
+                .iter()
+                .position(|byte| *byte == b'"')?;
+        let digits = body.get(head_len..digits_end)?;
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut expected = Vec::with_capacity(body.len());
+        expected.extend_from_slice(b"{\"number\":");
+        expected.extend_from_slice(number.format(n).as_bytes());
+        expected.extend_from_slice(b",\"factorial\":\"");
+        expected.extend_from_slice(digits);
+        expected.extend_from_slice(b"\",\"digits\":");
+        expected.extend_from_slice(number.format(digits.len()).as_bytes());
+        expected.push(b'}');
+        if expected[..] != body[..] {
+            return None;
+        }
+        let entity_tag = EntityTag::of_bytes(&body);
+        Some(Self {
+            etag_field: Arc::from(entity_tag.to_string()),
+            entity_tag,
+            body,
+            digits: head_len..digits_end,
+        })
+    }
+
     fn of(n: u64, value: &BigUint) -> Self {
         // The digits are only ASCII 0-9: a JSON string needs no escaping.
         let digits = value.to_string();
@@ -72,10 +112,32 @@ impl FactorialStep {
     fn new(n: u64, value: BigUint, computed_by: u64) -> Self {
         Self {
             n,
-            value,
+            value: OnceLock::from(value),
             computed_by,
             rendered: OnceLock::new(),
         }
+    }
+
+    /// A step read from the shared tier: its answer is the bytes another
+    /// instance sent, and no computation of this run made it
+    /// (`computed_by` 0). `None` when the bytes are not n!'s answer.
+    fn from_shared(n: u64, body: Arc<[u8]>) -> Option<Self> {
+        let rendered = RenderedAnswer::parse(n, body)?;
+        Some(Self {
+            n,
+            value: OnceLock::new(),
+            computed_by: 0,
+            rendered: OnceLock::from(rendered),
+        })
+    }
+
+    /// The exact value of n!.
+    fn value(&self) -> &BigUint {
+        self.value.get_or_init(|| {
+            self.decimal()
+                .parse()
+                .expect("a rendered answer holds decimal digits only")
+        })
     }
 
     pub fn n(&self) -> u64 {
@@ -113,7 +175,7 @@ impl FactorialStep {
 
     fn rendered(&self) -> &RenderedAnswer {
         self.rendered
-            .get_or_init(|| RenderedAnswer::of(self.n, &self.value))
+            .get_or_init(|| RenderedAnswer::of(self.n, self.value()))
     }
 
     fn is_rendered(&self) -> bool {
@@ -131,6 +193,11 @@ pub enum MemoryLookup {
     /// n! was missing and another request was already computing it: this one
     /// waited for that work instead of repeating it.
     Joined(Computation),
+    /// n! was missing here and was read from the shared tier (computed by
+    /// another instance, or before this one started), then kept in memory.
+    /// `joined`: another request of this instance was already reading it,
+    /// and this one waited for that read.
+    Shared { lookup: SharedLookup, joined: bool },
 }
 
 impl MemoryLookup {
@@ -138,17 +205,36 @@ impl MemoryLookup {
         matches!(self, MemoryLookup::Hit)
     }
 
-    /// The computation behind a miss (`None` for a hit).
+    /// The computation behind a miss (`None` for a hit, or an answer read
+    /// from the shared tier).
     pub fn computation(&self) -> Option<&Computation> {
         match self {
-            MemoryLookup::Hit => None,
+            MemoryLookup::Hit | MemoryLookup::Shared { .. } => None,
             MemoryLookup::Computed(work) | MemoryLookup::Joined(work) => Some(work),
         }
     }
 
-    /// Whether this request waited for another one's computation.
+    /// Whether this request waited for another one of this instance.
     pub fn coalesced(&self) -> bool {
-        matches!(self, MemoryLookup::Joined(_))
+        matches!(
+            self,
+            MemoryLookup::Joined(_) | MemoryLookup::Shared { joined: true, .. }
+        )
+    }
+
+    /// What the shared tier did after memory missed (`None` for a memory
+    /// hit, which never asks it).
+    pub fn shared(&self) -> Option<SharedLookup> {
+        match self {
+            MemoryLookup::Hit => None,
+            MemoryLookup::Computed(work) | MemoryLookup::Joined(work) => Some(work.shared),
+            MemoryLookup::Shared { lookup, .. } => Some(*lookup),
+        }
+    }
+
+    /// Whether the answer came from the shared tier.
+    pub fn from_shared(&self) -> bool {
+        matches!(self, MemoryLookup::Shared { .. })
     }
 
     /// The cached k! a miss started from (`None` for a hit, or a miss that
@@ -161,7 +247,7 @@ impl MemoryLookup {
     pub fn steps_computed_here(&self) -> u64 {
         match self {
             MemoryLookup::Computed(work) => work.steps_computed,
-            MemoryLookup::Hit | MemoryLookup::Joined(_) => 0,
+            MemoryLookup::Hit | MemoryLookup::Joined(_) | MemoryLookup::Shared { .. } => 0,
         }
     }
 }
@@ -182,6 +268,16 @@ pub struct Computation {
     pub simulated_delay: Duration,
     /// Real time spent multiplying and rendering.
     pub compute_time: Duration,
+    /// What the shared tier did before (a miss, a wait for another
+    /// instance) and after (storing the answer for the others).
+    pub shared: SharedLookup,
+}
+
+/// How a flight for a missing n ended.
+#[derive(Clone)]
+enum Found {
+    Computed(Computation),
+    Shared(SharedLookup),
 }
 
 /// The answer for one `n`.
@@ -220,7 +316,7 @@ type StepStore = Arc<Mutex<LruCache<u64, Arc<FactorialStep>>>>;
 /// Memoized factorials behind an LRU bound.
 pub struct FactorialCache {
     steps: StepStore,
-    flights: SingleFlight<u64, (Arc<FactorialStep>, Computation)>,
+    flights: SingleFlight<u64, (Arc<FactorialStep>, Found)>,
     delay_per_step: Duration,
     delay_max: Duration,
     computed: Arc<AtomicU64>,
@@ -246,6 +342,14 @@ impl FactorialCache {
     /// Returns n!, from memory when it is there, computing the missing steps
     /// when it is not. Concurrent misses for the same n share one computation.
     pub async fn factorial(&self, n: u64) -> FactorialAnswer {
+        self.factorial_via(n, RedisTier::off()).await
+    }
+
+    /// As [`FactorialCache::factorial`], with the shared tier between memory
+    /// and computing: a miss here asks `shared` first, keeps what it finds,
+    /// and otherwise computes (under the shared tier's lease, so instances
+    /// missing at once compute once) and stores the answer there too.
+    pub async fn factorial_via(&self, n: u64, shared: &RedisTier) -> FactorialAnswer {
         // Bound first, so the guard is dropped before any await below. The
         // LRU store counts the hit or the miss itself.
         let cached = self.lock().cache_get(&n).cloned();
@@ -258,12 +362,53 @@ impl FactorialCache {
                 lookup: MemoryLookup::Hit,
             };
         }
-        let ((step, work), flight) = self.flights.run(n, || self.compute(n)).await;
-        let lookup = match flight {
-            Flight::Led => MemoryLookup::Computed(work),
-            Flight::Joined => MemoryLookup::Joined(work),
+        let ((step, found), flight) = self
+            .flights
+            .run(n, || self.fetch_or_compute(n, shared))
+            .await;
+        let joined = flight == Flight::Joined;
+        let lookup = match found {
+            Found::Computed(work) if joined => MemoryLookup::Joined(work),
+            Found::Computed(work) => MemoryLookup::Computed(work),
+            Found::Shared(lookup) => MemoryLookup::Shared { lookup, joined },
         };
         FactorialAnswer { step, lookup }
+    }
+
+    /// Forgets n! alone; returns whether it was held.
+    pub fn forget(&self, n: u64) -> bool {
+        self.lock().cache_remove(&n).is_some()
+    }
+
+    /// A miss's work: the shared tier's copy, or a computation.
+    async fn fetch_or_compute(&self, n: u64, shared: &RedisTier) -> (Arc<FactorialStep>, Found) {
+        let mut key = itoa::Buffer::new();
+        let key = key.format(n);
+        let ticket = match shared.fetch(Kind::Factorial, key).await {
+            Fetched::Found { body, lookup } => match FactorialStep::from_shared(n, body) {
+                Some(step) => {
+                    let step = Arc::new(step);
+                    self.lock().cache_set(n, Arc::clone(&step));
+                    return (step, Found::Shared(lookup));
+                }
+                // Intact bytes (their digest matched) that are not n!'s
+                // answer: computed here, and not written back over.
+                None => None,
+            },
+            Fetched::Compute(ticket) => Some(ticket),
+        };
+        let (step, mut work) = self.compute(n).await;
+        work.shared = match ticket {
+            Some(ticket) => shared.keep(ticket, step.answer_json()).await,
+            None => SharedLookup {
+                outcome: SharedOutcome::Miss {
+                    damaged: true,
+                    stored: false,
+                },
+                elapsed: Duration::ZERO,
+            },
+        };
+        (step, Found::Computed(work))
     }
 
     /// Multiplies from the largest cached k! ≤ n up to n!, storing each step.
@@ -297,6 +442,7 @@ impl FactorialCache {
             steps_computed: steps_to_compute,
             simulated_delay,
             compute_time: started.elapsed(),
+            shared: SharedLookup::OFF,
         };
         (step, work)
     }
@@ -369,7 +515,7 @@ fn multiply_up_to(
 ) -> Arc<FactorialStep> {
     let (mut k, mut value) = match base {
         Some(step) if step.n == n => return step,
-        Some(step) => (step.n, step.value.clone()),
+        Some(step) => (step.n, step.value().clone()),
         // 0! = 1, the empty product: the starting point, not a step.
         None => (0, BigUint::from(1u8)),
     };

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::clock::duration_ms;
 use crate::http_cache::EntityTag;
+use crate::redis_tier::SharedLookup;
 
 /// Why a request was not served from disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,6 +33,13 @@ pub enum DiskLookup {
     Joined {
         reason: MissReason,
     },
+    /// Not on this machine's disk, but in the shared tier (Redis): read from
+    /// there and written to disk. `joined`: another request here was
+    /// already reading it, and this one waited for that.
+    Shared {
+        reason: MissReason,
+        joined: bool,
+    },
 }
 
 impl DiskLookup {
@@ -41,14 +49,24 @@ impl DiskLookup {
 
     /// Whether this request waited for another one doing the same work.
     pub fn coalesced(&self) -> bool {
-        matches!(self, DiskLookup::Joined { .. })
+        matches!(
+            self,
+            DiskLookup::Joined { .. } | DiskLookup::Shared { joined: true, .. }
+        )
+    }
+
+    /// Whether the answer came from the shared tier.
+    pub fn from_shared(&self) -> bool {
+        matches!(self, DiskLookup::Shared { .. })
     }
 
     /// Why the tier had no answer to serve (`None` for a hit).
     pub fn miss_reason(&self) -> Option<MissReason> {
         match *self {
             DiskLookup::Hit => None,
-            DiskLookup::Computed { reason, .. } | DiskLookup::Joined { reason } => Some(reason),
+            DiskLookup::Computed { reason, .. }
+            | DiskLookup::Joined { reason }
+            | DiskLookup::Shared { reason, .. } => Some(reason),
         }
     }
 }
@@ -77,6 +95,9 @@ pub struct DiskAnswer {
     pub simulated_delay: Duration,
     /// How a hit was read (`None` for a miss).
     pub hit_read: Option<HitRead>,
+    /// What the shared tier did after the disk missed ([`SharedLookup::OFF`]
+    /// for a disk hit, which never asks it).
+    pub shared: SharedLookup,
 }
 
 impl DiskAnswer {
@@ -86,7 +107,7 @@ impl DiskAnswer {
         match self.lookup {
             DiskLookup::Hit => true,
             DiskLookup::Computed { stored, .. } => stored,
-            DiskLookup::Joined { .. } => self.written_at_ms.is_some(),
+            DiskLookup::Joined { .. } | DiskLookup::Shared { .. } => self.written_at_ms.is_some(),
         }
     }
 

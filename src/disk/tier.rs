@@ -19,6 +19,7 @@ use super::ledger::{Footprint, SharedDir, FOOTPRINT_FILE, LOCK_FILE};
 use super::page_cache;
 use crate::canonical::CanonicalJson;
 use crate::clock::{duration_ms, Clock};
+use crate::redis_tier::{Fetched, Kind, RedisTier, SharedLookup};
 use crate::single_flight::{Flight, SingleFlight};
 
 mod clear;
@@ -63,8 +64,13 @@ pub(super) struct StoredValue {
     body: Arc<[u8]>,
     written_at_ms: Option<u64>,
     simulated_delay: Duration,
-    /// False when the entry turned up on disk before this flight did any work.
+    /// False when the entry turned up on disk before this flight did any
+    /// work, or came from the shared tier.
     computed_here: bool,
+    /// What the shared tier did for this flight.
+    shared: SharedLookup,
+    /// The answer was read from the shared tier.
+    from_shared: bool,
 }
 
 /// JSON answers on disk, with an in-memory view of the index.
@@ -169,6 +175,18 @@ impl DiskCache {
     /// otherwise does the slow work once (however many ask at the same time)
     /// and stores the result.
     pub async fn get_or_compute(&self, request: &CanonicalJson) -> DiskAnswer {
+        self.get_or_compute_via(request, RedisTier::off()).await
+    }
+
+    /// As [`DiskCache::get_or_compute`], with the shared tier between this
+    /// machine's disk and the work: a miss asks `shared` first and writes
+    /// what it finds to disk; otherwise the answer is computed (under the
+    /// shared tier's lease) and stored in both.
+    pub async fn get_or_compute_via(
+        &self,
+        request: &CanonicalJson,
+        shared: &RedisTier,
+    ) -> DiskAnswer {
         let key = request.key();
         let reason = match self.stored_answer(key) {
             Ok(hit) => return hit,
@@ -177,9 +195,11 @@ impl DiskCache {
 
         let (stored, flight) = self
             .flights
-            .run(key.to_owned(), || self.compute_and_store(request))
+            .run(key.to_owned(), || self.compute_and_store(request, shared))
             .await;
+        let joined = flight == Flight::Joined;
         let lookup = match flight {
+            _ if stored.from_shared => DiskLookup::Shared { reason, joined },
             Flight::Led if stored.computed_here => DiskLookup::Computed {
                 reason,
                 stored: stored.written_at_ms.is_some(),
@@ -194,6 +214,7 @@ impl DiskCache {
             ttl: self.settings.ttl,
             simulated_delay: stored.simulated_delay,
             hit_read: None,
+            shared: stored.shared,
         }
     }
 
@@ -227,6 +248,7 @@ impl DiskCache {
                     ttl: self.settings.ttl,
                     simulated_delay: Duration::ZERO,
                     hit_read: Some(read),
+                    shared: SharedLookup::OFF,
                 })
             }
             Err(reason) => {
@@ -239,7 +261,7 @@ impl DiskCache {
         }
     }
 
-    async fn compute_and_store(&self, request: &CanonicalJson) -> StoredValue {
+    async fn compute_and_store(&self, request: &CanonicalJson, shared: &RedisTier) -> StoredValue {
         // A flight that finished just before ours began, here or in another
         // process, has already stored it.
         if let Ok((body, entry, _)) = self.read_fresh(request.key()) {
@@ -248,19 +270,39 @@ impl DiskCache {
                 written_at_ms: Some(entry.written_at_ms),
                 simulated_delay: Duration::ZERO,
                 computed_here: false,
+                shared: SharedLookup::OFF,
+                from_shared: false,
             };
         }
+        let ticket = match shared.fetch(Kind::Data, request.key()).await {
+            Fetched::Found { body, lookup } => {
+                // Another machine computed it: keep a copy on this one.
+                let written_at_ms = self.store(request.key(), &body).await;
+                return StoredValue {
+                    body,
+                    written_at_ms,
+                    simulated_delay: Duration::ZERO,
+                    computed_here: false,
+                    shared: lookup,
+                    from_shared: true,
+                };
+            }
+            Fetched::Compute(ticket) => ticket,
+        };
         tokio::time::sleep(self.settings.miss_delay).await;
         self.computed.fetch_add(1, Ordering::Relaxed);
         // The "expensive work" of this demo is to answer with the request
         // itself, in canonical form.
         let body: Arc<[u8]> = Arc::from(request.text().as_bytes());
         let written_at_ms = self.store(request.key(), &body).await;
+        let shared = shared.keep(ticket, &body).await;
         StoredValue {
             body,
             written_at_ms,
             simulated_delay: self.settings.miss_delay,
             computed_here: true,
+            shared,
+            from_shared: false,
         }
     }
 

@@ -68,6 +68,13 @@ impl CacheName {
         Self::known_token(sfv::token_ref("cachelab-memory"))
     }
 
+    /// `cachelab-redis`: the shared tier, in the Redis server every
+    /// instance reaches.
+    #[must_use]
+    pub fn redis_tier() -> Self {
+        Self::known_token(sfv::token_ref("cachelab-redis"))
+    }
+
     /// `cachelab-disk`: the tier that keeps JSON answers under `cache_dir`.
     #[must_use]
     pub fn disk_tier() -> Self {

@@ -24,8 +24,9 @@ use crate::disk::{DiskAnswer, DiskLookup, EntryKey, MissReason};
 use crate::http_cache::{
     CacheName, CacheStatusEntry, Detail, Forward, ForwardReason, Preconditions,
 };
-use crate::lab::{Lab, Timed};
+use crate::lab::{Lab, SharedChange, Timed};
 use crate::memory::{FactorialAnswer, MemoryLookup};
+use crate::redis_tier::{SharedLookup, SharedOutcome};
 use crate::web::errors::ApiError;
 use crate::web::guards::Learner;
 use crate::web::guards::SameOriginChange;
@@ -52,7 +53,9 @@ pub fn routes() -> Vec<Route> {
             clear_all,
             clear_all_by_get,
             clear_memory,
-            clear_disk
+            clear_disk,
+            clear_shared,
+            forget_factorial
         ])
         .collect()
 }
@@ -172,12 +175,27 @@ fn get_data(
 /// `GET /stats`: both tiers' counters, which change with every request, so
 /// no browser or proxy may keep a copy to show later, and the name of the
 /// instance they belong to (several may run on one machine).
+///
+/// `redis` is the shared tier's state (`off`, `connecting`, `up`, `down`)
+/// and counters, how many answers it holds (`null` when Redis cannot be
+/// asked) and the invalidations that arrived from other instances.
 #[get("/stats")]
-fn stats(lab: &State<Lab>) -> NotStored<Json<Value>> {
+async fn stats(lab: &State<Lab>) -> NotStored<Json<Value>> {
+    let shared = lab.shared();
+    let redis = if shared.is_configured() {
+        json!({
+            "stats": shared.stats(),
+            "entries": shared.entries().await,
+            "arrivals": shared.arrivals(),
+        })
+    } else {
+        json!({ "stats": shared.stats() })
+    };
     NotStored::new(Json(json!({
         "instance": lab.config().instance_name,
         "memory": lab.memory().stats(),
         "disk": lab.disk().stats(),
+        "redis": redis,
     })))
 }
 
@@ -237,10 +255,13 @@ async fn clear_all(
                 "message": "Cache cleared",
                 "memory_entries_removed": cleared.memory_entries_removed,
                 "disk_entries_removed": cleared.disk_entries_removed,
+                "redis": cleared.redis,
             }))))
         }
         Some("memory") => {
-            let removed = lab.clear_memory(learner, "POST /clear-cache?tier=memory");
+            let removed = lab
+                .clear_memory(learner, "POST /clear-cache?tier=memory")
+                .await;
             Ok(NotStored::new(Json(
                 json!({ "message": "Memory cache cleared", "entries_removed": removed }),
             )))
@@ -291,16 +312,91 @@ fn clear_all_by_get(
 }
 
 /// `DELETE /cache/memory`: empties the memory tier only.
+///
+/// With a shared tier, every other instance empties its memory too, when
+/// the invalidation this publishes reaches it.
 #[delete("/cache/memory")]
-fn clear_memory(
+async fn clear_memory(
     _from: SameOriginChange,
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<NotStored<Json<Value>>, ApiError> {
-    let removed = lab.clear_memory(learner?.0.as_ref(), "DELETE /cache/memory");
+    let removed = lab
+        .clear_memory(learner?.0.as_ref(), "DELETE /cache/memory")
+        .await;
     Ok(NotStored::new(Json(
         json!({ "message": "Memory cache cleared", "entries_removed": removed }),
     )))
+}
+
+/// `DELETE /cache/redis`: empties the shared tier (this app's keys only).
+/// Without one, or with Redis down, nothing changes and the answer says
+/// so: a 404 when there is no shared tier, a 200 with `"redis":
+/// "unavailable"` when Redis could not be asked (the request itself did
+/// nothing wrong).
+#[delete("/cache/redis")]
+async fn clear_shared(
+    _from: SameOriginChange,
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+) -> Result<NotStored<Json<Value>>, ApiError> {
+    learner?;
+    match lab.clear_shared().await {
+        SharedChange::Off => Err(no_shared_tier()),
+        SharedChange::Done => Ok(NotStored::new(Json(json!({
+            "message": "Shared tier cleared", "redis": SharedChange::Done
+        })))),
+        SharedChange::Unavailable => Ok(NotStored::new(Json(json!({
+            "message": "Redis could not be reached: nothing was cleared there",
+            "redis": SharedChange::Unavailable
+        })))),
+    }
+}
+
+/// `DELETE /factorial/<n>`: invalidates one key: n! leaves this instance's
+/// memory and the shared tier, and every other instance's memory when the
+/// invalidation reaches it. Everything else stays cached.
+#[delete("/factorial/<n>")]
+async fn forget_factorial(
+    _from: SameOriginChange,
+    n: &str,
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+) -> Result<NotStored<Json<Value>>, ApiError> {
+    learner?;
+    let input = FactorialInput::parse(n, lab.config().max_factorial).map_err(|refused| {
+        ApiError::new(Status::BadRequest, refused.message(n)).accepting(refused.accepted())
+    })?;
+    let forgotten = lab.forget_factorial(input.get()).await;
+    let message = match (forgotten.memory, forgotten.redis) {
+        (_, SharedChange::Done) => format!(
+            "{}! was removed from the shared tier and this instance's memory; the other \
+             instances drop it when the invalidation reaches them",
+            forgotten.n
+        ),
+        (true, _) => format!("{}! was removed from this instance's memory", forgotten.n),
+        (false, _) => format!(
+            "{}! was not in this instance's memory: nothing to remove",
+            forgotten.n
+        ),
+    };
+    Ok(NotStored::new(Json(json!({
+        "message": message,
+        "n": forgotten.n,
+        "memory_removed": forgotten.memory,
+        "redis": forgotten.redis,
+    }))))
+}
+
+fn no_shared_tier() -> ApiError {
+    ApiError::new(
+        Status::NotFound,
+        "there is no shared tier: this instance runs without redis_url",
+    )
+    .accepting(
+        "start Redis (scripts/redis.sh) and the app with \
+         ROCKET_REDIS_URL=redis://127.0.0.1:6379/",
+    )
 }
 
 /// `DELETE /cache/disk`: empties the disk tier only.

@@ -43,6 +43,8 @@ pub struct TimingChart {
 pub struct KindCounts {
     pub memory_hits: usize,
     pub disk_hits: usize,
+    /// Answers read from the shared tier (Redis) after the nearer tier missed.
+    pub redis_hits: usize,
     pub misses: usize,
     pub waited: usize,
 }
@@ -57,7 +59,8 @@ pub struct Tick {
 pub struct ChartPoint {
     pub x: f64,
     pub y: f64,
-    /// `memory-hit`, `disk-hit`, `miss` or `waited`: the mark's class.
+    /// `memory-hit`, `disk-hit`, `redis-hit`, `miss` or `waited`: the
+    /// mark's class.
     pub kind: &'static str,
     /// What the mark stands for, in words: its tooltip, and its line in
     /// the list under the chart for those who cannot hover.
@@ -88,6 +91,7 @@ impl TimingChart {
                     match record.tier {
                         Tier::Memory => "memory",
                         Tier::Disk => "disk",
+                        Tier::Redis => "shared tier (Redis)",
                     },
                     match record.outcome {
                         Outcome::Hit => "hit",
@@ -116,6 +120,7 @@ impl TimingChart {
             match kind_of(record) {
                 "memory-hit" => counts.memory_hits += 1,
                 "disk-hit" => counts.disk_hits += 1,
+                "redis-hit" => counts.redis_hits += 1,
                 "waited" => counts.waited += 1,
                 _ => counts.misses += 1,
             }
@@ -147,6 +152,7 @@ fn kind_of(record: &RequestRecord) -> &'static str {
     match (record.outcome, record.tier) {
         (Outcome::Hit, Tier::Memory) => "memory-hit",
         (Outcome::Hit, Tier::Disk) => "disk-hit",
+        (Outcome::Hit, Tier::Redis) => "redis-hit",
         (Outcome::Miss, _) => "miss",
         (Outcome::Waited, _) => "waited",
     }
@@ -204,6 +210,7 @@ mod tests {
             KindCounts {
                 memory_hits: 1,
                 disk_hits: 1,
+                redis_hits: 0,
                 misses: 1,
                 waited: 1
             }

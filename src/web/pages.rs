@@ -227,16 +227,21 @@ fn memory_detail(lookup: &MemoryLookup, n: u64) -> String {
         MemoryLookup::Joined(_) => format!(
             "Another request was already computing {n}!; this one waited for its answer instead of repeating the work."
         ),
+        MemoryLookup::Shared { .. } => format!(
+            "{n}! was not in this instance's memory, but the shared tier (Redis) had it: it was read from there, checked, and kept in memory. Nothing was multiplied here."
+        ),
     }
 }
 
 #[post("/memory/clear")]
-fn memory_clear(
+async fn memory_clear(
     _from: SameOriginChange,
     lab: &State<Lab>,
     learner: BrowserLearner,
 ) -> Flash<Redirect> {
-    let removed = lab.clear_memory(learner.recorded(), "POST /memory/clear");
+    let removed = lab
+        .clear_memory(learner.recorded(), "POST /memory/clear")
+        .await;
     Flash::success(
         Redirect::to(uri!(memory_page(_))),
         format!(
@@ -481,6 +486,14 @@ async fn disk_submit(
         DiskLookup::Joined { reason } => (
             format!(
                 "{} Another request was already doing the same work; this one waited for it.",
+                miss_sentence(reason)
+            ),
+            answer.written_at_ms.is_some(),
+        ),
+        DiskLookup::Shared { reason, .. } => (
+            format!(
+                "{} The shared tier (Redis) had it, stored by another instance: it was read \
+                 from there, checked, and written to this machine's disk.",
                 miss_sentence(reason)
             ),
             answer.written_at_ms.is_some(),

@@ -13,4 +13,5 @@ mod http_cache_lab;
 mod instances;
 mod metrics;
 mod pages;
+mod shared_tier;
 mod workshop;

@@ -58,6 +58,9 @@ impl CachedJson {
             memory_desc(&lookup),
             Some(timed.cache_elapsed),
         );
+        if let Some(shared) = consulted_shared(&lookup) {
+            push_shared_timing(&mut timing, shared);
+        }
         if let Some(work) = work {
             push_timing_entry(
                 &mut timing,
@@ -75,13 +78,30 @@ impl CachedJson {
 
         let detail = match lookup {
             MemoryLookup::Hit => None,
-            MemoryLookup::Computed(work) => Some(match work.reused_from {
-                Some(k) => format!("computed {} on top of {k}!", steps(work.steps_computed)),
-                None => format!("computed {} from 0! = 1", steps(work.steps_computed)),
-            }),
+            MemoryLookup::Computed(work) => Some(format!(
+                "{}{}",
+                match work.reused_from {
+                    Some(k) => format!("computed {} on top of {k}!", steps(work.steps_computed)),
+                    None => format!("computed {} from 0! = 1", steps(work.steps_computed)),
+                },
+                shared_afterword(work.shared.outcome)
+            )),
             MemoryLookup::Joined(_) => Some(format!(
                 "waited for another request that was computing {n}!"
             )),
+            MemoryLookup::Shared { joined: true, .. } => Some(format!(
+                "waited for another request that was reading {n}! from the shared tier (Redis)"
+            )),
+            MemoryLookup::Shared { lookup, .. } => {
+                Some(if lookup.outcome == SharedOutcome::Collapsed {
+                    format!(
+                        "not in this instance's memory; another instance was computing {n}!: \
+                         waited for it, then read its answer from the shared tier (Redis)"
+                    )
+                } else {
+                    "not in this instance's memory; read from the shared tier (Redis)".to_owned()
+                })
+            }
         };
         let caching = Caching::Revalidated {
             etag: answer.step.etag_field().to_string(),
@@ -93,7 +113,8 @@ impl CachedJson {
         Self {
             total,
             body,
-            hit: lookup.is_hit(),
+            // An answer from any cache is a hit; `Cache-Status` says which.
+            hit: lookup.is_hit() || lookup.from_shared(),
             detail,
             server_timing: timing,
             cache_status: memory_cache_status(&lookup),
@@ -118,14 +139,34 @@ impl CachedJson {
             DiskLookup::Computed { reason, stored } => (
                 "disk miss",
                 Some(format!(
-                    "{}; computed{}",
+                    "{}; computed{}{}",
                     miss_reason_text(reason),
                     if stored {
                         " and stored"
                     } else {
                         ", but the disk refused to store it"
-                    }
+                    },
+                    shared_afterword(answer.shared.outcome)
                 )),
+            ),
+            DiskLookup::Shared { reason, joined } => (
+                "disk miss",
+                Some(if joined {
+                    format!(
+                        "{}; waited for another request reading it from the shared tier (Redis)",
+                        miss_reason_text(reason)
+                    )
+                } else {
+                    format!(
+                        "{}; read from the shared tier (Redis){} and written to this machine's disk",
+                        miss_reason_text(reason),
+                        if answer.shared.outcome == SharedOutcome::Collapsed {
+                            " after waiting for another instance computing it"
+                        } else {
+                            ""
+                        }
+                    )
+                }),
             ),
             DiskLookup::Joined { reason } => (
                 "disk miss",
@@ -143,7 +184,14 @@ impl CachedJson {
             Some(read_and_parsed),
         );
         push_timing_entry(&mut timing, "cache", desc, Some(*cache_elapsed));
-        if !answer.lookup.is_hit() {
+        let consulted = !matches!(
+            answer.lookup,
+            DiskLookup::Joined { .. } | DiskLookup::Shared { joined: true, .. }
+        );
+        if consulted && answer.shared.outcome != SharedOutcome::Off {
+            push_shared_timing(&mut timing, answer.shared);
+        }
+        if !answer.lookup.is_hit() && !answer.lookup.from_shared() {
             push_timing_entry(
                 &mut timing,
                 "wait",
@@ -158,10 +206,10 @@ impl CachedJson {
         Self {
             total,
             body,
-            hit: answer.lookup.is_hit(),
+            hit: answer.lookup.is_hit() || answer.lookup.from_shared(),
             detail,
             server_timing: timing,
-            cache_status: disk_cache_status(&answer.lookup),
+            cache_status: disk_cache_status(&answer.lookup, answer.shared),
             key: Some(key),
             caching: Caching::Never,
         }
@@ -312,30 +360,115 @@ impl<'r> Responder<'r, 'static> for NoStoredAnswer {
 pub(super) const MEMORY_HIT_STATUS: &str = "cachelab-memory;hit";
 pub(super) const DISK_HIT_STATUS: &str = "cachelab-disk;hit";
 
-/// The memory tier's `Cache-Status` member: a hit; a miss it computed and
-/// stored; or a miss that waited for another request's computation
-/// (`collapsed`, RFC 9211 §2.6).
+/// The memory tier's `Cache-Status` member: a hit; a miss it computed (or
+/// read from the shared tier) and stored; or a miss that waited for
+/// another request of this instance (`collapsed`, RFC 9211 §2.6). When the
+/// shared tier was consulted, its member comes first: RFC 9211 §2 lists
+/// the cache nearest the origin first.
 pub(super) fn memory_cache_status(lookup: &MemoryLookup) -> Cow<'static, str> {
     let forward = match lookup {
         MemoryLookup::Hit => return Cow::Borrowed(MEMORY_HIT_STATUS),
-        MemoryLookup::Computed(_) => Forward::because(ForwardReason::Miss).stored(true),
-        MemoryLookup::Joined(_) => Forward::because(ForwardReason::Miss).collapsed(true),
+        MemoryLookup::Computed(_) | MemoryLookup::Shared { joined: false, .. } => {
+            Forward::because(ForwardReason::Miss).stored(true)
+        }
+        MemoryLookup::Joined(_) | MemoryLookup::Shared { joined: true, .. } => {
+            Forward::because(ForwardReason::Miss).collapsed(true)
+        }
     };
-    Cow::Owned(CacheStatusEntry::forwarded(CacheName::memory_tier(), forward).to_string())
+    let memory = CacheStatusEntry::forwarded(CacheName::memory_tier(), forward).to_string();
+    Cow::Owned(with_shared_member(consulted_shared(lookup), memory))
 }
 
 /// The disk tier's `Cache-Status` member. An expired entry is `fwd=stale`
 /// (the tier had a copy, too old to use); a damaged one is a miss with
 /// `detail=integrity`; `stored` says whether the new answer was written.
-pub(super) fn disk_cache_status(lookup: &DiskLookup) -> Cow<'static, str> {
+/// The shared tier's member comes first when it was consulted.
+pub(super) fn disk_cache_status(lookup: &DiskLookup, shared: SharedLookup) -> Cow<'static, str> {
     let Some(reason) = lookup.miss_reason() else {
         return Cow::Borrowed(DISK_HIT_STATUS);
     };
     // A waiter's answer was stored by the request it waited for.
-    Cow::Owned(disk_miss_status(reason, |forward| match *lookup {
+    let disk = disk_miss_status(reason, |forward| match *lookup {
         DiskLookup::Computed { stored, .. } => forward.stored(stored),
+        DiskLookup::Shared { joined: false, .. } => forward.stored(true),
         _ => forward.collapsed(true),
-    }))
+    });
+    let consulted = match lookup {
+        DiskLookup::Computed { .. } | DiskLookup::Shared { joined: false, .. } => Some(shared),
+        _ => None,
+    };
+    Cow::Owned(with_shared_member(consulted, disk))
+}
+
+/// What the shared tier did for this very request (`None` when it was not
+/// asked: a memory hit, or a wait for another request here, which asked it).
+fn consulted_shared(lookup: &MemoryLookup) -> Option<SharedLookup> {
+    match lookup {
+        MemoryLookup::Computed(work) => Some(work.shared),
+        MemoryLookup::Shared {
+            lookup,
+            joined: false,
+        } => Some(*lookup),
+        _ => None,
+    }
+    .filter(|shared| shared.outcome != SharedOutcome::Off)
+}
+
+fn with_shared_member(shared: Option<SharedLookup>, nearer: String) -> String {
+    match shared.and_then(|shared| shared_member(shared.outcome)) {
+        Some(member) => format!("{member}, {nearer}"),
+        None => nearer,
+    }
+}
+
+/// The shared tier's `Cache-Status` member: `hit`; `fwd=miss` and whether
+/// the computed answer was `stored` for the others; `collapsed` when it
+/// waited for another instance's computation; `detail=unavailable` when
+/// Redis could not be asked (down, or slower than `redis_timeout_ms`).
+pub(super) fn shared_member(outcome: SharedOutcome) -> Option<String> {
+    let name = CacheName::redis_tier();
+    let miss = Forward::because(ForwardReason::Miss);
+    let entry = match outcome {
+        SharedOutcome::Off => return None,
+        SharedOutcome::Hit => CacheStatusEntry::hit(name),
+        SharedOutcome::Collapsed => CacheStatusEntry::forwarded(name, miss.collapsed(true)),
+        SharedOutcome::Miss { damaged, stored } => {
+            let entry = CacheStatusEntry::forwarded(name, miss.stored(stored));
+            if damaged {
+                entry.detail(Detail::token("integrity").expect("\"integrity\" is a token"))
+            } else {
+                entry
+            }
+        }
+        SharedOutcome::Unavailable => CacheStatusEntry::forwarded(name, miss)
+            .detail(Detail::token("unavailable").expect("\"unavailable\" is a token")),
+    };
+    Some(entry.to_string())
+}
+
+/// `Server-Timing`'s `redis` metric: what the shared tier did and cost.
+fn push_shared_timing(timing: &mut String, shared: SharedLookup) {
+    let desc = match shared.outcome {
+        SharedOutcome::Off => return,
+        SharedOutcome::Hit => "redis hit",
+        SharedOutcome::Collapsed => "redis: waited for another instance",
+        SharedOutcome::Miss { stored: true, .. } => "redis miss, stored",
+        SharedOutcome::Miss { stored: false, .. } => "redis miss",
+        SharedOutcome::Unavailable => "redis unavailable",
+    };
+    push_timing_entry(timing, "redis", desc, Some(shared.elapsed));
+}
+
+/// What a computed answer's `X-Cache-Detail` adds about the shared tier.
+fn shared_afterword(outcome: SharedOutcome) -> &'static str {
+    match outcome {
+        SharedOutcome::Miss { stored: true, .. } => {
+            "; stored in the shared tier (Redis) for the other instances"
+        }
+        SharedOutcome::Miss { stored: false, .. } => "; the shared tier (Redis) did not take it",
+        SharedOutcome::Unavailable => "; the shared tier (Redis) was unavailable",
+        SharedOutcome::Off | SharedOutcome::Hit | SharedOutcome::Collapsed => "",
+    }
 }
 
 /// The disk tier's member for a miss for `reason`, with what the request
@@ -358,7 +491,9 @@ pub(super) fn disk_miss_status(
 pub(super) fn memory_desc(lookup: &MemoryLookup) -> &'static str {
     match lookup {
         MemoryLookup::Hit => "memory hit",
-        MemoryLookup::Computed(_) | MemoryLookup::Joined(_) => "memory miss",
+        MemoryLookup::Computed(_) | MemoryLookup::Joined(_) | MemoryLookup::Shared { .. } => {
+            "memory miss"
+        }
     }
 }
 
