@@ -21,6 +21,7 @@ pub mod pages;
 pub mod proxy_witness;
 pub mod render;
 pub mod request_start;
+pub mod shared_tier;
 
 /// An answer sent with `Cache-Control: no-store` (RFC 9111 §5.2.2.5): one
 /// that describes a moment (a count, a report, what a change did), which no

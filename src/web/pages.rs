@@ -245,8 +245,13 @@ async fn memory_clear(
     Flash::success(
         Redirect::to(uri!(memory_page(_))),
         format!(
-            "Memory cache cleared: {} removed.",
-            count_of(removed, "entry", "entries")
+            "This instance's memory cache cleared: {} removed. {}",
+            count_of(removed, "entry", "entries"),
+            if lab.shared().is_configured() {
+                "Every other instance was told through Redis to empty its memory too (the dashboard shows each message arriving)."
+            } else {
+                "Any other instance of the app keeps its own copies: without a shared tier (Redis) nothing tells them."
+            }
         ),
     )
 }
@@ -568,6 +573,7 @@ struct DashboardPage {
     data_delay_ms: u64,
     /// Every instance on this machine, this one included.
     instances: Vec<InstanceColumn>,
+    shared: crate::web::shared_tier::SharedTierView,
 }
 
 fn counters(hits: u64, misses: u64) -> TierCounters {
@@ -581,7 +587,7 @@ fn counters(hits: u64, misses: u64) -> TierCounters {
 /// `GET /dashboard`: both tiers' counters, each instance's side by side,
 /// and a chart of recent timings.
 #[get("/dashboard")]
-fn dashboard(
+async fn dashboard(
     lab: &State<Lab>,
     instances: &State<Instances>,
     _learner: BrowserLearner,
@@ -602,6 +608,7 @@ fn dashboard(
         disk,
         chart: TimingChart::from_records(&lab.history().recent()),
         data_delay_ms: lab.config().data_delay_ms,
+        shared: crate::web::shared_tier::SharedTierView::of(lab.shared()).await,
     };
     render(
         "dashboard",
@@ -623,9 +630,18 @@ async fn dashboard_clear(
     Flash::success(
         Redirect::to(uri!(dashboard)),
         format!(
-            "Both caches cleared: {} from memory and {} from disk removed.",
+            "Caches cleared: {} from memory and {} from disk removed{}.",
             count_of(cleared.memory_entries_removed, "entry", "entries"),
-            count_of(cleared.disk_entries_removed, "entry", "entries")
+            count_of(cleared.disk_entries_removed, "entry", "entries"),
+            match cleared.redis {
+                crate::lab::SharedChange::Off => "",
+                crate::lab::SharedChange::Done => {
+                    "; the shared tier (Redis) emptied, and the other instances told to empty their memory"
+                }
+                crate::lab::SharedChange::Unavailable => {
+                    "; Redis could not be reached, so the shared tier and the other instances' memory keep their copies"
+                }
+            }
         ),
     )
 }

@@ -323,3 +323,39 @@ async fn a_cold_value_wanted_on_two_instances_at_once_is_computed_once() {
     let bodies: std::collections::HashSet<_> = answers.iter().map(|(_, body)| body).collect();
     assert_eq!(bodies.len(), 1);
 }
+
+#[test]
+fn the_dashboard_shows_the_shared_tier_and_invalidations_arriving() {
+    let redis = RedisServer::start();
+    let (a, b) = (instance("a", &redis), instance("b", &redis));
+    b.get("/factorial/6");
+    a.get("/factorial/8");
+    b.get("/factorial/8");
+    let held = b.stats()["memory"]["entries"].as_u64().expect("a count");
+    assert!(held > 1);
+    a.delete("/cache/memory");
+    assert!(b.wait_for(Duration::from_secs(5), |b| {
+        !redis_stats(b)["arrivals"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    }));
+    let page = b.get("/dashboard").body;
+    assert!(page.contains("up: shared by every instance"), "{page}");
+    assert!(
+        page.contains("memory cleared by instance <strong>a</strong>"),
+        "the arrival is listed"
+    );
+    assert!(
+        page.contains(&format!("{held} entries dropped here")),
+        "every step b held"
+    );
+    assert!(
+        page.contains(r#"<circle class="redis-hit""#),
+        "b's Redis hit is charted"
+    );
+
+    let alone = TestApp::new();
+    let page = alone.get("/dashboard").body;
+    assert!(page.contains(r#"id="shared-off""#));
+    assert!(page.contains("leaves every other instance's memory with its copies"));
+}
