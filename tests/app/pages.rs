@@ -482,11 +482,15 @@ fn clearing_from_a_page_posts_redirects_and_flashes_once() {
     drop(response);
 
     let page = browse(&app, "/memory").body;
-    assert!(page.contains("Memory cache cleared: 10 entries removed."));
+    assert!(page.contains("memory cache cleared: 10 entries removed."));
+    assert!(
+        page.contains("Any other instance of the app keeps its own copies"),
+        "without a shared tier, nothing tells the others"
+    );
     assert!(page.contains("0 of 100 places used"));
     let again = browse(&app, "/memory").body;
     assert!(
-        !again.contains("Memory cache cleared"),
+        !again.contains("memory cache cleared"),
         "a flash shows once"
     );
 
@@ -504,7 +508,7 @@ fn clearing_from_a_page_posts_redirects_and_flashes_once() {
     drop(response);
     let dashboard = browse(&app, "/dashboard").body;
     assert!(dashboard
-        .contains("Both caches cleared: 3 entries from memory and 0 entries from disk removed."));
+        .contains("Caches cleared: 3 entries from memory and 0 entries from disk removed."));
     // As the dashboard says: clearing empties the caches, not the counters
     // or the chart.
     assert!(
