@@ -25,6 +25,9 @@ use crate::web::instance::{self, InstanceColumn};
 use crate::web::render::{render, BaseUrl};
 use crate::web::request_start::RequestStarted;
 
+mod wording;
+use wording::{memory_detail, miss_sentence};
+
 pub fn routes() -> Vec<Route> {
     routes![
         overview,
@@ -208,29 +211,6 @@ async fn memory_page(
         status,
         render("memory", "Memory cache: factorials", flash, content),
     )
-}
-
-fn memory_detail(lookup: &MemoryLookup, n: u64) -> String {
-    match lookup {
-        MemoryLookup::Hit => format!("{n}! was already in memory: nothing was computed."),
-        MemoryLookup::Computed(work) => match work.reused_from {
-            Some(k) => format!(
-                "{k}! was in memory, so only {} {} needed to reach {n}!.",
-                count_of(work.steps_computed as usize, "multiplication", "multiplications"),
-                if work.steps_computed == 1 { "was" } else { "were" }
-            ),
-            None => format!(
-                "Nothing smaller was in memory, so all {} multiplications were done.",
-                work.steps_computed
-            ),
-        },
-        MemoryLookup::Joined(_) => format!(
-            "Another request was already computing {n}!; this one waited for its answer instead of repeating the work."
-        ),
-        MemoryLookup::Shared { .. } => format!(
-            "{n}! was not in this instance's memory, but the shared tier (Redis) had it: it was read from there, checked, and kept in memory. Nothing was multiplied here."
-        ),
-    }
 }
 
 #[post("/memory/clear")]
@@ -526,17 +506,6 @@ async fn disk_submit(
         Status::Ok,
         render("disk", "Disk cache: JSON bodies", None, content),
     )
-}
-
-fn miss_sentence(reason: crate::disk::MissReason) -> &'static str {
-    use crate::disk::MissReason;
-    match reason {
-        MissReason::Absent => "Nothing was stored under this key yet.",
-        MissReason::Expired => "An entry was stored, but it was older than the TTL.",
-        MissReason::Unreadable => {
-            "An entry was stored, but its bytes no longer matched their hash, so it was not used."
-        }
-    }
 }
 
 #[post("/disk/clear")]
