@@ -140,7 +140,7 @@ fn a_page_showing_a_one_time_message_is_private() {
     assert_eq!(cleared.status(), Status::SeeOther);
     drop(cleared);
     let page = browse(&app, "/memory", &[]);
-    assert!(page.body.contains("Memory cache cleared"));
+    assert!(page.body.contains("memory cache cleared"));
     assert_eq!(cache_control(&page), Some("private, no-cache"));
 }
 
