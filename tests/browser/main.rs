@@ -413,7 +413,7 @@ async fn a_learner_runs_every_experiment_in_chromium() {
     submit(&browser, "form[action='/memory/clear']").await;
     assert!(text_of(&browser, ".flash")
         .await
-        .contains("Memory cache cleared"));
+        .contains("memory cache cleared"));
     assert!(text_of(&browser, "#contents-heading + p")
         .await
         .starts_with("0 of 100"));
