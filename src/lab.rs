@@ -343,12 +343,13 @@ impl Lab {
     /// Forgets n! here, in the shared tier, and in every other instance's
     /// memory: one key invalidated everywhere, the rest kept.
     pub async fn forget_factorial(&self, n: u64) -> Forgotten {
-        let memory = self.memory.forget(n);
         let mut key = itoa::Buffer::new();
+        // Farthest first, as in `clear_all`.
         let removed = self
             .shared
             .forget(crate::redis_tier::Kind::Factorial, key.format(n))
             .await;
+        let memory = self.memory.forget(n);
         if removed {
             self.shared.publish(Scope::Factorial(n)).await;
         }
@@ -366,8 +367,10 @@ impl Lab {
     }
 
     pub async fn clear_all(&self, learner: Option<&LearnerName>, request: &str) -> Cleared {
-        let memory_entries_removed = self.memory.clear();
+        // Farthest first: emptied the other way round, a request here
+        // could refill memory from Redis between the two.
         let redis = SharedChange::of(&self.shared, self.shared.clear().await.is_some());
+        let memory_entries_removed = self.memory.clear();
         self.shared.publish(Scope::Memory).await;
         let cleared = Cleared {
             memory_entries_removed,

@@ -21,7 +21,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cached::stores::AsyncRedisCache;
 use cached::ConcurrentCachedAsync;
@@ -32,11 +32,13 @@ mod checked;
 mod coherence;
 mod keeper;
 mod lease;
+mod lookup;
 
 pub use checked::SharedValue;
 pub use coherence::{Arrival, Invalidation, Scope};
 use keeper::Connected;
 pub use lease::Lease;
+pub use lookup::{Fetched, Ticket};
 
 /// The prefix of every key this app writes, so a clear never touches
 /// anything else the server holds.
@@ -148,45 +150,6 @@ impl SharedLookup {
     };
 }
 
-/// What a nearer tier gets back when it asks the shared tier before
-/// computing.
-pub enum Fetched {
-    /// The checked answer, and how it was found.
-    Found {
-        body: Arc<[u8]>,
-        lookup: SharedLookup,
-    },
-    /// Compute it; then hand the answer to [`RedisTier::keep`] with this
-    /// ticket, which stores it for the others and releases the lease.
-    Compute(Ticket),
-}
-
-/// The right to compute one missing answer, with what the shared tier
-/// already did about it.
-pub struct Ticket {
-    kind: Kind,
-    key: String,
-    lease: Option<Lease>,
-    damaged: bool,
-    outcome: SharedOutcome,
-    started: Instant,
-    spent: Duration,
-}
-
-impl Ticket {
-    fn local(kind: Kind, key: &str, outcome: SharedOutcome) -> Self {
-        Self {
-            kind,
-            key: key.to_owned(),
-            lease: None,
-            damaged: false,
-            outcome,
-            started: Instant::now(),
-            spent: Duration::ZERO,
-        }
-    }
-}
-
 /// Counters for `/stats`, the dashboard and `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct RedisStats {
@@ -248,6 +211,8 @@ struct Inner {
     /// Recent invalidations received from other instances, newest last.
     arrivals: Mutex<std::collections::VecDeque<Arrival>>,
     on_invalidation: RwLock<Option<InvalidationHandler>>,
+    /// Wakes the keeper when a call failed, so it checks Redis at once.
+    check_now: tokio::sync::Notify,
     /// Tells this instance's own messages apart from the others' (the name
     /// alone may repeat after a restart).
     origin: String,
@@ -270,6 +235,7 @@ impl RedisTier {
             counters: Counters::default(),
             arrivals: Mutex::new(std::collections::VecDeque::new()),
             on_invalidation: RwLock::new(None),
+            check_now: tokio::sync::Notify::new(),
             origin,
         }))
     }
@@ -321,138 +287,12 @@ impl RedisTier {
         }
     }
 
-    /// Looks `key` up before a nearer tier computes it. A checked answer is
-    /// [`Fetched::Found`]. Otherwise the caller computes, under a lease when
-    /// Redis is up: if another instance already holds the lease, this waits
-    /// (at most the lease's length) for its answer to appear, so a cold
-    /// value requested on several instances at once is computed once.
-    pub async fn fetch(&self, kind: Kind, key: &str) -> Fetched {
-        let started = Instant::now();
-        let Some(connected) = self.usable() else {
-            return Fetched::Compute(Ticket::local(kind, key, self.unusable_outcome()));
-        };
-        let mut damaged = false;
-        match self.read(&connected, kind, key).await {
-            Read::Found(body) => return self.found(body, SharedOutcome::Hit, started),
-            Read::Absent => {}
-            Read::Damaged => damaged = true,
-            Read::Failed => {
-                return Fetched::Compute(Ticket::local(kind, key, SharedOutcome::Unavailable))
-            }
-        }
-        let lease_length = self.0.settings.lease;
-        let deadline = started + lease_length;
-        loop {
-            match lease::acquire(self, &connected, kind, key, lease_length).await {
-                Ok(Some(lease)) => {
-                    bump(&self.0.counters.misses);
-                    return Fetched::Compute(Ticket {
-                        kind,
-                        key: key.to_owned(),
-                        lease: Some(lease),
-                        damaged,
-                        outcome: SharedOutcome::Miss {
-                            damaged,
-                            stored: false,
-                        },
-                        started,
-                        spent: started.elapsed(),
-                    });
-                }
-                Ok(None) => {}
-                Err(()) => {
-                    return Fetched::Compute(Ticket::local(kind, key, SharedOutcome::Unavailable))
-                }
-            }
-            // Someone else is computing it: wait for their answer, or for
-            // their lease to go (finished, failed or crashed), whichever is
-            // first, and never past our own deadline.
-            if Instant::now() >= deadline {
-                bump(&self.0.counters.misses);
-                let mut ticket = Ticket::local(
-                    kind,
-                    key,
-                    SharedOutcome::Miss {
-                        damaged,
-                        stored: false,
-                    },
-                );
-                ticket.started = started;
-                ticket.spent = started.elapsed();
-                return Fetched::Compute(ticket);
-            }
-            tokio::time::sleep(lease::POLL_INTERVAL).await;
-            match self.read(&connected, kind, key).await {
-                Read::Found(body) => {
-                    bump(&self.0.counters.collapsed);
-                    return self.found(body, SharedOutcome::Collapsed, started);
-                }
-                Read::Absent | Read::Damaged => {}
-                Read::Failed => {
-                    return Fetched::Compute(Ticket::local(kind, key, SharedOutcome::Unavailable))
-                }
-            }
-        }
-    }
-
-    fn found(&self, body: Arc<[u8]>, outcome: SharedOutcome, started: Instant) -> Fetched {
-        bump(&self.0.counters.hits);
-        self.0
-            .counters
-            .bytes_read
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
-        Fetched::Found {
-            body,
-            lookup: SharedLookup {
-                outcome,
-                elapsed: started.elapsed(),
-            },
-        }
-    }
-
-    /// Stores a computed answer for the other instances (when Redis is up)
-    /// and releases the lease; returns what the shared tier did for this
-    /// request, and what it cost in all.
-    pub async fn keep(&self, ticket: Ticket, body: &[u8]) -> SharedLookup {
-        let Ticket {
-            kind,
-            key,
-            lease,
-            damaged,
-            outcome,
-            started,
-            spent,
-        } = ticket;
-        let SharedOutcome::Miss { .. } = outcome else {
-            return SharedLookup {
-                outcome,
-                elapsed: spent,
-            };
-        };
-        let writing = Instant::now();
-        let stored = match self.usable() {
-            Some(connected) => {
-                let stored = self.write(&connected, kind, &key, body).await;
-                if let Some(lease) = lease {
-                    lease::release(self, &connected, lease).await;
-                }
-                stored
-            }
-            None => false,
-        };
-        let _ = started;
-        SharedLookup {
-            outcome: SharedOutcome::Miss { damaged, stored },
-            elapsed: spent + writing.elapsed(),
-        }
-    }
-
     /// Removes one answer from Redis. `false` when Redis could not be asked.
     pub async fn forget(&self, kind: Kind, key: &str) -> bool {
         let Some(connected) = self.usable() else {
             return false;
         };
-        let removed = match kind {
+        let asked = match kind {
             Kind::Factorial => {
                 self.call(connected.factorials.async_cache_delete(&key.to_owned()))
                     .await
@@ -462,15 +302,26 @@ impl RedisTier {
                     .await
             }
         };
-        removed.is_some()
+        asked.is_some()
     }
 
     /// Empties the shared tier (this app's keys only). `None` when Redis
     /// could not be asked.
     pub async fn clear(&self) -> Option<()> {
         let connected = self.usable()?;
-        self.call(connected.factorials.async_cache_clear()).await?;
-        self.call(connected.data.async_cache_clear()).await
+        // A clear walks every key (`SCAN` and `DEL`, a hundred at a time),
+        // so it gets a budget of many calls rather than one call's limit.
+        let budget = self.clear_budget();
+        self.call_within(budget, connected.factorials.async_cache_clear())
+            .await?;
+        self.call_within(budget, connected.data.async_cache_clear())
+            .await
+    }
+
+    /// What a walk over every key may take: many calls' worth, and never
+    /// less than two seconds.
+    fn clear_budget(&self) -> Duration {
+        (self.0.settings.timeout * 50).max(Duration::from_secs(2))
     }
 
     /// How many answers the shared tier holds now, of both kinds (`None`
@@ -558,30 +409,38 @@ impl RedisTier {
         }
     }
 
-    /// Runs one call with the timeout; a failure or a timeout marks the
-    /// tier down (logged once per outage) and is `None`.
+    /// Runs one call with the timeout; a failure or a timeout is `None`,
+    /// counted, and makes the keeper check Redis at once. One slow call is
+    /// not an outage: only the keeper, whose own check also fails, marks
+    /// the tier down.
     async fn call<T, E: std::fmt::Display>(
         &self,
         call: impl std::future::Future<Output = Result<T, E>>,
     ) -> Option<T> {
-        match tokio::time::timeout(self.0.settings.timeout, call).await {
+        self.call_within(self.0.settings.timeout, call).await
+    }
+
+    async fn call_within<T, E: std::fmt::Display>(
+        &self,
+        limit: Duration,
+        call: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Option<T> {
+        match tokio::time::timeout(limit, call).await {
             Ok(Ok(value)) => Some(value),
-            Ok(Err(error)) => {
-                self.went_down(&error.to_string());
-                None
-            }
-            Err(_) => {
-                self.went_down(&format!(
-                    "no answer within {} ms",
-                    self.0.settings.timeout.as_millis()
-                ));
+            Ok(Err(_)) | Err(_) => {
+                self.call_failed();
                 None
             }
         }
     }
 
-    fn went_down(&self, why: &str) {
+    fn call_failed(&self) {
         bump(&self.0.counters.errors);
+        self.0.check_now.notify_one();
+    }
+
+    /// Marks the tier down (the keeper's verdict), logging the outage once.
+    fn went_down(&self, why: &str) {
         let was = self.0.health.swap(Health::Down.as_u8(), Ordering::Relaxed);
         if Health::from_u8(was) == Health::Up {
             bump(&self.0.counters.outages);
@@ -590,80 +449,6 @@ impl RedisTier {
             );
         }
     }
-
-    async fn read(&self, connected: &Connected, kind: Kind, key: &str) -> Read {
-        let got = match kind {
-            Kind::Factorial => {
-                tokio::time::timeout(
-                    self.0.settings.timeout,
-                    connected.factorials.async_cache_get(&key.to_owned()),
-                )
-                .await
-            }
-            Kind::Data => {
-                tokio::time::timeout(
-                    self.0.settings.timeout,
-                    connected.data.async_cache_get(&key.to_owned()),
-                )
-                .await
-            }
-        };
-        let value = match got {
-            Ok(Ok(Some(value))) => value,
-            Ok(Ok(None)) => return Read::Absent,
-            // Bytes that are not a stored answer at all.
-            Ok(Err(error)) if error.is_deserialization() => {
-                bump(&self.0.counters.damaged);
-                return Read::Damaged;
-            }
-            Ok(Err(error)) => {
-                self.went_down(&error.to_string());
-                return Read::Failed;
-            }
-            Err(_) => {
-                self.went_down(&format!(
-                    "no answer within {} ms",
-                    self.0.settings.timeout.as_millis()
-                ));
-                return Read::Failed;
-            }
-        };
-        match value.checked(kind, key) {
-            Some(body) => Read::Found(body),
-            None => {
-                bump(&self.0.counters.damaged);
-                Read::Damaged
-            }
-        }
-    }
-
-    async fn write(&self, connected: &Connected, kind: Kind, key: &str, body: &[u8]) -> bool {
-        let Some(value) = SharedValue::of(body) else {
-            return false;
-        };
-        let stored = match kind {
-            Kind::Factorial => {
-                self.call(connected.factorials.async_cache_set(key.to_owned(), value))
-                    .await
-            }
-            Kind::Data => {
-                self.call(connected.data.async_cache_set(key.to_owned(), value))
-                    .await
-            }
-        };
-        if stored.is_some() {
-            bump(&self.0.counters.stored);
-        }
-        stored.is_some()
-    }
-}
-
-/// One read of a value.
-enum Read {
-    Found(Arc<[u8]>),
-    Absent,
-    Damaged,
-    Failed,
 }
 
 /// The store for one kind of answer.

@@ -42,14 +42,31 @@ impl SharedValue {
         }
         let belongs = match kind {
             Kind::Data => self.sha256 == key,
-            Kind::Factorial => self
-                .body
-                .strip_prefix("{\"number\":")
-                .and_then(|rest| rest.strip_prefix(key))
-                .is_some_and(|rest| rest.starts_with(",\"factorial\":\"")),
+            Kind::Factorial => is_factorial_answer(&self.body, key),
         };
         belongs.then(|| Arc::from(self.body.into_bytes()))
     }
+}
+
+/// Whether `body` is exactly `{"number":<key>,"factorial":"<digits>","digits":<count>}`,
+/// the answer for n = `key` as this app writes it.
+fn is_factorial_answer(body: &str, key: &str) -> bool {
+    let Some(rest) = body
+        .strip_prefix("{\"number\":")
+        .and_then(|rest| rest.strip_prefix(key))
+        .and_then(|rest| rest.strip_prefix(",\"factorial\":\""))
+    else {
+        return false;
+    };
+    let Some((digits, rest)) = rest.split_once('"') else {
+        return false;
+    };
+    let count = rest
+        .strip_prefix(",\"digits\":")
+        .and_then(|rest| rest.strip_suffix('}'));
+    !digits.is_empty()
+        && digits.bytes().all(|byte| byte.is_ascii_digit())
+        && count == Some(digits.len().to_string().as_str())
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -86,6 +103,19 @@ mod tests {
         let mut value = SharedValue::of(FIVE.as_bytes()).expect("text");
         value.body = value.body.replace("120", "121");
         assert_eq!(value.checked(Kind::Factorial, "5"), None);
+    }
+
+    #[test]
+    fn an_intact_value_that_is_not_shaped_as_an_answer_fails() {
+        for body in [
+            r#"{"number":5,"factorial":"12x","digits":3}"#,
+            r#"{"number":5,"factorial":"120","digits":4}"#,
+            r#"{"number":5,"factorial":"","digits":0}"#,
+            r#"{"number":5,"factorial":"120","digits":3,"extra":1}"#,
+        ] {
+            let value = SharedValue::of(body.as_bytes()).expect("text");
+            assert_eq!(value.checked(Kind::Factorial, "5"), None, "{body}");
+        }
     }
 
     #[test]

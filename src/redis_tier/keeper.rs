@@ -44,10 +44,12 @@ pub(super) async fn run(tier: RedisTier, stop: impl std::future::Future<Output =
             if lost_subscription {
                 tier.went_down("the subscription to invalidations was closed");
             } else if let Some(connected) = tier.usable() {
-                let mut connection = connected.commands.clone();
-                let _ = tier
-                    .call(redis::cmd("PING").query_async::<String>(&mut connection))
-                    .await;
+                // Twice, so that one slow answer is not taken for an outage.
+                if let Err(why) = ping(&tier, &connected).await {
+                    if ping(&tier, &connected).await.is_err() {
+                        tier.went_down(&why);
+                    }
+                }
             }
             CHECK_WHILE_UP
         } else {
@@ -82,10 +84,28 @@ pub(super) async fn run(tier: RedisTier, stop: impl std::future::Future<Output =
         tokio::select! {
             () = &mut stop => break,
             () = tokio::time::sleep(wait) => {}
+            // A request's call failed: check now rather than at the next tick.
+            () = tier.0.check_now.notified() => {}
         }
     }
     if let Some(listener) = listener {
         listener.abort();
+    }
+}
+
+/// One `PING`, within the timeout.
+async fn ping(tier: &RedisTier, connected: &Connected) -> Result<(), String> {
+    let mut connection = connected.commands.clone();
+    let limit = tier.0.settings.timeout;
+    match tokio::time::timeout(
+        limit,
+        redis::cmd("PING").query_async::<String>(&mut connection),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer to PING within {} ms", limit.as_millis())),
     }
 }
 
@@ -157,8 +177,17 @@ async fn connect(tier: &RedisTier) -> Result<(Connected, JoinHandle<()>), String
     ))
 }
 
-/// Answers of both kinds in Redis now, counted with `SCAN`.
+/// Answers of both kinds in Redis now, counted with `SCAN`, within a few
+/// calls' time in all (a page must not wait on a huge keyspace).
 pub(super) async fn count_keys(tier: &RedisTier, connected: &Connected) -> Option<u64> {
+    let budget = tier.0.settings.timeout * 5;
+    tokio::time::timeout(budget, scan_count(tier, connected))
+        .await
+        .ok()
+        .flatten()
+}
+
+async fn scan_count(tier: &RedisTier, connected: &Connected) -> Option<u64> {
     let mut total = 0;
     for kind in [Kind::Factorial, Kind::Data] {
         let pattern = format!("{NAMESPACE}:{}:*", kind.label());

@@ -359,3 +359,44 @@ fn the_dashboard_shows_the_shared_tier_and_invalidations_arriving() {
     assert!(page.contains(r#"id="shared-off""#));
     assert!(page.contains("leaves every other instance's memory with its copies"));
 }
+
+#[test]
+fn a_slow_redis_costs_a_request_no_more_than_its_timeouts() {
+    let redis = RedisServer::start();
+    let a = TestApp::with(|settings| {
+        settings
+            .merge(setting("instance_name", "a"))
+            .merge(setting("redis_url", redis.url()))
+            .merge(setting("redis_timeout_ms", 100))
+    });
+    wait_for_health(&a, "up");
+    // Redis stops answering anyone for two seconds, without closing.
+    assert_eq!(
+        redis
+            .command(&["CLIENT", "PAUSE", "2000", "ALL"])
+            .ok()
+            .as_deref(),
+        Some("+OK")
+    );
+    for n in 60..70 {
+        let started = Instant::now();
+        let answer = a.get(&format!("/factorial/{n}"));
+        assert_eq!(answer.status, Status::Ok);
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "{n}!: {:?}",
+            started.elapsed()
+        );
+    }
+    let stats = redis_stats(&a)["stats"].clone();
+    assert!(stats["errors"].as_u64() >= Some(1), "{stats}");
+    assert!(stats["unavailable"].as_u64() >= Some(1), "{stats}");
+    // Once Redis answers again, sharing resumes by itself.
+    let b = instance("b", &redis);
+    wait_for_health(&a, "up");
+    a.get("/factorial/80");
+    assert_eq!(
+        b.get("/factorial/80").header("Cache-Status"),
+        Some("cachelab-redis;hit, cachelab-memory;fwd=miss;stored")
+    );
+}

@@ -209,7 +209,7 @@ impl CachedJson {
             hit: answer.lookup.is_hit() || answer.lookup.from_shared(),
             detail,
             server_timing: timing,
-            cache_status: disk_cache_status(&answer.lookup, answer.shared),
+            cache_status: disk_cache_status(answer),
             key: Some(key),
             caching: Caching::Never,
         }
@@ -383,14 +383,15 @@ pub(super) fn memory_cache_status(lookup: &MemoryLookup) -> Cow<'static, str> {
 /// (the tier had a copy, too old to use); a damaged one is a miss with
 /// `detail=integrity`; `stored` says whether the new answer was written.
 /// The shared tier's member comes first when it was consulted.
-pub(super) fn disk_cache_status(lookup: &DiskLookup, shared: SharedLookup) -> Cow<'static, str> {
+pub(super) fn disk_cache_status(answer: &DiskAnswer) -> Cow<'static, str> {
+    let (lookup, shared) = (&answer.lookup, answer.shared);
     let Some(reason) = lookup.miss_reason() else {
         return Cow::Borrowed(DISK_HIT_STATUS);
     };
     // A waiter's answer was stored by the request it waited for.
     let disk = disk_miss_status(reason, |forward| match *lookup {
         DiskLookup::Computed { stored, .. } => forward.stored(stored),
-        DiskLookup::Shared { joined: false, .. } => forward.stored(true),
+        DiskLookup::Shared { joined: false, .. } => forward.stored(answer.written_at_ms.is_some()),
         _ => forward.collapsed(true),
     });
     let consulted = match lookup {
