@@ -50,10 +50,8 @@ impl RedisServer {
     /// and a test that needs Redis must not pass without one.
     pub fn start() -> Self {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!(
-            "cachelab-redis-{}-{port}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("cachelab-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory for redis-server");
         let mut server = Self {
             port,
@@ -92,7 +90,14 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port"])
             .arg(self.port.to_string())
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "yes"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -153,10 +158,7 @@ impl RedisServer {
             return Vec::new();
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let request = format!(
-            "*2\r\n$4\r\nKEYS\r\n${}\r\n{pattern}\r\n",
-            pattern.len()
-        );
+        let request = format!("*2\r\n$4\r\nKEYS\r\n${}\r\n{pattern}\r\n", pattern.len());
         if stream.write_all(request.as_bytes()).is_err() {
             return Vec::new();
         }
@@ -205,8 +207,15 @@ mod tests {
         assert_eq!(server.get("k"), Some(b"v".to_vec()));
         assert_eq!(server.keys("k*"), vec!["k".to_owned()]);
         server.stop();
-        assert!(server.command(&["PING"]).is_err(), "a stopped server refuses");
+        assert!(
+            server.command(&["PING"]).is_err(),
+            "a stopped server refuses"
+        );
         server.start_again();
-        assert_eq!(server.get("k"), None, "a restarted cache-only Redis is empty");
+        assert_eq!(
+            server.get("k"),
+            None,
+            "a restarted cache-only Redis is empty"
+        );
     }
 }
