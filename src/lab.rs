@@ -118,12 +118,13 @@ impl Lab {
                 clock: clock.clone(),
             },
         );
-        let workshop = Workshop::open(
+        let workshop = Workshop::open_shared(
             &config.progress_path(),
             PlanSettings {
                 memory_capacity: config.memory_capacity,
                 max_factorial: config.max_factorial,
             },
+            crate::workshop::SharedRoom::from_config(&config),
         );
         let shared = RedisTier::new(RedisSettings {
             url: config.redis_url.clone(),

@@ -80,6 +80,7 @@ pub fn rocket_with_clock(
         clock.clone(),
     );
     let reporter = instances.reporter(lab.instance_counts());
+    let workshop_sharing = lab.workshop().sharing_task();
     let rocket = web::stage(rocket::custom(figment));
     let rocket = web::instance::stage(rocket, instances, reporter)
         .attach(AdHoc::on_liftoff("disk sweeper", |rocket| {
@@ -92,6 +93,15 @@ pub fn rocket_with_clock(
             let stop = rocket.shutdown();
             Box::pin(async move {
                 tokio::spawn(shared_tier.keeper(stop));
+            })
+        }))
+        // Only with redis_url set: the workshop shared with the other instances.
+        .attach(AdHoc::on_liftoff("workshop sharing", |rocket| {
+            let stop = rocket.shutdown();
+            Box::pin(async move {
+                if let Some(task) = workshop_sharing {
+                    tokio::spawn(task.run(stop));
+                }
             })
         }))
         .manage(lab);

@@ -11,18 +11,23 @@
 //! background thread, so no request waits on that write, and replayed at
 //! start-up. Each start gets a new boot id, which is how the persistence
 //! exercise tells that the app was restarted between two requests.
+//!
+//! With `redis_url` set, instances share the room through a Redis stream
+//! (see [`SharedRoom`]): a learner's progress is the same whichever
+//! instance answers.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::system_now_ms as now_ms;
 use crate::disk::MissReason;
+use crate::instances::InstanceName;
 
 mod checks;
 mod event;
@@ -32,6 +37,8 @@ mod learner;
 mod plan;
 mod progress_log;
 mod reading;
+mod records;
+mod shared_log;
 
 pub use checks::{check, check_at, check_report, reports_used_up, short, Evidence};
 pub use event::{ClearedTier, DataEvent, Event, FactorialEvent, HttpResourceEvent, What};
@@ -41,6 +48,10 @@ pub use learner::LearnerName;
 pub use plan::{key_of, HttpLesson, LruSteps, Path as ExercisePath, Plan, PlanSettings};
 use progress_log::*;
 pub use reading::{Reading, ReadingError};
+pub use records::LearnerProgress;
+use records::{make_room_for_a_learner, progress, LearnerRecord};
+use shared_log::{Link, Origin, SharedLine};
+pub use shared_log::{SharedRoom, SharingState, SharingStatus, SharingTask};
 
 /// Events kept per learner: enough for every exercise, bounded so a busy
 /// room cannot grow memory without limit. Some checks compare events
@@ -90,27 +101,20 @@ pub struct Tick {
 }
 
 /// A clear by anyone: evictions only count if no clear explains the miss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClearRecord {
     at_ms: u64,
     boot: u64,
     #[serde(default)]
     seq: u64,
+    /// The instance whose tiers it emptied (see [`Event::instance`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    instance: Option<InstanceName>,
     tier: ClearedTier,
 }
 
-#[derive(Default)]
-struct LearnerRecord {
-    events: VecDeque<Event>,
-    ticks: BTreeMap<Exercise, Tick>,
-    last_seen_ms: u64,
-    /// The claim number of the key that holds this name (see `identity`):
-    /// once set, only a credential with it acts as this learner.
-    claim: Option<u32>,
-}
-
 /// One line of the progress file.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum LogLine {
     Event {
@@ -135,12 +139,24 @@ enum LogLine {
         learner: LearnerName,
         claim: u32,
     },
+    /// A line numbered by the run of the instance it came from, in a room
+    /// shared through Redis (see `shared_log`).
+    Shared(Box<SharedLine>),
+    /// Every line up to `number` from `origin` is already held.
+    SharedUpTo {
+        origin: Origin,
+        number: u64,
+    },
 }
 
+#[derive(Default)]
 struct State {
     learners: HashMap<LearnerName, LearnerRecord>,
     clears: Vec<ClearRecord>,
     next_seq: u64,
+    /// The highest line number held from each run of each instance, so a
+    /// line read again from Redis is not applied twice. One entry per run.
+    shared_marks: HashMap<Origin, u64>,
 }
 
 impl State {
@@ -152,8 +168,19 @@ impl State {
 
 /// Every learner's events and ticks.
 pub struct Workshop {
+    /// Shared with the task that keeps a shared room in step (see
+    /// [`Workshop::sharing_task`]), which holds it weakly.
+    core: Arc<Core>,
+}
+
+/// What the workshop holds.
+struct Core {
     state: Mutex<State>,
     boot: u64,
+    /// This instance's name in a room shared through Redis, `None` otherwise.
+    instance: Option<InstanceName>,
+    /// The queue to the room's stream, in a room shared through Redis.
+    link: Option<Arc<Link>>,
     /// What each learner's own exercise inputs are derived from.
     plan_settings: PlanSettings,
     log: Option<ProgressLog>,
@@ -162,55 +189,6 @@ pub struct Workshop {
     /// Held for as long as this workshop may write the progress file (see
     /// [`Workshop::open`]); closing it releases the lock.
     _exclusive: Option<File>,
-}
-
-/// The queue to the writer thread, and the thread itself so that dropping the
-/// workshop waits until everything queued is on disk (a restarted app must
-/// find all of it).
-struct ProgressLog {
-    queue: Mutex<Option<Sender<ToWriter>>>,
-    /// Lines sent since the file was last compacted.
-    lines_since_compaction: std::sync::atomic::AtomicU64,
-    writer: Option<std::thread::JoinHandle<()>>,
-}
-
-impl ProgressLog {
-    fn send(&self, message: ToWriter) {
-        if let Some(queue) = &*self.queue.lock().expect("progress log lock poisoned") {
-            // Sending fails only once the writer has stopped, at shutdown.
-            let _ = queue.send(message);
-        }
-    }
-}
-
-/// What the writer thread is asked to do.
-enum ToWriter {
-    /// Append one line.
-    Line(LogLine),
-    /// Replace the whole file with this text (see `compact_if_grown`).
-    Compact(String),
-}
-
-impl Drop for ProgressLog {
-    fn drop(&mut self) {
-        if let Ok(mut queue) = self.queue.lock() {
-            queue.take();
-        }
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
-    }
-}
-
-/// One learner's standing, for pages and JSON.
-#[derive(Debug, Clone, Serialize)]
-pub struct LearnerProgress {
-    pub name: String,
-    pub done: usize,
-    pub total: usize,
-    pub last_seen_ms: u64,
-    /// Keyed by exercise slug.
-    pub ticks: BTreeMap<String, Tick>,
 }
 
 impl Workshop {
@@ -229,67 +207,51 @@ impl Workshop {
     /// The room secret beside the file is read (or made) by every copy, so
     /// two copies on one progress file accept the same keys.
     pub fn open(path: &Path, plan_settings: PlanSettings) -> Self {
+        Self::open_shared(path, plan_settings, None)
+    }
+
+    /// [`Workshop::open`], in a room shared with other instances through
+    /// Redis when `shared` says so: nothing reaches Redis until
+    /// [`Workshop::sharing_task`] runs.
+    pub fn open_shared(
+        path: &Path,
+        plan_settings: PlanSettings,
+        shared: Option<SharedRoom>,
+    ) -> Self {
         let secret = RoomSecret::for_progress_file(path);
         let exclusive = lock_progress_file(path);
-        if exclusive.is_none() {
-            let mut state = State {
-                learners: HashMap::new(),
-                clears: Vec::new(),
-                next_seq: 0,
-            };
-            let boot = replay(path, &mut state).saturating_add(1).max(now_ms());
-            return Self {
-                state: Mutex::new(state),
-                boot,
-                plan_settings,
-                log: None,
-                secret,
-                _exclusive: None,
-            };
-        }
-        let mut state = State {
-            learners: HashMap::new(),
-            clears: Vec::new(),
-            next_seq: 0,
-        };
+        let mut state = State::default();
         let boot = replay(path, &mut state).saturating_add(1).max(now_ms());
-        let replayed_events = state.learners.values().flat_map(|record| &record.events);
-        state.next_seq = replayed_events
-            .map(|event| event.seq)
-            .chain(state.clears.iter().map(|clear| clear.seq))
-            .max()
-            .unwrap_or(0);
-        make_room_for_a_learner(&mut state.learners, MAX_LEARNERS);
-        if let Err(error) = compact(path, &state) {
-            log::warn!(
-                "workshop progress file {} not compacted: {error}",
-                path.display()
-            );
-        }
-        let log = match OpenOptions::new().create(true).append(true).open(path) {
-            Ok(file) => {
-                let (queue, writer) = spawn_writer(file, path.to_path_buf());
-                Some(ProgressLog {
-                    queue: Mutex::new(Some(queue)),
-                    lines_since_compaction: std::sync::atomic::AtomicU64::new(0),
-                    writer: Some(writer),
-                })
-            }
-            Err(error) => {
+        let log = exclusive.as_ref().and_then(|_| {
+            let replayed_events = state.learners.values().flat_map(|record| &record.events);
+            state.next_seq = replayed_events
+                .map(|event| event.seq)
+                .chain(state.clears.iter().map(|clear| clear.seq))
+                .max()
+                .unwrap_or(0);
+            make_room_for_a_learner(&mut state.learners, MAX_LEARNERS);
+            if let Err(error) = compact(path, &state) {
                 log::warn!(
-                    "workshop progress will not survive a restart: {} cannot be written ({error})",
+                    "workshop progress file {} not compacted: {error}",
                     path.display()
                 );
-                None
             }
-        };
-        Self {
+            ProgressLog::open(path)
+        });
+        let instance = shared.as_ref().map(|room| room.instance.clone());
+        let link = shared.map(|room| Arc::new(Link::new(room, boot, secret.room_id())));
+        let core = Core {
             state: Mutex::new(state),
             boot,
+            instance,
+            link,
             plan_settings,
             log,
             secret,
             _exclusive: exclusive,
+        };
+        Self {
+            core: Arc::new(core),
         }
     }
 
@@ -329,7 +291,7 @@ impl Workshop {
         if let What::Cleared { tier, .. } = what {
             self.note_clear(tier);
         }
-        let mut state = self.lock();
+        let mut state = self.core.lock();
         self.record_locked(&mut state, learner, what, then)
     }
 
@@ -353,59 +315,37 @@ impl Workshop {
         }
         let event = Event {
             at_ms: now_ms(),
-            boot: self.boot,
+            boot: self.core.boot,
             seq: state.take_seq(),
+            instance: self.core.instance.clone(),
             what,
         };
-        self.write(LogLine::Event {
+        self.core.write(LogLine::Event {
             learner: learner.clone(),
             event: event.clone(),
         });
         let plan = self.plan(learner);
-        let State {
-            learners, clears, ..
-        } = &mut *state;
-        let record = learners.entry(learner.clone()).or_default();
+        let record = state.learners.entry(learner.clone()).or_default();
         record.last_seen_ms = event.at_ms;
         if record.events.len() == EVENTS_PER_LEARNER {
             record.events.pop_front();
         }
-        let event_at_ms = event.at_ms;
         record.events.push_back(event);
-        let events = record.events.make_contiguous();
-        for exercise in Exercise::ALL {
-            let earlier = record.ticks.get(&exercise);
-            let still_growing = earlier.is_some_and(|tick| {
-                exercise.evidence_grows() && event_at_ms <= tick.at_ms + STAMPEDE_WINDOW_MS
-            });
-            if earlier.is_some() && !still_growing {
-                continue;
-            }
-            let Some(evidence) = check(exercise, &plan, events, clears) else {
-                continue;
-            };
-            if earlier.is_some_and(|tick| tick.evidence == evidence) {
-                continue;
-            }
-            let tick = Tick {
-                at_ms: earlier.map_or_else(now_ms, |tick| tick.at_ms),
-                evidence,
-            };
-            self.write(LogLine::Tick {
-                learner: learner.clone(),
-                exercise,
-                tick: tick.clone(),
-            });
-            record.ticks.insert(exercise, tick);
-        }
+        self.core.tick_what_events_show(state, learner, &plan);
+        let events = state
+            .learners
+            .get_mut(learner)
+            .expect("the learner was recorded just above")
+            .events
+            .make_contiguous();
         let found = then(&plan, events);
-        self.compact_if_grown(state);
+        self.core.compact_if_grown(state);
         Some(found)
     }
 
     /// A generated name nobody here uses yet.
     pub fn fresh_name(&self) -> LearnerName {
-        let state = self.lock();
+        let state = self.core.lock();
         loop {
             let name = LearnerName::generate();
             if !state.learners.contains_key(&name) {
@@ -416,19 +356,21 @@ impl Workshop {
 
     /// Notes a clear by someone without a name: it still explains later misses.
     pub fn note_clear(&self, tier: ClearedTier) {
-        let mut state = self.lock();
+        let mut state = self.core.lock();
         let clear = ClearRecord {
             at_ms: now_ms(),
-            boot: self.boot,
+            boot: self.core.boot,
             seq: state.take_seq(),
+            instance: self.core.instance.clone(),
             tier,
         };
         if state.clears.len() >= CLEARS_KEPT {
             state.clears.drain(..CLEARS_KEPT / 2);
         }
-        state.clears.push(clear);
-        drop(state);
-        self.write(LogLine::Clear(clear));
+        state.clears.push(clear.clone());
+        // Queued with the state locked, like every other line, so lines
+        // are numbered for the shared room in the order they happened.
+        self.core.write(LogLine::Clear(clear));
     }
 
     /// Moves a learner's progress to a new name, and returns the
@@ -438,19 +380,19 @@ impl Workshop {
     /// let go: a key obtained for a name before its holder chose it, or kept
     /// after leaving it, opens nothing.
     pub fn rename(&self, from: &LearnerName, to: &LearnerName) -> Result<Credential, String> {
-        let mut state = self.lock();
+        let mut state = self.core.lock();
         if from == to {
             if let Some(claim) = state.learners.get(from).and_then(|record| record.claim) {
-                return Ok(self.secret.credential(to, claim));
+                return Ok(self.core.secret.credential(to, claim));
             }
         } else if state.learners.contains_key(to) {
             return Err(format!("the name {to} is already taken: choose another"));
         }
-        let credential = self.secret.issue(to);
+        let credential = self.core.secret.issue(to);
         let mut record = state.learners.remove(from).unwrap_or_default();
         record.claim = Some(credential.claim());
         state.learners.insert(to.clone(), record);
-        self.write(LogLine::Renamed {
+        self.core.write(LogLine::Renamed {
             from: from.clone(),
             to: to.clone(),
             claim: Some(credential.claim()),
@@ -476,22 +418,22 @@ impl Workshop {
     /// A credential for a name given to a new browser. Nothing is kept until
     /// it comes back with it (see [`Workshop::identify`]).
     pub fn offer(&self, name: &LearnerName) -> Credential {
-        self.secret.issue(name)
+        self.core.secret.issue(name)
     }
 
     /// The credential of a learner who holds their name, to show them.
     pub fn credential_of(&self, name: &LearnerName) -> Option<Credential> {
-        let state = self.lock();
+        let state = self.core.lock();
         let claim = state.learners.get(name)?.claim?;
-        Some(self.secret.credential(name, claim))
+        Some(self.core.secret.credential(name, claim))
     }
 
     /// The learner a credential proves, or why it proves none. The first
     /// use of a key this app gave out claims its name; after that, a key
     /// with any other claim number is refused.
     pub fn identify(&self, credential: &str) -> Result<LearnerName, CredentialRefusal> {
-        let (name, claim) = self.secret.verify(credential)?;
-        let mut state = self.lock();
+        let (name, claim) = self.core.secret.verify(credential)?;
+        let mut state = self.core.lock();
         match state.learners.get_mut(&name) {
             Some(record) => match record.claim {
                 Some(held) if held != claim => return Err(CredentialRefusal::WrongKey(name)),
@@ -514,7 +456,7 @@ impl Workshop {
                 );
             }
         }
-        self.write(LogLine::Claimed {
+        self.core.write(LogLine::Claimed {
             learner: name.clone(),
             claim,
         });
@@ -523,20 +465,20 @@ impl Workshop {
 
     /// This learner's own inputs for every exercise.
     pub fn plan(&self, learner: &LearnerName) -> Plan {
-        Plan::for_learner(learner, self.secret.plan_seed(learner), self.plan_settings)
+        self.core.plan(learner)
     }
 
     /// The instructor key for a room whose settings name none: derived from
     /// the room secret, so it stays the same across restarts.
     pub fn derived_instructor_key(&self) -> InstructorKey {
-        self.secret.instructor_key()
+        self.core.secret.instructor_key()
     }
 
     /// A learner's progress as of now: an exercise that time alone
     /// completes (see [`Exercise::waits_on_time`]) is ticked first if its
     /// wait is over, so a learner who only looks sees it.
     pub fn progress_of(&self, learner: &LearnerName) -> LearnerProgress {
-        let mut state = self.lock();
+        let mut state = self.core.lock();
         self.tick_what_time_completed(&mut state, learner);
         let record = state.learners.get(learner);
         progress(learner, record)
@@ -563,7 +505,7 @@ impl Workshop {
                 at_ms: now,
                 evidence,
             };
-            self.write(LogLine::Tick {
+            self.core.write(LogLine::Tick {
                 learner: learner.clone(),
                 exercise,
                 tick: tick.clone(),
@@ -574,7 +516,7 @@ impl Workshop {
 
     /// Every learner, most recently active first.
     pub fn all_progress(&self) -> Vec<LearnerProgress> {
-        let state = self.lock();
+        let state = self.core.lock();
         let mut all: Vec<LearnerProgress> = state
             .learners
             .iter()
@@ -590,7 +532,7 @@ impl Workshop {
 
     /// The learner's most recent events, newest first.
     pub fn recent_events(&self, learner: &LearnerName, limit: usize) -> Vec<Event> {
-        let state = self.lock();
+        let state = self.core.lock();
         state
             .learners
             .get(learner)
@@ -598,13 +540,92 @@ impl Workshop {
             .unwrap_or_default()
     }
 
-    /// Queues `line` for the progress file. Called with the state locked, so
-    /// lines reach the writer in the order the state changed.
+    /// Where this workshop stands with the room's other instances: `off`
+    /// without `redis_url`, for pages and `/stats` to show.
+    pub fn sharing_status(&self) -> SharingStatus {
+        self.core
+            .link
+            .as_ref()
+            .map_or_else(SharingStatus::off, |link| link.status())
+    }
+
+    /// The background work that keeps a shared room in step, to run on the
+    /// app's runtime once (`None` without `redis_url`, or when it was
+    /// already taken). It holds the workshop weakly, and ends soon after
+    /// the workshop is dropped.
+    pub fn sharing_task(&self) -> Option<SharingTask> {
+        let link = self.core.link.as_ref()?;
+        link.take_task()
+            .then(|| SharingTask::new(Arc::downgrade(&self.core), Arc::clone(link)))
+    }
+}
+
+impl Core {
+    /// Queues `line` for the progress file, and for the room's other
+    /// instances when it is shared. Called with the state locked, so lines
+    /// reach the writer in the order the state changed.
     fn write(&self, line: LogLine) {
+        match &self.link {
+            Some(link) => {
+                let number = link.enqueue(&line);
+                self.write_to_file(LogLine::Shared(Box::new(SharedLine {
+                    origin: link.origin().clone(),
+                    number,
+                    line,
+                })));
+            }
+            None => self.write_to_file(line),
+        }
+    }
+
+    /// Queues `line` for the progress file only.
+    fn write_to_file(&self, line: LogLine) {
         if let Some(log) = &self.log {
             log.lines_since_compaction
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             log.send(ToWriter::Line(line));
+        }
+    }
+
+    fn plan(&self, learner: &LearnerName) -> Plan {
+        Plan::for_learner(learner, self.secret.plan_seed(learner), self.plan_settings)
+    }
+
+    /// Ticks every exercise the learner's events now show done (or brings
+    /// the evidence of one still growing up to date).
+    fn tick_what_events_show(&self, state: &mut State, learner: &LearnerName, plan: &Plan) {
+        let State {
+            learners, clears, ..
+        } = state;
+        let Some(record) = learners.get_mut(learner) else {
+            return;
+        };
+        let latest_at_ms = record.events.back().map_or(0, |event| event.at_ms);
+        let events = record.events.make_contiguous();
+        for exercise in Exercise::ALL {
+            let earlier = record.ticks.get(&exercise);
+            let still_growing = earlier.is_some_and(|tick| {
+                exercise.evidence_grows() && latest_at_ms <= tick.at_ms + STAMPEDE_WINDOW_MS
+            });
+            if earlier.is_some() && !still_growing {
+                continue;
+            }
+            let Some(evidence) = check(exercise, plan, events, clears) else {
+                continue;
+            };
+            if earlier.is_some_and(|tick| tick.evidence == evidence) {
+                continue;
+            }
+            let tick = Tick {
+                at_ms: earlier.map_or_else(now_ms, |tick| tick.at_ms),
+                evidence,
+            };
+            self.write(LogLine::Tick {
+                learner: learner.clone(),
+                exercise,
+                tick: tick.clone(),
+            });
+            record.ticks.insert(exercise, tick);
         }
     }
 
@@ -614,10 +635,16 @@ impl Workshop {
     /// what is remembered. One client repeating a request can no longer grow
     /// it without end. Called with the state locked, so the snapshot and the
     /// lines after it reach the writer in order.
-    fn compact_if_grown(&self, state: &State) {
+    fn compact_if_grown(&self, state: &mut State) {
         let Some(log) = &self.log else {
             return;
         };
+        if let Some(link) = &self.link {
+            // The compacted file holds this run's lines without their
+            // numbers: the mark says they are held.
+            let numbered = link.lines_numbered();
+            state.shared_marks.insert(link.origin().clone(), numbered);
+        }
         let written = log
             .lines_since_compaction
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -640,50 +667,6 @@ impl Workshop {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("workshop lock poisoned")
     }
-}
-
-fn progress(name: &LearnerName, record: Option<&LearnerRecord>) -> LearnerProgress {
-    let ticks: BTreeMap<String, Tick> = record
-        .map(|record| {
-            record
-                .ticks
-                .iter()
-                .map(|(exercise, tick)| (exercise.slug().to_owned(), tick.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    LearnerProgress {
-        name: name.to_string(),
-        done: ticks.len(),
-        total: Exercise::ALL.len(),
-        last_seen_ms: record.map_or(0, |record| record.last_seen_ms),
-        ticks,
-    }
-}
-
-/// Keeps at most `keep` learners, forgetting the least recently seen.
-/// Forgets the least recently seen learners who have no ticks until at most
-/// `keep` remain, and says whether that was enough. A learner with ticks is
-/// never forgotten to make room: names cost nothing to invent, ticks cost
-/// work.
-fn make_room_for_a_learner(
-    learners: &mut HashMap<LearnerName, LearnerRecord>,
-    keep: usize,
-) -> bool {
-    if learners.len() <= keep {
-        return true;
-    }
-    let mut tickless: Vec<(u64, LearnerName)> = learners
-        .iter()
-        .filter(|(_, record)| record.ticks.is_empty())
-        .map(|(name, record)| (record.last_seen_ms, name.clone()))
-        .collect();
-    tickless.sort_unstable();
-    let excess = learners.len() - keep;
-    for (_, name) in tickless.into_iter().take(excess) {
-        learners.remove(&name);
-    }
-    learners.len() <= keep
 }
 
 #[cfg(test)]

@@ -170,21 +170,22 @@ fn computation_of(event: &Event) -> Option<u64> {
 }
 
 /// A hit for n that was answered by the steps `computation` stored, in
-/// `boot`: the learner's own work, not an entry someone else put back
-/// after theirs was evicted.
-fn own_hit(event: &Event, n: u64, boot: u64, computation: u64) -> bool {
-    event.boot == boot && hit(event, n) && computation_of(event) == Some(computation)
+/// the run that saw `miss`: the learner's own work, not an entry someone
+/// else put back after theirs was evicted, nor a computation of the same
+/// number on another instance.
+fn own_hit(event: &Event, n: u64, miss: &Event, computation: u64) -> bool {
+    event.same_run(miss) && hit(event, n) && computation_of(event) == Some(computation)
 }
 
 /// n! computed by this learner, then asked for again and answered by those
 /// very steps.
 fn first_hit(n: u64, events: &[Event]) -> Option<Vec<usize>> {
     starts(events, |event| computed(event, n)).find_map(|miss| {
-        let (boot, id) = (events[miss].boot, computation_of(&events[miss])?);
+        let (run, id) = (&events[miss], computation_of(&events[miss])?);
         let again = next(events, Some(miss), |event| {
-            event.boot == boot && factorial(event).is_some_and(|seen| seen.n == n)
+            event.same_run(run) && factorial(event).is_some_and(|seen| seen.n == n)
         })?;
-        own_hit(&events[again], n, boot, id).then(|| vec![miss, again])
+        own_hit(&events[again], n, run, id).then(|| vec![miss, again])
     })
 }
 
@@ -192,9 +193,9 @@ fn first_hit(n: u64, events: &[Event]) -> Option<Vec<usize>> {
 /// n − k multiplications.
 fn memoized_steps((k, n): (u64, u64), events: &[Event]) -> Option<Vec<usize>> {
     starts(events, |event| computed(event, k)).find_map(|base| {
-        let (boot, id) = (events[base].boot, computation_of(&events[base])?);
+        let (run, id) = (&events[base], computation_of(&events[base])?);
         let larger = next(events, Some(base), |event| {
-            event.boot == boot && factorial(event).is_some_and(|seen| seen.n == n)
+            event.same_run(run) && factorial(event).is_some_and(|seen| seen.n == n)
         })?;
         let seen = factorial(&events[larger])?;
         (computed(&events[larger], n)
@@ -222,24 +223,23 @@ fn lru_eviction(
             && factorial(event).is_some_and(|seen| seen.steps_computed >= capacity)
     })
     .find_map(|fill| {
-        let (boot, id) = (events[fill].boot, computation_of(&events[fill])?);
+        let (filled, id) = (&events[fill], computation_of(&events[fill])?);
         let used = next(events, Some(fill), asked_for(run.oldest()))?;
         let added = next(events, Some(used), asked_for(run.newcomer()))?;
         let kept = next(events, Some(added), asked_for(run.oldest()))?;
         let gone = next(events, Some(kept), asked_for(run.victim()))?;
         let added_seen = factorial(&events[added])?;
-        let in_order = own_hit(&events[used], run.oldest(), boot, id)
-            && events[added].boot == boot
+        let in_order = own_hit(&events[used], run.oldest(), filled, id)
+            && events[added].same_run(filled)
             && computed(&events[added], run.newcomer())
             && added_seen.reused_from == Some(run.top)
             && added_seen.reused_computation == Some(id)
-            && own_hit(&events[kept], run.oldest(), boot, id)
-            && events[gone].boot == boot
+            && own_hit(&events[kept], run.oldest(), filled, id)
+            && events[gone].same_run(filled)
             && computed(&events[gone], run.victim());
         // A clear in between, by anyone, would explain the last miss.
         let cleared_meanwhile = clears.iter().any(|clear| {
-            clear.boot == boot
-                && clear.tier.includes_memory()
+            clear.emptied_memory_of(filled)
                 && clear.seq > events[added].seq
                 && clear.seq < events[gone].seq
         });
@@ -260,18 +260,18 @@ fn disk_persistence((n, body): (u64, String), events: &[Event]) -> Option<Vec<us
     let body_seen = |event: &Event| data(event).is_some_and(|seen| seen.key == key);
     let n_seen = |event: &Event| factorial(event).is_some_and(|seen| seen.n == n);
     starts(events, n_seen).find_map(|before_n| {
-        let boot = events[before_n].boot;
+        let before = &events[before_n];
         let stored = next(events, Some(before_n), |event| {
-            event.boot == boot && stored_here(event, &key)
+            event.same_run(before) && stored_here(event, &key)
         })?;
         let after_n = next(events, Some(stored), |event| {
-            event.boot > boot && n_seen(event)
+            event.after_restart_of(before) && n_seen(event)
         })?;
-        let restarted = events[after_n].boot;
+        let restarted = &events[after_n];
         let after_body = next(events, Some(stored), |event| {
-            body_seen(event) && (event.boot == restarted || stored_here(event, &key))
+            body_seen(event) && (event.same_run(restarted) || stored_here(event, &key))
         })?;
-        let survived = events[after_body].boot == restarted
+        let survived = events[after_body].same_run(restarted)
             && after_body > after_n
             && data(&events[after_body]).is_some_and(|seen| seen.hit);
         (computed(&events[after_n], n) && survived)
@@ -344,7 +344,7 @@ fn clearing(n: u64, events: &[Event]) -> Option<Vec<usize>> {
         factorial(event).is_some_and(|seen| seen.n == n && !seen.coalesced)
     })
     .find_map(|cached| {
-        let boot = events[cached].boot;
+        let run = &events[cached];
         let refused = next(events, Some(cached), |event| {
             event.what == What::ClearByGetRefused || is_clear(event) || n_seen(event)
         })?;
@@ -359,10 +359,10 @@ fn clearing(n: u64, events: &[Event]) -> Option<Vec<usize>> {
         let posted = matches!(&events[cleared].what, What::Cleared { tier, request }
             if *tier == ClearedTier::Memory && request.starts_with("POST "));
         let again = next(events, Some(cleared), n_seen)?;
-        let same_boot = [refused, cleared, again]
+        let same_run = [refused, cleared, again]
             .into_iter()
-            .all(|index| events[index].boot == boot);
-        (posted && same_boot && computed(&events[again], n))
+            .all(|index| events[index].same_run(run));
+        (posted && same_run && computed(&events[again], n))
             .then(|| vec![cached, refused, cleared, again])
     })
 }
@@ -394,14 +394,14 @@ fn report_matches(n: u64, events: &[Event], report: usize) -> Option<Vec<usize>>
             if reports_since(events, miss_at, report) > REPORTS_PER_MISS {
                 return None;
             }
-            let (boot, id) = (events[miss_at].boot, computation_of(&events[miss_at])?);
+            let (run, id) = (&events[miss_at], computation_of(&events[miss_at])?);
             let miss_us = factorial(&events[miss_at])?.elapsed_us;
             if !miss.matches_us(miss_us) {
                 return None;
             }
             (miss_at + 1..report).rev().find_map(|hit_at| {
                 let event = &events[hit_at];
-                (own_hit(event, n, boot, id) && hit.matches_us(factorial(event)?.elapsed_us))
+                (own_hit(event, n, run, id) && hit.matches_us(factorial(event)?.elapsed_us))
                     .then(|| vec![miss_at, hit_at, report])
             })
         })
@@ -411,12 +411,12 @@ fn report_matches(n: u64, events: &[Event], report: usize) -> Option<Vec<usize>>
 /// of the learner's waited for that very computation.
 fn stampede(n: u64, events: &[Event]) -> Option<Vec<usize>> {
     starts(events, |event| computed(event, n)).find_map(|leader| {
-        let (boot, id) = (events[leader].boot, computation_of(&events[leader])?);
+        let (run, id) = (&events[leader], computation_of(&events[leader])?);
         let waiters: Vec<usize> = events
             .iter()
             .enumerate()
             .filter(|(_, event)| {
-                event.boot == boot
+                event.same_run(run)
                     && factorial(event)
                         .is_some_and(|seen| seen.n == n && seen.coalesced && seen.computation == id)
             })

@@ -1,6 +1,7 @@
 //! What a learner did, as the workshop records it.
 
 use super::*;
+use crate::instances::InstanceName;
 
 /// Which cache a clear emptied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,14 +123,48 @@ pub enum What {
     },
 }
 
+/// One thing a learner did, when, and which run of which instance saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub at_ms: u64,
+    /// The run of the instance that saw it (see [`Event::same_run`]).
     pub boot: u64,
-    /// Position among everything the workshop recorded, clears included:
-    /// two things that happen within one millisecond still have an order.
-    /// (Files written before it existed read as 0, and order by time.)
+    /// Position among everything this workshop recorded or received, clears
+    /// included: two things that happen within one millisecond still have
+    /// an order. Events from other instances are numbered again as they
+    /// arrive, so it orders everything one workshop holds. (Files written
+    /// before it existed read as 0, and order by time.)
     #[serde(default)]
     pub seq: u64,
+    /// The instance that saw it, when the app knows its name. (`None` in
+    /// files from before it was kept, and in a workshop opened without a
+    /// name: one instance, as before.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceName>,
     pub what: What,
+}
+
+impl Event {
+    /// Whether both events were seen by one run of one instance. Memory
+    /// contents and computation ids belong to a run: two instances each
+    /// number their computations from 1, and two may start within one
+    /// millisecond, so the boot id alone does not tell runs apart.
+    pub fn same_run(&self, other: &Event) -> bool {
+        self.instance == other.instance && self.boot == other.boot
+    }
+
+    /// Whether this event was seen by a later run of the instance that saw
+    /// `earlier`: that instance was restarted in between. Another instance
+    /// answering is not a restart, however much later it started.
+    pub fn after_restart_of(&self, earlier: &Event) -> bool {
+        self.instance == earlier.instance && self.boot > earlier.boot
+    }
+}
+
+impl ClearRecord {
+    /// Whether this clear emptied the memory tier that `event`'s run used:
+    /// each run of each instance has a memory tier of its own.
+    pub(super) fn emptied_memory_of(&self, event: &Event) -> bool {
+        self.tier.includes_memory() && self.boot == event.boot && self.instance == event.instance
+    }
 }

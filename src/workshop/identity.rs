@@ -52,6 +52,7 @@ const INSTRUCTOR_KEY_BYTES: usize = 16;
 const LEARNER_PURPOSE: &[u8] = b"learner\0";
 const PLAN_PURPOSE: &[u8] = b"plan\0";
 const INSTRUCTOR_PURPOSE: &[u8] = b"instructor\0";
+const ROOM_PURPOSE: &[u8] = b"room\0";
 
 /// The room secret's file: `<progress file>.secret`, beside the progress
 /// file and its `.lock`.
@@ -167,6 +168,15 @@ impl RoomSecret {
         mac.update(INSTRUCTOR_PURPOSE);
         let tag = mac.finalize().into_bytes();
         InstructorKey(hex(&tag[..INSTRUCTOR_KEY_BYTES]))
+    }
+
+    /// A name for the room that tells whether two instances share this
+    /// secret (and so accept the same keys and give learners the same
+    /// inputs), without revealing it: 16 hex digits.
+    pub fn room_id(&self) -> String {
+        let mut mac = self.mac();
+        mac.update(ROOM_PURPOSE);
+        hex(&mac.finalize().into_bytes()[..8])
     }
 
     fn learner_mac(&self, name: &LearnerName, claim: u32) -> Hmac<Sha256> {

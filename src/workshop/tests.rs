@@ -9,6 +9,7 @@ fn factorial(at_ms: u64, n: u64, hit: bool) -> Event {
         at_ms,
         boot: 1,
         seq: at_ms,
+        instance: None,
         what: What::Factorial(FactorialEvent {
             n,
             hit,
@@ -105,6 +106,7 @@ fn a_clear_by_anyone_explains_the_last_lru_miss() {
     ];
     assert!(check(Exercise::LruEviction, &plan(), &events, &[]).is_some());
     let clear = |seq: u64| ClearRecord {
+        instance: None,
         at_ms: seq,
         boot: 1,
         seq,
@@ -328,6 +330,7 @@ fn resource(at_ms: u64, name: &str, status: u16, cache_control: &str) -> Event {
         at_ms,
         boot: 1,
         seq: at_ms,
+        instance: None,
         what: What::HttpResource(HttpResourceEvent {
             name: name.to_owned(),
             status,
@@ -354,6 +357,7 @@ fn proxy_received(at_ms: u64, name: &str, id: &str) -> Event {
         at_ms,
         boot: 1,
         seq: at_ms,
+        instance: None,
         what: What::ProxyReceived {
             name: name.to_owned(),
             request: id.to_owned(),
@@ -366,6 +370,7 @@ fn browser_loads(at_ms: u64, name: &str, loads: u32, from_cache: u32) -> Event {
         at_ms,
         boot: 1,
         seq: at_ms,
+        instance: None,
         what: What::BrowserLoads {
             name: name.to_owned(),
             loads,
@@ -540,4 +545,73 @@ fn a_shared_cache_hit_is_a_request_the_proxy_received_that_never_reached_the_app
         None,
         "the stored answer did not come through the proxy"
     );
+}
+
+/// `event` as seen by the run `boot` of the instance named `instance`.
+fn seen_by(instance: &str, boot: u64, mut event: Event) -> Event {
+    event.instance = Some(InstanceName::parse(instance).expect("a usable instance name"));
+    event.boot = boot;
+    event
+}
+
+/// A `/data` request for `body`: a stored miss, or a hit.
+fn data(at_ms: u64, body: &str, hit: bool) -> Event {
+    Event {
+        at_ms,
+        boot: 1,
+        seq: at_ms,
+        instance: None,
+        what: What::Data(DataEvent {
+            key: key_of(body),
+            raw_fingerprint: 1,
+            hit,
+            coalesced: false,
+            miss_reason: None,
+            stored: !hit,
+            elapsed_us: 100,
+        }),
+    }
+}
+
+#[test]
+fn another_instance_answering_is_not_a_restart_but_a_restart_of_one_is() {
+    let (n, body) = plan().persistence(ExercisePath::Curl);
+    let before = [
+        seen_by("one", 10, factorial(1, n, false)),
+        seen_by("one", 10, data(2, &body, false)),
+    ];
+    // "two" started later, on the same disk: its boot id is larger.
+    let elsewhere = [
+        seen_by("two", 20, factorial(3, n, false)),
+        seen_by("two", 20, data(4, &body, true)),
+    ];
+    let events: Vec<Event> = before.iter().chain(&elsewhere).cloned().collect();
+    assert_eq!(
+        check(Exercise::DiskPersistence, &plan(), &events, &[]),
+        None
+    );
+
+    let restarted = [
+        seen_by("one", 30, factorial(5, n, false)),
+        seen_by("one", 30, data(6, &body, true)),
+    ];
+    let events: Vec<Event> = before.iter().chain(&restarted).cloned().collect();
+    assert!(check(Exercise::DiskPersistence, &plan(), &events, &[]).is_some());
+}
+
+#[test]
+fn a_hit_on_another_instance_is_not_answered_by_this_ones_computation() {
+    let n = her_n();
+    // Both instances booted in the same millisecond, and each numbers its
+    // computations from 1: only the instance tells the runs apart.
+    let events = [
+        seen_by("one", 10, factorial(1, n, false)),
+        seen_by("two", 10, factorial(2, n, true)),
+    ];
+    assert_eq!(check(Exercise::FirstHit, &plan(), &events, &[]), None);
+    let events = [
+        seen_by("one", 10, factorial(1, n, false)),
+        seen_by("one", 10, factorial(2, n, true)),
+    ];
+    assert!(check(Exercise::FirstHit, &plan(), &events, &[]).is_some());
 }

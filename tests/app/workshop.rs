@@ -3,6 +3,7 @@
 
 mod http;
 mod identity;
+mod shared;
 mod ticks;
 
 use std::time::Duration;
