@@ -178,7 +178,9 @@ fn get_data(
 ///
 /// `redis` is the shared tier's state (`off`, `connecting`, `up`, `down`)
 /// and counters, how many answers it holds (`null` when Redis cannot be
-/// asked) and the invalidations that arrived from other instances.
+/// asked) and the invalidations that arrived from other instances;
+/// `workshop_sharing` says whether the workshop's events reach the other
+/// instances through Redis.
 #[get("/stats")]
 async fn stats(lab: &State<Lab>) -> NotStored<Json<Value>> {
     let shared = lab.shared();
@@ -196,6 +198,7 @@ async fn stats(lab: &State<Lab>) -> NotStored<Json<Value>> {
         "memory": lab.memory().stats(),
         "disk": lab.disk().stats(),
         "redis": redis,
+        "workshop_sharing": lab.workshop().sharing_status(),
     })))
 }
 
