@@ -486,6 +486,12 @@ impl RedisTier {
     /// moment (Redis down, or itself restarting) never hears it, which is
     /// what pub/sub promises.
     pub async fn publish(&self, scope: Scope) {
+        self.publish_for(scope, None).await;
+    }
+
+    /// [`RedisTier::publish`], naming the workshop learner whose request
+    /// caused it, so the instances it reaches can record it for them.
+    pub async fn publish_for(&self, scope: Scope, learner: Option<&str>) {
         let Some(connected) = self.usable() else {
             return;
         };
@@ -494,6 +500,7 @@ impl RedisTier {
             instance: self.0.settings.instance.clone(),
             scope,
             sent_at_ms: system_now_ms(),
+            learner: learner.map(str::to_owned),
         };
         if coherence::publish(self, &connected, &message)
             .await

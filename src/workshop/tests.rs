@@ -18,6 +18,8 @@ fn factorial(at_ms: u64, n: u64, hit: bool) -> Event {
             elapsed_us: if hit { 20 } else { 200_000 },
             computation: 1,
             reused_computation: None,
+            instance: String::new(),
+            shared: None,
         }),
     }
 }
@@ -93,6 +95,8 @@ fn a_clear_by_anyone_explains_the_last_lru_miss() {
             elapsed_us: 100,
             computation: if n == run.newcomer() { 2 } else { 1 },
             reused_computation: (n == run.newcomer()).then_some(1),
+            instance: String::new(),
+            shared: None,
         }),
         ..factorial(seq, n, hit)
     };
