@@ -14,10 +14,12 @@ use crate::history::{Outcome, RequestHistory, Sent, Subject, Tier};
 use crate::http_cache::Preconditions;
 use crate::instances::InstanceCounts;
 use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
-use crate::redis_tier::{RedisSettings, RedisTier, Scope, SharedLookup, SharedOutcome};
+use crate::redis_tier::{
+    Invalidation, RedisSettings, RedisTier, Scope, SharedLookup, SharedOutcome,
+};
 use crate::workshop::{
-    ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, PlanSettings, What,
-    Workshop,
+    ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, PlanSettings, SharedStep,
+    What, Workshop,
 };
 
 /// How many recent requests the timing chart remembers.
@@ -51,7 +53,9 @@ pub struct Lab {
     /// The tier every instance shares (off without `redis_url`).
     shared: RedisTier,
     history: RequestHistory,
-    workshop: Workshop,
+    /// Shared with the handler that records, for the learner who caused
+    /// it, an invalidation arriving from another instance.
+    workshop: Arc<Workshop>,
     /// `instructor_key` from the settings, or the one derived for this room.
     instructor_key: InstructorKey,
 }
@@ -134,15 +138,23 @@ impl Lab {
             instance: config.instance_name.to_string(),
         });
         let memory = Arc::new(memory);
+        let workshop = Arc::new(workshop);
         let forgetting = Arc::downgrade(&memory);
+        let recording = Arc::downgrade(&workshop);
         shared.on_invalidation(Box::new(move |message| {
             let Some(memory) = forgetting.upgrade() else {
                 return 0;
             };
-            match message.scope {
+            let removed = match message.scope {
                 Scope::Memory => memory.clear(),
                 Scope::Factorial(n) => usize::from(memory.forget(n)),
+            };
+            if message.scope == Scope::Memory {
+                if let Some(workshop) = recording.upgrade() {
+                    note_memory_clear_arrived(&workshop, message, removed);
+                }
             }
+            removed
         }));
         let instructor_key = config
             .instructor_key
@@ -231,6 +243,9 @@ impl Lab {
                 reused_computation: lookup
                     .computation()
                     .and_then(|work| work.reused_from_computation),
+                shared: lookup
+                    .shared()
+                    .map(|shared| SharedStep::from(shared.outcome)),
             }),
         );
     }
@@ -331,7 +346,9 @@ impl Lab {
     /// clearing exercise asks for a POST.
     pub async fn clear_memory(&self, learner: Option<&LearnerName>, request: &str) -> usize {
         let removed = self.memory.clear();
-        self.shared.publish(Scope::Memory).await;
+        self.shared
+            .publish_for(Scope::Memory, learner.map(LearnerName::as_str))
+            .await;
         self.record_clear(learner, ClearedTier::Memory, request);
         removed
     }
@@ -372,7 +389,9 @@ impl Lab {
         // could refill memory from Redis between the two.
         let redis = SharedChange::of(&self.shared, self.shared.clear().await.is_some());
         let memory_entries_removed = self.memory.clear();
-        self.shared.publish(Scope::Memory).await;
+        self.shared
+            .publish_for(Scope::Memory, learner.map(LearnerName::as_str))
+            .await;
         let cleared = Cleared {
             memory_entries_removed,
             disk_entries_removed: self.disk.clear().await,
@@ -448,6 +467,27 @@ impl Lab {
     /// The key that opens the instructor's view of every learner.
     pub fn instructor_key(&self) -> &InstructorKey {
         &self.instructor_key
+    }
+}
+
+/// Records a memory clear that arrived from another instance: as a clear
+/// (it explains the misses after it, as one made here would), and for the
+/// named learner whose request published it, as their evidence that it
+/// reached this instance.
+fn note_memory_clear_arrived(workshop: &Workshop, message: &Invalidation, removed: usize) {
+    workshop.note_clear(ClearedTier::Memory);
+    let learner = message
+        .learner
+        .as_deref()
+        .and_then(|name| LearnerName::parse(name).ok());
+    if let Some(learner) = learner {
+        workshop.record(
+            &learner,
+            What::MemoryClearArrived {
+                from_instance: message.instance.clone(),
+                removed,
+            },
+        );
     }
 }
 

@@ -74,6 +74,7 @@ pub fn rocket_with_clock(
     let lab = Lab::with_clock(config, clock.clone());
     let sweeper = lab.disk().sweeper(lab.config().disk_sweep_interval());
     let shared_tier = lab.shared().clone();
+    let shared_tier_at_start = lab.shared().clone();
     let instances = instances::Instances::new(
         lab.config().instance_name.clone(),
         lab.config().instances_dir(),
@@ -88,6 +89,10 @@ pub fn rocket_with_clock(
             Box::pin(async move {
                 tokio::spawn(sweeper.run(stop));
             })
+        }))
+        .attach(AdHoc::on_ignite("shared tier", |rocket| async move {
+            shared_tier_at_start.connect_at_start().await;
+            rocket
         }))
         .attach(AdHoc::on_liftoff("shared tier keeper", |rocket| {
             let stop = rocket.shutdown();

@@ -213,6 +213,9 @@ struct Inner {
     on_invalidation: RwLock<Option<InvalidationHandler>>,
     /// Wakes the keeper when a call failed, so it checks Redis at once.
     check_now: tokio::sync::Notify,
+    /// The subscription made by [`RedisTier::connect_at_start`], for the
+    /// keeper to watch.
+    first_listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Tells this instance's own messages apart from the others' (the name
     /// alone may repeat after a restart).
     origin: String,
@@ -236,6 +239,7 @@ impl RedisTier {
             arrivals: Mutex::new(std::collections::VecDeque::new()),
             on_invalidation: RwLock::new(None),
             check_now: tokio::sync::Notify::new(),
+            first_listener: Mutex::new(None),
             origin,
         }))
     }
@@ -337,6 +341,12 @@ impl RedisTier {
     /// moment (Redis down, or itself restarting) never hears it, which is
     /// what pub/sub promises.
     pub async fn publish(&self, scope: Scope) {
+        self.publish_for(scope, None).await;
+    }
+
+    /// [`RedisTier::publish`], naming the workshop learner whose request
+    /// caused it, so the instances it reaches can record it for them.
+    pub async fn publish_for(&self, scope: Scope, learner: Option<&str>) {
         let Some(connected) = self.usable() else {
             return;
         };
@@ -345,6 +355,7 @@ impl RedisTier {
             instance: self.0.settings.instance.clone(),
             scope,
             sent_at_ms: system_now_ms(),
+            learner: learner.map(str::to_owned),
         };
         if coherence::publish(self, &connected, &message)
             .await
@@ -374,6 +385,15 @@ impl RedisTier {
             .rev()
             .cloned()
             .collect()
+    }
+
+    /// Connects once before the app serves (within a few timeouts), so the
+    /// first requests can already use Redis; does nothing when the tier is
+    /// off or Redis is not there (the keeper keeps trying).
+    pub async fn connect_at_start(&self) {
+        if self.health() == Health::Connecting {
+            keeper::connect_at_start(self).await;
+        }
     }
 
     /// The background job that connects, watches the connection, turns

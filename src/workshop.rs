@@ -41,7 +41,9 @@ mod records;
 mod shared_log;
 
 pub use checks::{check, check_at, check_report, reports_used_up, short, Evidence};
-pub use event::{ClearedTier, DataEvent, Event, FactorialEvent, HttpResourceEvent, What};
+pub use event::{
+    ClearedTier, DataEvent, Event, FactorialEvent, HttpResourceEvent, SharedStep, What,
+};
 pub use exercise::Exercise;
 pub use identity::{room_secret_path, Credential, CredentialRefusal, InstructorKey, RoomSecret};
 pub use learner::LearnerName;

@@ -43,6 +43,12 @@ pub struct Invalidation {
     pub scope: Scope,
     /// Unix milliseconds when it was published.
     pub sent_at_ms: u64,
+    /// The workshop learner whose request caused it, if a named one did:
+    /// the instance it reaches records the arrival for them (their evidence
+    /// that a clear reaches every instance). Absent in messages from
+    /// versions before it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learner: Option<String>,
 }
 
 /// An invalidation as it arrived here.

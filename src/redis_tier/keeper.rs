@@ -35,7 +35,12 @@ pub(crate) struct Connected {
 
 pub(super) async fn run(tier: RedisTier, stop: impl std::future::Future<Output = ()>) {
     tokio::pin!(stop);
-    let mut listener: Option<JoinHandle<()>> = None;
+    let mut listener: Option<JoinHandle<()>> = tier
+        .0
+        .first_listener
+        .lock()
+        .expect("listener lock poisoned")
+        .take();
     let mut told_unreachable = false;
     loop {
         let health = tier.health();
@@ -90,6 +95,25 @@ pub(super) async fn run(tier: RedisTier, stop: impl std::future::Future<Output =
     }
     if let Some(listener) = listener {
         listener.abort();
+    }
+}
+
+/// The first connection, made before the app serves anything, so that its
+/// first requests can use Redis already. A failure is left to the keeper,
+/// which retries and says so.
+pub(super) async fn connect_at_start(tier: &RedisTier) {
+    if let Ok((connected, subscription)) = connect(tier).await {
+        *tier
+            .0
+            .connected
+            .write()
+            .expect("redis connection lock poisoned") = Some(Arc::new(connected));
+        *tier
+            .0
+            .first_listener
+            .lock()
+            .expect("listener lock poisoned") = Some(subscription);
+        tier.0.health.store(Health::Up.as_u8(), Ordering::Relaxed);
     }
 }
 

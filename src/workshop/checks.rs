@@ -9,6 +9,8 @@
 use super::plan::{key_of, HttpLesson, Path, Plan};
 use super::*;
 
+mod instances;
+
 /// The requests that earned a tick, in the order the exercise asks for them.
 /// Facts only: how they are worded is the pages' business, so a wording
 /// change reaches ticks already saved.
@@ -83,6 +85,12 @@ pub fn check_at(
             Exercise::SharedCacheHit => {
                 shared_cache_hit(&plan.resource(HttpLesson::SharedCache), events, now_ms)
             }
+            Exercise::MemoryPerProcess => instances::memory_per_process(plan.per_process(), events),
+            Exercise::SharedTierHit => instances::shared_tier_hit(plan.shared_hit(), events),
+            Exercise::ClearReachesEveryInstance => {
+                instances::clear_reaches_every_instance(plan.clear_reaches(), events)
+            }
+            Exercise::SharedTierOutage => instances::shared_tier_outage(events),
         }?;
         Some(Evidence::of(events, &steps))
     })

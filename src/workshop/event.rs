@@ -40,6 +40,50 @@ pub struct FactorialEvent {
     /// The computation that had multiplied the k! a miss started from.
     #[serde(default)]
     pub reused_computation: Option<u64>,
+    /// What the shared tier did after memory missed: `None` for a memory
+    /// hit (which never asks it), and in files from before it was kept.
+    #[serde(default)]
+    pub shared: Option<SharedStep>,
+}
+
+/// What the shared tier (Redis) did for a request its memory missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SharedStep {
+    /// There is no shared tier.
+    Off,
+    /// It is configured but could not be asked (down, or too slow): the
+    /// answer was computed here and not shared.
+    Unavailable,
+    /// Redis held it: nothing was computed here.
+    Hit,
+    /// Another instance was computing it; this one waited for its answer.
+    Collapsed,
+    /// Not in Redis; computed here, and not stored there.
+    Missed,
+    /// Not in Redis; computed here and stored there for every instance.
+    Stored,
+}
+
+impl SharedStep {
+    /// Whether the answer came from Redis, not from computing it here.
+    pub fn answered(self) -> bool {
+        matches!(self, Self::Hit | Self::Collapsed)
+    }
+}
+
+impl From<crate::redis_tier::SharedOutcome> for SharedStep {
+    fn from(outcome: crate::redis_tier::SharedOutcome) -> Self {
+        use crate::redis_tier::SharedOutcome;
+        match outcome {
+            SharedOutcome::Off => Self::Off,
+            SharedOutcome::Unavailable => Self::Unavailable,
+            SharedOutcome::Hit => Self::Hit,
+            SharedOutcome::Collapsed => Self::Collapsed,
+            SharedOutcome::Miss { stored: true, .. } => Self::Stored,
+            SharedOutcome::Miss { stored: false, .. } => Self::Missed,
+        }
+    }
 }
 
 /// A `/data` request, as the app saw it.
@@ -120,6 +164,14 @@ pub enum What {
     /// The learner took this name, leaving `from`.
     Renamed {
         from: LearnerName,
+    },
+    /// The learner emptied the memory of another instance (`from_instance`)
+    /// while sharing a Redis tier with this one, and the invalidation it
+    /// published arrived here: this instance's memory was emptied too.
+    MemoryClearArrived {
+        from_instance: String,
+        /// Entries this instance's memory dropped for it.
+        removed: usize,
     },
 }
 

@@ -21,10 +21,14 @@ pub enum Exercise {
     Revalidation,
     NoStoreVersusNoCache,
     SharedCacheHit,
+    MemoryPerProcess,
+    SharedTierHit,
+    ClearReachesEveryInstance,
+    SharedTierOutage,
 }
 
 impl Exercise {
-    pub const ALL: [Exercise; 14] = [
+    pub const ALL: [Exercise; 18] = [
         Self::FirstHit,
         Self::MemoizedSteps,
         Self::LruEviction,
@@ -39,6 +43,10 @@ impl Exercise {
         Self::Revalidation,
         Self::NoStoreVersusNoCache,
         Self::SharedCacheHit,
+        Self::MemoryPerProcess,
+        Self::SharedTierHit,
+        Self::ClearReachesEveryInstance,
+        Self::SharedTierOutage,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -57,6 +65,10 @@ impl Exercise {
             Self::Revalidation => "revalidation",
             Self::NoStoreVersusNoCache => "no-store-no-cache",
             Self::SharedCacheHit => "shared-cache",
+            Self::MemoryPerProcess => "memory-per-process",
+            Self::SharedTierHit => "shared-tier-hit",
+            Self::ClearReachesEveryInstance => "clear-reaches-every-instance",
+            Self::SharedTierOutage => "shared-tier-outage",
         }
     }
 
@@ -76,6 +88,10 @@ impl Exercise {
             Self::Revalidation => "Asking again: 304 Not Modified",
             Self::NoStoreVersusNoCache => "no-store versus no-cache",
             Self::SharedCacheHit => "A hit in the shared cache in front",
+            Self::MemoryPerProcess => "Memory is per process",
+            Self::SharedTierHit => "The shared tier turns the second miss into a hit",
+            Self::ClearReachesEveryInstance => "A clear reaches every instance",
+            Self::SharedTierOutage => "An outage only the counters notice",
         }
     }
 

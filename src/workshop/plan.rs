@@ -151,6 +151,28 @@ impl Plan {
         self.base + 900 + path.offset()
     }
 
+    /// The exercises with several instances are done from a terminal only,
+    /// so each has one number (above the stampede's, which ends at +950).
+    /// Asked of one instance, then of another: a miss on both.
+    pub fn per_process(&self) -> u64 {
+        self.base + 960
+    }
+
+    /// Computed on one instance and stored in Redis, then a Redis hit on another.
+    pub fn shared_hit(&self) -> u64 {
+        self.base + 970
+    }
+
+    /// Kept by one instance while another one's memory is cleared.
+    pub fn clear_reaches(&self) -> u64 {
+        self.base + 980
+    }
+
+    /// Asked for while Redis is down, and again once it is back.
+    pub fn outage(&self) -> u64 {
+        self.base + 990
+    }
+
     /// The HTTP lab resource (see `crate::http_lab`) for one of the HTTP
     /// exercises. One per exercise, the same for both ways: a browser and
     /// curl keep separate copies anyway, and each check looks only at its
@@ -252,6 +274,12 @@ mod tests {
                     plan.stampede(path),
                 ]);
             }
+            numbers.extend([
+                plan.per_process(),
+                plan.shared_hit(),
+                plan.clear_reaches(),
+                plan.outage(),
+            ]);
             assert!(numbers.iter().all(|n| *n <= 10_000), "{numbers:?}");
             let count = numbers.len();
             numbers.sort_unstable();

@@ -19,6 +19,7 @@ fn factorial(at_ms: u64, n: u64, hit: bool) -> Event {
             elapsed_us: if hit { 20 } else { 200_000 },
             computation: 1,
             reused_computation: None,
+            shared: None,
         }),
     }
 }
@@ -94,6 +95,7 @@ fn a_clear_by_anyone_explains_the_last_lru_miss() {
             elapsed_us: 100,
             computation: if n == run.newcomer() { 2 } else { 1 },
             reused_computation: (n == run.newcomer()).then_some(1),
+            shared: None,
         }),
         ..factorial(seq, n, hit)
     };

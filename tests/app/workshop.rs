@@ -3,6 +3,7 @@
 
 mod http;
 mod identity;
+mod instances;
 mod shared;
 mod ticks;
 
@@ -285,7 +286,7 @@ fn the_instructor_sees_every_learner() {
     get_as(&app, "linus", &format!("/factorial/{}", n + 1));
 
     let json = progress_document(&app);
-    assert_eq!(json["exercises"].as_array().map(Vec::len), Some(14));
+    assert_eq!(json["exercises"].as_array().map(Vec::len), Some(18));
     let names: Vec<&str> = json["learners"]
         .as_array()
         .expect("learners")
@@ -329,12 +330,16 @@ fn the_exercise_page_has_every_exercise_with_both_ways_to_do_it() {
         "revalidation",
         "no-store-no-cache",
         "shared-cache",
+        "memory-per-process",
+        "shared-tier-hit",
+        "clear-reaches-every-instance",
+        "shared-tier-outage",
     ] {
         assert!(page.contains(&format!("<section id=\"{slug}\"")), "{slug}");
     }
-    assert!(page.matches("<h3>With curl</h3>").count() >= 13);
-    assert!(page.matches("<h3>Why</h3>").count() == 14);
-    assert_eq!(page.matches("Not done yet.").count(), 14);
+    assert!(page.matches("<h3>With curl</h3>").count() >= 17);
+    assert!(page.matches("<h3>Why</h3>").count() == 18);
+    assert_eq!(page.matches("Not done yet.").count(), 18);
 }
 
 #[test]

@@ -5,21 +5,50 @@
 use std::time::Duration;
 
 use crate::view::{clock_utc, count_of, server_ms, speedup};
-use crate::workshop::{short, ClearedTier, Event, Evidence, Exercise, What};
+use crate::workshop::{
+    short, ClearedTier, Event, Evidence, Exercise, FactorialEvent, SharedStep, What,
+};
 
-/// One request as the learner would recognise it, with its outcome.
-pub fn describe(what: &What) -> String {
+/// One request as the learner would recognise it, with its outcome (and,
+/// in a room shared through Redis, the instance that saw it).
+pub fn describe(event: &Event) -> String {
+    match &event.what {
+        What::Factorial(seen) => format!("{}{}", factorial(seen), on_shared_tier(event, seen)),
+        other => describe_other(other),
+    }
+}
+
+/// Which instance answered and what Redis did, for an app with a shared
+/// tier (nothing for one without: there is only one instance to speak of).
+fn on_shared_tier(event: &Event, seen: &FactorialEvent) -> String {
+    let instance = match &event.instance {
+        None => String::new(),
+        Some(name) => format!(" on instance {name}"),
+    };
+    let redis = match seen.shared {
+        None | Some(SharedStep::Off) => return String::new(),
+        Some(SharedStep::Unavailable) => "Redis unavailable, computed here and not shared",
+        Some(SharedStep::Hit) => "Redis HIT, nothing computed here",
+        Some(SharedStep::Collapsed) => "waited for another instance's computation, read from Redis",
+        Some(SharedStep::Missed) => "Redis MISS, not stored",
+        Some(SharedStep::Stored) => "Redis MISS, computed here and stored in Redis",
+    };
+    format!("{instance} ({redis})")
+}
+
+fn factorial(seen: &FactorialEvent) -> String {
     let took = |us: u64| server_ms(Duration::from_micros(us));
-    match what {
-        What::Factorial(seen) if seen.hit => {
-            format!("{}! HIT in {}", seen.n, took(seen.elapsed_us))
+    match seen {
+        seen if seen.hit => format!("{}! HIT in {}", seen.n, took(seen.elapsed_us)),
+        seen if seen.shared.is_some_and(SharedStep::answered) => {
+            format!("{}! memory MISS in {}", seen.n, took(seen.elapsed_us))
         }
-        What::Factorial(seen) if seen.coalesced => format!(
+        seen if seen.coalesced => format!(
             "{}! MISS, waited for another request's computation, in {}",
             seen.n,
             took(seen.elapsed_us)
         ),
-        What::Factorial(seen) => format!(
+        seen => format!(
             "{}! MISS, {} computed{}, in {}",
             seen.n,
             count_of(seen.steps_computed as usize, "step", "steps"),
@@ -28,6 +57,13 @@ pub fn describe(what: &What) -> String {
                 .unwrap_or_default(),
             took(seen.elapsed_us)
         ),
+    }
+}
+
+fn describe_other(what: &What) -> String {
+    let took = |us: u64| server_ms(Duration::from_micros(us));
+    match what {
+        What::Factorial(seen) => factorial(seen),
         What::Data(seen) => {
             let outcome = match (seen.hit, seen.coalesced, seen.miss_reason) {
                 (true, _, _) => "HIT".to_owned(),
@@ -99,6 +135,13 @@ pub fn describe(what: &What) -> String {
             count_of(*from_cache as usize, "load", "loads"),
         ),
         What::Renamed { from } => format!("took this name (was {from})"),
+        What::MemoryClearArrived {
+            from_instance,
+            removed,
+        } => format!(
+            "your memory clear on instance {from_instance} arrived here through Redis: {} dropped from this instance's memory",
+            count_of(*removed, "entry", "entries")
+        ),
         What::TimingsReported { miss, hit } => format!(
             "you reported a miss of {} and a hit of {}",
             with_unit(&miss.typed),
@@ -136,11 +179,7 @@ pub fn sentence(exercise: Exercise, evidence: &Evidence) -> String {
                 "; then "
             });
         }
-        text.push_str(&format!(
-            "{}: {}",
-            clock_utc(event.at_ms),
-            describe(&event.what)
-        ));
+        text.push_str(&format!("{}: {}", clock_utc(event.at_ms), describe(event)));
     }
     if exercise == Exercise::ReadingTimings {
         if let [miss, hit, ..] = steps.as_slice() {

@@ -48,7 +48,35 @@ pub(super) struct ExercisesPage {
     /// Whether this page came through that cache (or was opened on the
     /// app's own address, past it).
     through_proxy: bool,
+    /// This learner's numbers for the exercises with several instances.
+    instances: InstanceInputs,
+    /// Whether this instance shares a Redis tier with others: without one,
+    /// the last three of those exercises cannot be done.
+    shared_tier: bool,
+    /// This instance's name, as `X-Instance` gives it.
+    instance_name: String,
     timings_form: TimingsFormView,
+}
+
+/// A learner's numbers for the exercises with several instances (done from
+/// a terminal only, so one of each).
+#[derive(Serialize)]
+pub(super) struct InstanceInputs {
+    per_process: u64,
+    shared_hit: u64,
+    clear_reaches: u64,
+    outage: u64,
+}
+
+impl InstanceInputs {
+    fn new(plan: &Plan) -> Self {
+        Self {
+            per_process: plan.per_process(),
+            shared_hit: plan.shared_hit(),
+            clear_reaches: plan.clear_reaches(),
+            outage: plan.outage(),
+        }
+    }
 }
 
 /// The names of a learner's HTTP lab resources (see `crate::http_lab`).
@@ -185,7 +213,7 @@ pub(super) fn exercises_content(
         .into_iter()
         .map(|event| EventView {
             at: crate::view::clock_utc(event.at_ms),
-            text: evidence::describe(&event.what),
+            text: evidence::describe(&event),
         })
         .collect();
     let config = lab.config();
@@ -212,6 +240,9 @@ pub(super) fn exercises_content(
         http: HttpInputs::new(&plan),
         shared_cache: config.proxy_witness_key.is_some(),
         through_proxy: through_proxy.0,
+        instances: InstanceInputs::new(&plan),
+        shared_tier: lab.shared().is_configured(),
+        instance_name: config.instance_name.to_string(),
         timings_form,
     }
 }
@@ -282,7 +313,7 @@ pub(super) fn my_progress(
         .into_iter()
         .map(|event| EventView {
             at: crate::view::clock_utc(event.at_ms),
-            text: evidence::describe(&event.what),
+            text: evidence::describe(&event),
         })
         .collect();
     let mine = MyProgress {
