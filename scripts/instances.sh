@@ -13,6 +13,14 @@
 #   scripts/instances.sh --direct [N [PORT]]
 #                                       the instances alone, no nginx: ask
 #                                       each on its own port
+#   scripts/instances.sh --redis [URL] [N [PORT]]
+#                                       all of them on one shared tier, the
+#                                       Redis at URL (REDIS_URL if set, else
+#                                       redis://127.0.0.1:6379/, the one
+#                                       scripts/redis.sh starts): a value one
+#                                       instance computed is a Redis hit on
+#                                       the others, and clearing one's memory
+#                                       clears theirs
 #
 # Each instance is named by its port (X-Instance: 8002). Needs curl and
 # cargo, and nginx unless --direct (Debian: apt-get install nginx-light); no
@@ -22,13 +30,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 direct=""
-if [[ "${1:-}" == "--direct" ]]; then
-    direct=1
-    shift
-fi
+redis_url=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --direct) direct=1; shift ;;
+        --redis)
+            shift
+            # The URL is optional: the next argument, when it is one.
+            if [[ "${1:-}" == redis://* || "${1:-}" == rediss://* ]]; then
+                redis_url=$1
+                shift
+            else
+                redis_url=${REDIS_URL:-redis://127.0.0.1:6379/}
+            fi
+            ;;
+        *) break ;;
+    esac
+done
 count=${1:-3}
 port=${2:-8000}
-usage="usage: scripts/instances.sh [--direct] [COUNT [PORT]]"
+usage="usage: scripts/instances.sh [--direct] [--redis [URL]] [COUNT [PORT]]"
 if [[ ! "$count" =~ ^[0-9]+$ ]] || ((count < 1 || count > 16)); then
     echo "instances: COUNT is 1 to 16; $usage" >&2
     exit 2
@@ -42,6 +63,19 @@ if [[ -z "$direct" ]]; then
     proxy/nginx.sh --check >/dev/null 2>&1 || { echo "instances: nginx is missing: apt-get install nginx-light (or use --direct)" >&2; exit 1; }
 fi
 command -v curl >/dev/null || { echo "instances: curl is missing: apt-get install curl" >&2; exit 1; }
+if [[ -n "$redis_url" ]]; then
+    # Only a warning: the instances start without it, and share once it
+    # answers (their keeper tries it again every quarter second).
+    redis_address=${redis_url#*://}
+    redis_address=${redis_address##*@}
+    redis_address=${redis_address%%/*}
+    redis_host=${redis_address%:*}
+    redis_port=${redis_address##*:}
+    [[ "$redis_address" == *:* ]] || redis_port=6379
+    if ! (: <>"/dev/tcp/$redis_host/$redis_port") 2>/dev/null; then
+        echo "instances: nothing answers at $redis_host:$redis_port yet (start it with scripts/redis.sh); the instances share once it does" >&2
+    fi
+fi
 app_ports=()
 for ((i = 1; i <= count; i++)); do
     app_ports+=($((port + i)))
@@ -100,10 +134,14 @@ answers() {  # URL PID: true once URL answers, false if PID stops or 20 s pass
 
 # setsid: each in a process group of its own, so Ctrl-C reaches only this
 # script, which stops nginx before the instances (see scripts/room.sh). No
-# instance_name is given: each is named by its port.
+# instance_name is given: each is named by its port. With --redis each is
+# given the one shared tier (ROCKET_REDIS_URL); without, none is set here,
+# so Rocket.toml's redis_url (unset by default) decides.
+shared_tier=()
+[[ -n "$redis_url" ]] && shared_tier=(ROCKET_REDIS_URL="$redis_url")
 for app_port in "${app_ports[@]}"; do
-    ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT="$app_port" ROCKET_PROXY_WITNESS_KEY="$witness_key" \
-        setsid "$binary" &
+    env ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT="$app_port" ROCKET_PROXY_WITNESS_KEY="$witness_key" \
+        "${shared_tier[@]}" setsid "$binary" &
     apps+=($!)
 done
 for i in "${!apps[@]}"; do
@@ -118,6 +156,10 @@ echo "instances: $count instances of cachelab, one cache_dir ($(pwd)/cache_dir) 
 for app_port in "${app_ports[@]}"; do
     echo "instances:   http://127.0.0.1:$app_port/   (X-Instance: $app_port)"
 done
+if [[ -n "$redis_url" ]]; then
+    echo "instances: and one shared tier, the Redis at $redis_host:$redis_port: a value"
+    echo "instances: one instance computed is a Redis hit on the others (Cache-Status: cachelab-redis;hit)"
+fi
 
 if [[ -n "$direct" ]]; then
     first="http://127.0.0.1:${app_ports[0]}"

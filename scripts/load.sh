@@ -17,6 +17,16 @@
 #   proxy hit, no witness  the same with the mirror off: nginx alone
 #   memory hit via nginx  GET /factorial/20 through the same nginx, which
 #                    stores nothing (no-cache) and asks the app every time
+#   Redis hit        GET /factorial/1 ... /factorial/100 in turn
+#                    (scripts/redis_cycle.lua) from a second instance of the
+#                    app, as on another machine, whose memory holds a single
+#                    step (memory_capacity = 1): every value is in Redis
+#                    already, and each request's n was last asked a hundred
+#                    requests ago, so memory misses and Redis answers. The
+#                    Redis is scripts/redis.sh's, on a free port, started
+#                    here and stopped at the end; the script prints the share
+#                    of answers that really came from Redis. The first
+#                    instance has no Redis, so the other rows are unchanged.
 # and, beside the app, Rocket alone (examples/framework_floor.rs) sending a
 # memory hit's exact response with no cache behind it, against its own
 # /health: the floor under any hit, so the table shows what the response
@@ -29,14 +39,16 @@
 #                        [--routes NAME,NAME...] [--no-build] [--write-docs]
 #   --routes      measures only these rows (health, memory_hit, memory_hit_304,
 #                 memory_hit_10000, disk_hit, miss_mix, proxy_hit,
-#                 proxy_hit_no_witness, proxy_memory_hit, floor_health, floor_cache_headers,
-#                 floor_hit), and /health, which the ratios need, and
+#                 proxy_hit_no_witness, proxy_memory_hit, redis_hit, floor_health,
+#                 floor_cache_headers, floor_hit), and /health, which the ratios need, and
 #                 prints their table without the targets
 #   --write-docs  also writes docs/benchmarks.md and docs/benchmarks.svg
 #
 # Needs wrk (Debian: apt-get install wrk) and curl; the proxy rows need
-# nginx (apt-get install nginx-light) and are left out without it. Stops by
-# itself.
+# nginx (apt-get install nginx-light) and the Redis row redis-server
+# (apt-get install redis-server), each left out without it. Stops by
+# itself. The binaries are looked for where cargo builds them
+# (CARGO_TARGET_DIR is honoured).
 set -euo pipefail
 
 rounds=5
@@ -66,8 +78,9 @@ done
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
-binary="$repo/target/release/cachelab"
-floor_binary="$repo/target/release/examples/framework_floor"
+target_dir=$(cargo metadata --format-version 1 --no-deps | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)
+binary="$target_dir/release/cachelab"
+floor_binary="$target_dir/release/examples/framework_floor"
 if [[ $build -eq 1 ]]; then
     echo "building the release binaries..." >&2
     cargo build --release --quiet --bin cachelab --example framework_floor
@@ -79,6 +92,8 @@ done
 work_dir="$(mktemp -d)"
 server_pid=""
 floor_pid=""
+redis_pid=""
+redis_app_pid=""
 proxy_pids=()
 proxy_dirs=()
 cleanup() {
@@ -98,6 +113,11 @@ cleanup() {
         wait "$server_pid" 2>/dev/null || true
     fi
     [[ -n "$floor_pid" ]] && kill "$floor_pid" 2>/dev/null || true
+    # The instance before its Redis, so it does not report an outage.
+    for pid in $redis_app_pid $redis_pid; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$work_dir"
 }
 trap cleanup EXIT
@@ -118,6 +138,8 @@ port=$(free_port)
 floor_port=$(free_port "$port")
 proxy_port=$(free_port "$floor_port")
 plain_proxy_port=$(free_port "$proxy_port")
+redis_port=$(free_port "$plain_proxy_port")
+redis_app_port=$(free_port "$redis_port")
 base="http://127.0.0.1:$port"
 floor="http://127.0.0.1:$floor_port"
 proxied="http://127.0.0.1:$proxy_port"
@@ -205,6 +227,54 @@ else
     echo "load.sh: nginx is not installed, so the proxy rows are left out" >&2
 fi
 
+# The shared tier: scripts/redis.sh's Redis on a free port, and a second
+# instance on it whose memory holds one step (see the Redis hit row above).
+redis_app="http://127.0.0.1:$redis_app_port"
+if command -v redis-server >/dev/null; then
+    setsid "$repo/scripts/redis.sh" "$redis_port" >"$work_dir/redis.log" 2>&1 &
+    redis_pid=$!
+    (
+        cd "$work_dir"
+        exec env ROCKET_PROFILE=release \
+            ROCKET_ADDRESS=127.0.0.1 \
+            ROCKET_PORT="$redis_app_port" \
+            ROCKET_CACHE_DIR="$work_dir/cache-redis-instance" \
+            ROCKET_DATA_DELAY_MS=0 \
+            ROCKET_FACTORIAL_DELAY_MS=0 \
+            ROCKET_LOG_LEVEL=critical \
+            ROCKET_MEMORY_CAPACITY=1 \
+            ROCKET_INSTANCE_NAME=redis-row \
+            ROCKET_REDIS_URL="redis://127.0.0.1:$redis_port/" \
+            "$binary" >"$work_dir/redis-instance.log" 2>&1
+    ) &
+    redis_app_pid=$!
+    # Up once its shared tier is: the keeper connects in the background.
+    for _ in $(seq 1000); do
+        curl -sf "$redis_app/stats" 2>/dev/null | grep -q '"health":"up"' && break
+        kill -0 "$redis_pid" 2>/dev/null || { cat "$work_dir/redis.log" >&2; exit 1; }
+        kill -0 "$redis_app_pid" 2>/dev/null || { cat "$work_dir/redis-instance.log" >&2; exit 1; }
+        sleep 0.01
+    done
+    # Every value of the cycle computed once, and so stored in Redis.
+    for n in $(seq 100); do
+        curl -sf -o /dev/null "$redis_app/factorial/$n"
+    done
+    status=$(curl -s -o /dev/null -D - "$redis_app/factorial/50" | tr -d '\r' | grep -i '^cache-status:' || true)
+    [[ "$status" == *"cachelab-redis;hit"* ]] || {
+        echo "load.sh: the Redis row's instance did not answer from Redis ($status)" >&2
+        exit 1
+    }
+else
+    echo "load.sh: redis-server is not installed, so the Redis row is left out" >&2
+fi
+# "memory_hits redis_hits" of the Redis row's instance, from its /metrics.
+redis_row_counts() {
+    curl -sf "$redis_app/metrics" | awk '
+        /^cachelab_cache_hits_total\{.*tier="memory"/ {memory = $NF}
+        /^cachelab_cache_hits_total\{.*tier="redis"/ {shared = $NF}
+        END {print memory + 0, shared + 0}'
+}
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
 
 body='{"user":42,"items":["a","b"]}'
@@ -258,6 +328,7 @@ run() {
 
 routes=(health memory_hit memory_hit_304 memory_hit_10000 disk_hit miss_mix)
 ((${#proxy_pids[@]})) && routes+=(proxy_hit proxy_hit_no_witness proxy_memory_hit)
+[[ -n "$redis_pid" ]] && routes+=(redis_hit)
 routes+=(floor_health floor_cache_headers floor_hit)
 if [[ -n "$only_routes" ]]; then
     selected=(health)
@@ -278,6 +349,7 @@ measure() {
         proxy_hit) run "$round" proxy_hit "$secs" "$proxied$proxy_resource" ;;
         proxy_hit_no_witness) run "$round" proxy_hit_no_witness "$secs" "$plain_proxied$proxy_resource" ;;
         proxy_memory_hit) run "$round" proxy_memory_hit "$secs" "$proxied/factorial/20" ;;
+        redis_hit) run "$round" redis_hit "$secs" -s "$repo/scripts/redis_cycle.lua" "$redis_app" ;;
         floor_health) run "$round" floor_health "$secs" "$floor/health" ;;
         floor_cache_headers) run "$round" floor_cache_headers "$secs" "$floor/health-with-cache-headers" ;;
         floor_hit) run "$round" floor_hit "$secs" "$floor/factorial/20" ;;
@@ -295,6 +367,7 @@ echo "warming up (1 s per route)..." >&2
 curl -sf -o /dev/null "$base/factorial/10000"
 measure_round 0 1
 : >"$results"
+[[ -n "$redis_pid" ]] && redis_counts_before=$(redis_row_counts)
 for round in $(seq "$rounds"); do
     echo "round $round of $rounds ($duration s per route)..." >&2
     measure_round "$round" "$duration"
@@ -307,6 +380,15 @@ if [[ " ${routes[*]} " == *" miss_mix "* ]]; then
 fi
 sleep 1
 rss_after_kib=$(rss_kib)
+# How many of the Redis row's answers memory gave instead (two connections
+# asking for one n at once): the row is honest only if these are few.
+redis_share=""
+if [[ " ${routes[*]} " == *" redis_hit "* ]]; then
+    read -r memory_before shared_before <<<"$redis_counts_before"
+    read -r memory_after shared_after <<<"$(redis_row_counts)"
+    redis_share=$(awk -v m=$((memory_after - memory_before)) -v r=$((shared_after - shared_before)) \
+        'BEGIN {if (m + r > 0) printf "%.1f%% of the Redis row'"'"'s %d answers came from Redis (the rest from memory)", 100 * r / (m + r), m + r}')
+fi
 
 median() { sort -g | awk '{v[NR] = $1} END {
     if (NR == 0) { print "nan"; exit }
@@ -338,6 +420,7 @@ label_of() {
         proxy_hit) echo "proxy hit: nginx's stored copy, witness report to the app included" ;;
         proxy_hit_no_witness) echo "proxy hit, no witness: nginx's stored copy alone" ;;
         proxy_memory_hit) echo "memory hit through nginx: GET /factorial/20" ;;
+        redis_hit) echo "Redis hit: GET /factorial/1…100, one step in memory" ;;
         floor_health) echo "Rocket alone: /health" ;;
         floor_cache_headers) echo "Rocket alone: /health + a hit's cache headers" ;;
         floor_hit) echo "Rocket alone: a memory hit's bytes, fixed" ;;
@@ -370,6 +453,7 @@ if [[ -n "$only_routes" ]]; then
     cat "$table"
     echo
     echo "wrk -t$threads -c$connections, $rounds rounds × ${duration} s per route, on $(nproc) cores; only the routes asked for."
+    [[ -n "$redis_share" ]] && echo "$redis_share."
     exit 0
 fi
 
@@ -405,6 +489,7 @@ echo
 cat "$targets"
 echo
 echo "$setup_line"
+[[ -n "$redis_share" ]] && echo "$redis_share."
 if [[ $total_errors -ne 0 ]]; then
     echo "WARNING: $total_errors non-2xx responses or socket errors during the runs" >&2
 fi
@@ -440,6 +525,7 @@ svg="$repo/docs/benchmarks.svg"
             disk_hit) colour="#d9822b" ;;
             proxy_hit*) colour="#3a9b5c" ;;
             proxy_memory_hit) colour="#2a7ab8" ;;
+            redis_hit) colour="#8e44ad" ;;
             *) colour="#b33a3a" ;;
         esac
         text_y=$((y + bar_height / 2 + 5))
@@ -483,6 +569,13 @@ kernel=$(uname -r)
     echo "- \"Rocket alone\" is \`examples/framework_floor.rs\`: the same Rocket settings"
     echo "  sending fixed responses, its ratios taken against its own \`/health\`. Its"
     echo "  memory-hit row is the most any cache could reach with that response."
+    if [[ -n "$redis_share" ]]; then
+        echo "- The Redis row: a second instance with \`memory_capacity = 1\` on a Redis"
+        echo "  started by \`scripts/redis.sh\` on loopback, asked for 1! to 100! in turn"
+        echo "  (\`scripts/redis_cycle.lua\`), all of them stored in Redis beforehand:"
+        echo "  $redis_share. Each Redis hit is a round trip to Redis, the answer's"
+        echo "  SHA-256 checked, and a copy put in memory (evicting the one step there)."
+    fi
     echo "- Start-up: from starting the process to the first answered \`/health\`."
     echo "  Cold 10000!: the server's own \`Server-Timing\` \`total\` for \`/factorial/10000\`"
     echo "  right after \`DELETE /cache/memory\`."

@@ -8,7 +8,7 @@ use rocket::http::ContentType;
 use rocket::{get, routes, Build, Request, Response, Rocket, State};
 
 use crate::lab::Lab;
-use crate::metrics::{Metrics, TierReading, TEXT_FORMAT, UNMATCHED_ROUTE};
+use crate::metrics::{Metrics, SharedTierReading, TierReading, TEXT_FORMAT, UNMATCHED_ROUTE};
 use crate::web::request_start::RequestStarted;
 use crate::web::NotStored;
 
@@ -43,15 +43,23 @@ fn instance_label(rocket: &Rocket<Build>) -> String {
 /// `GET /metrics`: the tiers' counters as they stand, and the request
 /// histograms. Cheap to scrape: the tiers' counters are kept as they go
 /// (the disk tier's size is its recorded footprint, one small file, not a
-/// walk of the directory). A scrape describes a moment, so no cache may
-/// keep it.
+/// walk of the directory; the shared tier's counters are this instance's
+/// own, so a scrape never calls Redis). A scrape describes a moment, so no
+/// cache may keep it.
 #[get("/metrics")]
 fn metrics(lab: &State<Lab>, metrics: &State<Arc<Metrics>>) -> NotStored<(ContentType, String)> {
-    let tiers = [
+    let mut tiers = vec![
         TierReading::memory(&lab.memory().stats()),
         TierReading::disk(&lab.disk().stats()),
     ];
-    NotStored::new((text_format(), metrics.render(&tiers)))
+    // Without a redis_url there is no shared tier, and no series for it:
+    // zeros would read as a Redis that is there and idle.
+    let shared = lab.shared().is_configured().then(|| {
+        let stats = lab.shared().stats();
+        tiers.push(TierReading::redis(&stats));
+        SharedTierReading::from_stats(&stats)
+    });
+    NotStored::new((text_format(), metrics.render(&tiers, shared.as_ref())))
 }
 
 /// The text format's media type, with the version the encoder writes.

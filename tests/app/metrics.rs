@@ -1,12 +1,16 @@
 //! `GET /metrics` as Prometheus scrapes it: each tier's counters move with
 //! the requests that moved `/stats`, every route's requests are timed under
-//! its template, and the text is what Prometheus can read.
+//! its template, and the text is what Prometheus can read; with a real
+//! redis-server, the shared tier's series step exactly with a Redis hit and
+//! an outage.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use cachelab_testkit::RedisServer;
 use rocket::http::{Header, Status};
 
-use crate::helpers::{Answer, TestApp};
+use crate::helpers::{setting, Answer, TestApp};
 
 /// One sample line: `name{label="value",...} value`.
 #[derive(Debug)]
@@ -322,8 +326,7 @@ fn requests_are_timed_under_their_route_template_and_status_class() {
 
 #[test]
 fn the_instance_label_is_the_instances_own_name() {
-    let app =
-        TestApp::with(|settings| settings.merge(crate::helpers::setting("instance_name", "blue")));
+    let app = TestApp::with(|settings| settings.merge(setting("instance_name", "blue")));
     app.get("/factorial/5");
     let scrape = scrape(&app);
     assert!(!scrape.samples.is_empty());
@@ -375,5 +378,193 @@ fn every_series_is_described_and_labelled_with_the_instance() {
     assert_eq!(
         scrape.types.get("cachelab_cache_hits_total"),
         Some(&"counter".to_owned())
+    );
+}
+
+/// An app as the instance `name`, with the shared tier at `redis`, once
+/// the shared tier answers (its keeper connects in the background).
+fn instance_on(name: &str, redis: &RedisServer) -> TestApp {
+    let app = TestApp::with(|settings| {
+        settings
+            .merge(setting("instance_name", name))
+            .merge(setting("redis_url", redis.url()))
+            .merge(setting("redis_timeout_ms", 1000))
+    });
+    assert!(
+        app.wait_for(Duration::from_secs(10), |app| {
+            scrape(app).value("cachelab_redis_up", &[]) == Some(1.0)
+        }),
+        "the shared tier of {name} never came up"
+    );
+    app
+}
+
+/// How much each of `names` rose from `before` to `after`, in the `redis`
+/// tier or, for the shared tier's own series, unlabelled.
+fn redis_rises(before: &Scrape, after: &Scrape, names: &[&str]) -> Vec<(String, f64)> {
+    names
+        .iter()
+        .map(|name| {
+            let read = |scrape: &Scrape| {
+                scrape
+                    .value(name, &[("tier", "redis")])
+                    .or_else(|| scrape.value(name, &[]))
+                    .unwrap_or_else(|| panic!("{name} is in the scrape"))
+            };
+            ((*name).to_owned(), read(after) - read(before))
+        })
+        .collect()
+}
+
+#[test]
+fn without_a_redis_url_there_are_no_redis_series() {
+    let app = TestApp::new();
+    app.get("/factorial/5");
+    let text = app.get("/metrics").body;
+    assert!(!text.contains("tier=\"redis\""), "{text}");
+    assert!(!text.contains("cachelab_redis_"), "{text}");
+}
+
+#[test]
+fn a_redis_hit_moves_the_redis_hits_by_one_and_nothing_else() {
+    let redis = RedisServer::start();
+    let (a, b) = (instance_on("a", &redis), instance_on("b", &redis));
+    let a_before = scrape(&a);
+    let b_before = scrape(&b);
+
+    let computed = a.get("/factorial/20");
+    assert_eq!(
+        computed.header("Cache-Status"),
+        Some("cachelab-redis;fwd=miss;stored, cachelab-memory;fwd=miss;stored")
+    );
+    let shared = b.get("/factorial/20");
+    assert_eq!(
+        shared.header("Cache-Status"),
+        Some("cachelab-redis;hit, cachelab-memory;fwd=miss;stored")
+    );
+
+    let names = [
+        "cachelab_cache_hits_total",
+        "cachelab_cache_misses_total",
+        "cachelab_cache_errors_total",
+        "cachelab_redis_stored_total",
+        "cachelab_redis_collapsed_total",
+        "cachelab_redis_unavailable_total",
+        "cachelab_redis_outages_total",
+        "cachelab_redis_up",
+    ];
+    let rises = |before: &Scrape, after: &Scrape| {
+        redis_rises(before, after, &names)
+            .into_iter()
+            .filter(|(_, rise)| *rise != 0.0)
+            .collect::<Vec<_>>()
+    };
+    let a_after = scrape(&a);
+    let b_after = scrape(&b);
+    assert_eq!(
+        rises(&a_before, &a_after),
+        vec![
+            ("cachelab_cache_misses_total".to_owned(), 1.0),
+            ("cachelab_redis_stored_total".to_owned(), 1.0),
+        ],
+        "a missed, computed and stored"
+    );
+    assert_eq!(
+        rises(&b_before, &b_after),
+        vec![("cachelab_cache_hits_total".to_owned(), 1.0)],
+        "b read it"
+    );
+    // What b read is the stored answer: the bytes it sent back.
+    assert_eq!(
+        b_after.value("cachelab_redis_read_bytes_total", &[]),
+        Some(shared.body.len() as f64)
+    );
+    // Its memory missed, and was filled from Redis.
+    assert_eq!(
+        b_after.tier("cachelab_cache_misses_total", "memory")
+            - b_before.tier("cachelab_cache_misses_total", "memory"),
+        1.0
+    );
+    // The next one is the memory's, and Redis is not asked.
+    assert_eq!(
+        b.get("/factorial/20").header("Cache-Status"),
+        Some("cachelab-memory;hit")
+    );
+    assert_eq!(
+        redis_rises(&b_after, &scrape(&b), &["cachelab_cache_hits_total"]),
+        vec![("cachelab_cache_hits_total".to_owned(), 0.0)]
+    );
+}
+
+#[test]
+fn an_outage_is_one_error_one_outage_and_a_down_gauge_then_unavailable_lookups() {
+    let mut redis = RedisServer::start();
+    let app = instance_on("a", &redis);
+    let before = scrape(&app);
+
+    redis.stop();
+    // No request asks: the keeper's own check notices, with one failed call.
+    assert!(
+        app.wait_for(Duration::from_secs(10), |app| {
+            scrape(app).value("cachelab_redis_up", &[]) == Some(0.0)
+        }),
+        "the gauge never fell to 0"
+    );
+    let down = scrape(&app);
+    assert_eq!(
+        redis_rises(
+            &before,
+            &down,
+            &[
+                "cachelab_cache_errors_total",
+                "cachelab_redis_outages_total",
+                "cachelab_redis_unavailable_total",
+                "cachelab_cache_misses_total",
+            ]
+        ),
+        vec![
+            ("cachelab_cache_errors_total".to_owned(), 1.0),
+            ("cachelab_redis_outages_total".to_owned(), 1.0),
+            ("cachelab_redis_unavailable_total".to_owned(), 0.0),
+            ("cachelab_cache_misses_total".to_owned(), 0.0),
+        ]
+    );
+
+    // While it is down each lookup is unavailable at once: not a miss of
+    // Redis, and no further error, since Redis is not asked.
+    for n in 60..63 {
+        assert_eq!(app.get(&format!("/factorial/{n}")).status, Status::Ok);
+    }
+    let during = scrape(&app);
+    assert_eq!(
+        redis_rises(
+            &down,
+            &during,
+            &[
+                "cachelab_redis_unavailable_total",
+                "cachelab_cache_errors_total",
+                "cachelab_cache_misses_total",
+                "cachelab_cache_hits_total",
+            ]
+        ),
+        vec![
+            ("cachelab_redis_unavailable_total".to_owned(), 3.0),
+            ("cachelab_cache_errors_total".to_owned(), 0.0),
+            ("cachelab_cache_misses_total".to_owned(), 0.0),
+            ("cachelab_cache_hits_total".to_owned(), 0.0),
+        ]
+    );
+
+    redis.start_again();
+    assert!(
+        app.wait_for(Duration::from_secs(10), |app| {
+            scrape(app).value("cachelab_redis_up", &[]) == Some(1.0)
+        }),
+        "the gauge never rose to 1 again"
+    );
+    assert_eq!(
+        redis_rises(&during, &scrape(&app), &["cachelab_redis_outages_total"]),
+        vec![("cachelab_redis_outages_total".to_owned(), 0.0)],
+        "coming back is not another outage"
     );
 }

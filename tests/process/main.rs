@@ -3,7 +3,8 @@
 //! raw requests no HTTP library would send; several of them sharing one
 //! cache_dir; what it tells the instructor when it starts; behind the
 //! room command's nginx, as a connection guard and as a shared cache; and
-//! several instances behind one nginx, each with a memory tier of its own.
+//! several instances behind one nginx, each with a memory tier of its own;
+//! and instances sharing one redis-server, through an outage of it.
 
 mod crash;
 mod half_open;
@@ -14,6 +15,7 @@ mod room;
 mod server;
 mod shared_cache;
 mod shared_dir;
+mod shared_tier;
 mod shutdown;
 mod validators;
 mod wire;
