@@ -460,7 +460,10 @@ impl RedisTier {
     }
 
     /// Marks the tier down (the keeper's verdict), logging the outage once.
+    /// The keeper's failed check counts as one error, however it noticed
+    /// (two PINGs unanswered, or the subscription closed).
     fn went_down(&self, why: &str) {
+        bump(&self.0.counters.errors);
         let was = self.0.health.swap(Health::Down.as_u8(), Ordering::Relaxed);
         if Health::from_u8(was) == Health::Up {
             bump(&self.0.counters.outages);
