@@ -295,13 +295,10 @@ impl Link {
     /// Notes a call to Redis that worked; logs the end of an outage.
     fn reached(&self) {
         match self.reachable.swap(CONNECTED, Ordering::Relaxed) {
-            UNAVAILABLE => log::warn!(
-                "workshop sharing: Redis {} is reachable again",
-                self.room.redis_url
-            ),
+            // The URL is never logged: it may hold a password.
+            UNAVAILABLE => log::warn!("workshop sharing: Redis is reachable again"),
             CONNECTING => log::info!(
-                "workshop sharing: the room is shared through Redis {} as {}",
-                self.room.redis_url,
+                "workshop sharing: the room is shared through Redis as {}",
                 self.origin.instance
             ),
             _ => {}
@@ -313,9 +310,8 @@ impl Link {
         self.errors.fetch_add(1, Ordering::Relaxed);
         if self.reachable.swap(UNAVAILABLE, Ordering::Relaxed) != UNAVAILABLE {
             log::warn!(
-                "workshop sharing: Redis {} unavailable ({what}: {error}); lines wait for it \
-                 and requests are not slowed",
-                self.room.redis_url
+                "workshop sharing: Redis unavailable ({what}: {error}); lines wait for it \
+                 and requests are not slowed"
             );
         }
     }
@@ -376,9 +372,11 @@ impl SharingTask {
     pub async fn run(self, stop: impl Future<Output = ()>) {
         let client = match redis::Client::open(self.link.room.redis_url.as_str()) {
             Ok(client) => client,
-            Err(error) => {
-                // The settings were checked at start, so this is not expected.
-                log::warn!("workshop sharing off: {error}");
+            Err(_) => {
+                // The settings were checked at start, so this is not
+                // expected; the error is not shown, since it may quote the
+                // URL and its password.
+                log::warn!("workshop sharing off: redis_url does not parse");
                 return;
             }
         };
