@@ -33,6 +33,21 @@ pub fn redis_available() -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// A [`RedisServer`] for the test that calls it, or, where `redis-server`
+/// is not installed, a `skipped:` line and an early return from the test
+/// (except under CI, set by `.ci/run`, where a missing server fails it).
+/// `cargo test` thus runs on a machine without Redis, as the README
+/// promises, and CI runs every test.
+#[macro_export]
+macro_rules! redis_or_skip {
+    () => {
+        match $crate::RedisServer::start_or_skip() {
+            Some(server) => server,
+            None => return,
+        }
+    };
+}
+
 /// A `redis-server` of its own for one test: loopback only, no persistence,
 /// stopped (and its directory removed) when dropped.
 pub struct RedisServer {
@@ -60,6 +75,23 @@ impl RedisServer {
         };
         server.start_again();
         server
+    }
+
+    /// [`RedisServer::start`], or `None` with a `skipped:` line where
+    /// `redis-server` is missing and `CI` is not set.
+    ///
+    /// # Panics
+    /// Under CI without `redis-server`, or when it does not start.
+    pub fn start_or_skip() -> Option<Self> {
+        if !redis_available() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "redis-server is missing (apt-get install redis-server)"
+            );
+            eprintln!("skipped: redis-server is not installed (apt-get install redis-server)");
+            return None;
+        }
+        Some(Self::start())
     }
 
     /// `redis://127.0.0.1:<port>/`, the `redis_url` for the app.

@@ -427,7 +427,7 @@ fn without_a_redis_url_there_are_no_redis_series() {
 
 #[test]
 fn a_redis_hit_moves_the_redis_hits_by_one_and_nothing_else() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b) = (instance_on("a", &redis), instance_on("b", &redis));
     let a_before = scrape(&a);
     let b_before = scrape(&b);
@@ -498,7 +498,7 @@ fn a_redis_hit_moves_the_redis_hits_by_one_and_nothing_else() {
 
 #[test]
 fn an_outage_is_one_error_one_outage_and_a_down_gauge_then_unavailable_lookups() {
-    let mut redis = RedisServer::start();
+    let mut redis = cachelab_testkit::redis_or_skip!();
     let app = instance_on("a", &redis);
     let before = scrape(&app);
 

@@ -40,7 +40,7 @@ fn wait_for_health(app: &TestApp, health: &str) {
 
 #[test]
 fn a_value_computed_on_one_instance_is_a_hit_on_the_other() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b) = (instance("a", &redis), instance("b", &redis));
 
     let first = a.get("/factorial/20");
@@ -80,7 +80,7 @@ fn a_value_computed_on_one_instance_is_a_hit_on_the_other() {
 
 #[test]
 fn a_data_answer_stored_on_one_machine_is_read_on_another_and_kept_on_its_disk() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b) = (instance("a", &redis), instance("b", &redis));
     let body = r#"{"shared": [1, 2, 3]}"#;
     let first = a.post_json("/data", body);
@@ -100,7 +100,7 @@ fn a_data_answer_stored_on_one_machine_is_read_on_another_and_kept_on_its_disk()
 
 #[test]
 fn a_damaged_value_in_redis_is_a_miss_never_a_wrong_answer() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let a = instance("a", &redis);
     a.get("/factorial/7");
     let key = "cachelab:factorial:7";
@@ -129,7 +129,7 @@ fn a_damaged_value_in_redis_is_a_miss_never_a_wrong_answer() {
 
 #[test]
 fn clearing_memory_on_one_instance_empties_the_others_memory_too() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b) = (instance("a", &redis), instance("b", &redis));
     b.get("/factorial/10");
     assert_eq!(
@@ -166,7 +166,7 @@ fn clearing_memory_on_one_instance_empties_the_others_memory_too() {
 
 #[test]
 fn invalidating_one_key_removes_it_everywhere_and_keeps_the_rest() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b) = (instance("a", &redis), instance("b", &redis));
     a.get("/factorial/12");
     b.get("/factorial/12");
@@ -193,7 +193,7 @@ fn invalidating_one_key_removes_it_everywhere_and_keeps_the_rest() {
 
 #[test]
 fn an_outage_of_redis_costs_misses_only_and_sharing_resumes_by_itself() {
-    let mut redis = RedisServer::start();
+    let mut redis = cachelab_testkit::redis_or_skip!();
     let (a, b) = (instance("a", &redis), instance("b", &redis));
     redis.stop();
     // The first call to notice may wait out the timeout; after that the
@@ -268,7 +268,7 @@ fn a_url_that_is_not_redis_is_refused_at_start() {
 
 #[rocket::async_test]
 async fn a_cold_value_wanted_on_two_instances_at_once_is_computed_once() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let settings = |name: &str| {
         let dir = tempfile::tempdir().expect("temp dir").keep();
         test_settings(&dir.join("cache_dir"))
@@ -326,7 +326,7 @@ async fn a_cold_value_wanted_on_two_instances_at_once_is_computed_once() {
 
 #[test]
 fn the_dashboard_shows_the_shared_tier_and_invalidations_arriving() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b) = (instance("a", &redis), instance("b", &redis));
     b.get("/factorial/6");
     a.get("/factorial/8");
@@ -362,7 +362,7 @@ fn the_dashboard_shows_the_shared_tier_and_invalidations_arriving() {
 
 #[test]
 fn a_slow_redis_costs_a_request_no_more_than_its_timeouts() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let a = TestApp::with(|settings| {
         settings
             .merge(setting("instance_name", "a"))

@@ -112,7 +112,7 @@ const FROM_MEMORY: &str = "cachelab-memory;hit";
 
 #[test]
 fn three_instances_on_one_redis_compute_a_value_once_and_clear_each_others_memory() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let instances = Instances::start(&["a", "b", "c"], &redis);
     let [a, b, c] = &instances.servers[..] else {
         unreachable!("three instances were started");
@@ -172,7 +172,7 @@ fn three_instances_on_one_redis_compute_a_value_once_and_clear_each_others_memor
 
 #[test]
 fn redis_stopped_mid_run_costs_misses_only_and_sharing_resumes_by_itself() {
-    let mut redis = RedisServer::start();
+    let mut redis = cachelab_testkit::redis_or_skip!();
     let instances = Instances::start(&["a", "b"], &redis);
     let [a, b] = &instances.servers[..] else {
         unreachable!("two instances were started");
@@ -244,7 +244,7 @@ fn behind_nginx_three_instances_on_one_redis_compute_a_value_once() {
         return;
     }
     const REQUESTS: usize = 9;
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let instances = Instances::start(&["a", "b", "c"], &redis);
     let ports: Vec<u16> = instances.servers.iter().map(|server| server.port).collect();
     let proxy = Proxy::start_in_front_of(&ports, 1_024, "10s");

@@ -87,7 +87,7 @@ fn both_instances_give_the_learner_the_same_numbers() {
 
 #[test]
 fn memory_per_process_ticks_on_the_instance_whose_memory_missed_after_the_other_held_it() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b, _room) = two_instances(Some(&redis));
     let n = plan_in(&a, "ada").per_process();
     assert_eq!(
@@ -114,7 +114,7 @@ fn memory_per_process_ticks_on_the_instance_whose_memory_missed_after_the_other_
 
 #[test]
 fn memory_per_process_does_not_tick_for_a_miss_only_one_instance_saw() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b, _room) = two_instances(Some(&redis));
     let n = plan_in(&a, "ada").per_process();
     // b computes it itself, then its own copy comes back from Redis after
@@ -131,7 +131,7 @@ fn memory_per_process_does_not_tick_for_a_miss_only_one_instance_saw() {
 
 #[test]
 fn the_shared_tier_hit_ticks_on_the_instance_redis_answered() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b, _room) = two_instances(Some(&redis));
     let n = plan_in(&a, "ada").shared_hit();
     factorial(&a, "ada", n);
@@ -150,7 +150,7 @@ fn the_shared_tier_hit_ticks_on_the_instance_redis_answered() {
 
 #[test]
 fn the_shared_tier_hit_does_not_tick_without_a_redis_hit() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b, _room) = two_instances(Some(&redis));
     let n = plan_in(&a, "ada").shared_hit();
     // Only b: a computation there, then b's own memory hit.
@@ -170,7 +170,7 @@ fn the_shared_tier_hit_does_not_tick_without_a_redis_hit() {
 
 #[test]
 fn a_clear_on_a_that_reaches_b_ticks_on_b() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b, _room) = two_instances(Some(&redis));
     let n = plan_in(&a, "ada").clear_reaches();
     factorial(&b, "ada", n);
@@ -197,7 +197,7 @@ fn a_clear_on_a_that_reaches_b_ticks_on_b() {
 
 #[test]
 fn a_clear_does_not_tick_when_it_is_someone_elses_or_never_reaches_b() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let (a, b, _room) = two_instances(Some(&redis));
     let n = plan_in(&a, "ada").clear_reaches();
     factorial(&b, "ada", n);
@@ -225,7 +225,7 @@ fn a_clear_does_not_tick_when_it_is_someone_elses_or_never_reaches_b() {
 
 #[test]
 fn an_outage_ticks_once_redis_is_used_again_on_the_instance_that_answered() {
-    let mut redis = RedisServer::start();
+    let mut redis = cachelab_testkit::redis_or_skip!();
     let (a, b, _room) = two_instances(Some(&redis));
     let n = plan_in(&a, "ada").outage();
     redis.stop();

@@ -181,7 +181,7 @@ fn load(
 
 #[test]
 fn an_exercise_done_across_two_instances_ticks_on_both_and_a_later_one_learns_it() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let one = Instance::first("one", &redis);
     let two = Instance::joining("two", &one);
     claimed_in_both("ada", &one, &two);
@@ -241,7 +241,7 @@ fn an_exercise_done_across_two_instances_ticks_on_both_and_a_later_one_learns_it
 
 #[test]
 fn while_redis_is_down_requests_answer_at_once_and_their_events_arrive_later() {
-    let mut redis = RedisServer::start();
+    let mut redis = cachelab_testkit::redis_or_skip!();
     let one = Instance::first("one", &redis);
     let two = Instance::joining("two", &one);
     claimed_in_both("ada", &one, &two);
@@ -284,7 +284,7 @@ fn while_redis_is_down_requests_answer_at_once_and_their_events_arrive_later() {
 
 #[test]
 fn two_instances_are_not_a_restart_of_one_but_a_restart_still_is() {
-    let redis = RedisServer::start();
+    let redis = cachelab_testkit::redis_or_skip!();
     let one = Instance::first("one", &redis);
     // Started later, so its boot id is larger than one's.
     std::thread::sleep(Duration::from_millis(5));
