@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
@@ -176,6 +176,7 @@ pub struct Busy;
 pub struct SpeedLab {
     running: AtomicBool,
     latest: Mutex<Option<Arc<SpeedReport>>>,
+    value: OnceLock<Arc<[u8]>>,
 }
 
 /// Clears the running flag however the measurement ends.
@@ -199,9 +200,18 @@ impl SpeedLab {
             return Err(Busy);
         }
         let _running = Running(&self.running);
-        let report = Arc::new(measure(runs, places).await);
+        let report = Arc::new(measure(self.value(), runs, places).await);
         *self.latest.lock().expect("speed report lock poisoned") = Some(Arc::clone(&report));
         Ok(report)
+    }
+
+    /// The value every place serves: [`FACTORIAL_OF`]! in decimal,
+    /// computed once.
+    pub fn value(&self) -> Arc<[u8]> {
+        Arc::clone(
+            self.value
+                .get_or_init(|| value::compute(FACTORIAL_OF).into()),
+        )
     }
 
     /// The latest measurement, if any has run.
@@ -213,9 +223,8 @@ impl SpeedLab {
     }
 }
 
-async fn measure(runs: Runs, places: Places) -> SpeedReport {
+async fn measure(value: Arc<[u8]>, runs: Runs, places: Places) -> SpeedReport {
     let runs = runs.get();
-    let value: Arc<[u8]> = value::compute(FACTORIAL_OF).into();
     let local = {
         let value = Arc::clone(&value);
         let dir = places.dir.clone();
