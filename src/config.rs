@@ -274,6 +274,19 @@ impl Config {
         self.cache_dir.with_file_name(format!("{name}-instances"))
     }
 
+    /// Where the speed table writes the file it times: `<cache_dir>-speed`,
+    /// beside `cache_dir` on the same file system (so a disk read is timed
+    /// where the disk tier reads), and not inside it, where the size bound
+    /// would count it and a clear could remove it mid-measurement.
+    pub fn speed_dir(&self) -> PathBuf {
+        let name = self
+            .cache_dir
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "cache_dir".into());
+        self.cache_dir.with_file_name(format!("{name}-speed"))
+    }
+
     pub fn data_delay(&self) -> Duration {
         Duration::from_millis(self.data_delay_ms)
     }
