@@ -22,6 +22,7 @@ pub mod proxy_witness;
 pub mod render;
 pub mod request_start;
 pub mod shared_tier;
+pub mod sizing;
 
 /// An answer sent with `Cache-Control: no-store` (RFC 9111 §5.2.2.5): one
 /// that describes a moment (a count, a report, what a change did), which no
@@ -68,6 +69,7 @@ pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", exercises::routes())
         .mount(assets::MOUNT_POINT, assets::routes())
         .mount("/", http_lab::routes())
+        .mount("/", sizing::routes())
         .manage(crate::http_lab::HttpLab::new(crate::clock::Clock::system()))
         .attach(proxy_witness::stage())
         .attach(metrics::stage())

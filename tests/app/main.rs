@@ -14,4 +14,5 @@ mod instances;
 mod metrics;
 mod pages;
 mod shared_tier;
+mod sizing;
 mod workshop;
