@@ -20,6 +20,7 @@ pub mod os_limits;
 pub mod proxy_witness;
 pub mod redis_tier;
 pub mod single_flight;
+pub mod sizing;
 pub mod speed;
 pub mod view;
 pub mod web;

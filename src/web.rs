@@ -22,6 +22,7 @@ pub mod proxy_witness;
 pub mod render;
 pub mod request_start;
 pub mod shared_tier;
+pub mod sizing;
 pub mod speed;
 
 /// An answer sent with `Cache-Control: no-store` (RFC 9111 §5.2.2.5): one
@@ -69,6 +70,7 @@ pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", exercises::routes())
         .mount(assets::MOUNT_POINT, assets::routes())
         .mount("/", http_lab::routes())
+        .mount("/", sizing::routes())
         .manage(crate::http_lab::HttpLab::new(crate::clock::Clock::system()))
         .attach(proxy_witness::stage())
         .attach(metrics::stage())

@@ -149,6 +149,16 @@ impl TestApp {
         Answer::from(self.client.get(uri.to_owned()).dispatch())
     }
 
+    /// A GET as a browser sends it, asking for HTML.
+    pub fn get_page(&self, uri: &str) -> Answer {
+        Answer::from(
+            self.client
+                .get(uri.to_owned())
+                .header(rocket::http::Accept::HTML)
+                .dispatch(),
+        )
+    }
+
     pub fn post_json(&self, uri: &str, body: &str) -> Answer {
         Answer::from(
             self.client

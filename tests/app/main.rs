@@ -14,5 +14,6 @@ mod instances;
 mod metrics;
 mod pages;
 mod shared_tier;
+mod sizing;
 mod speed;
 mod workshop;

@@ -256,5 +256,8 @@ fn an_outage_ticks_once_redis_is_used_again_on_the_instance_that_answered() {
     );
     let said = evidence(&a, "ada", "shared-tier-outage").expect("ticked on a");
     assert!(said.contains("Redis unavailable"), "{said}");
-    assert_eq!(evidence(&b, "ada", "shared-tier-outage"), None);
+    // The learner's events reach b through Redis, and the tick with them.
+    assert!(b.wait_for(Duration::from_secs(5), |b| {
+        evidence(b, "ada", "shared-tier-outage").is_some()
+    }));
 }

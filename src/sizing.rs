@@ -1,0 +1,536 @@
+//! "How big a cache must be": replay one skewed workload through three
+//! eviction policies at a series of cache sizes, and find the size that
+//! reaches a target hit ratio.
+//!
+//! The workload is in [`workload`] (a seeded Zipf trace of factorial
+//! inputs), the policies in [`policies`] (LRU through the memory tier's own
+//! store, FIFO, Bélády). This module picks the sizes, runs everything and
+//! gathers the numbers the page and `/sizing.json` show. Nothing here knows
+//! about HTTP.
+
+mod policies;
+mod workload;
+
+pub use policies::{belady_hits, fifo_hits, lru_hits, lru_hits_by_bytes, next_uses};
+pub use workload::{factorial_digits_table, SplitMix64, Workload, Zipf, TRACE_SEED};
+
+use serde::Serialize;
+
+/// The most keys a learner may ask for (fewer when `max_factorial` is
+/// lower: every key is a factorial input). With [`MAX_TRACE_LENGTH`] this
+/// keeps one experiment to about a tenth of a second in a debug build,
+/// where one request through the LRU store costs about 1.5 µs and an
+/// experiment replays the trace some 80 times (measured on a shared
+/// two-core machine).
+pub const MAX_KEYS: usize = 500;
+/// The longest trace a learner may ask for.
+pub const MAX_TRACE_LENGTH: usize = 2_000;
+/// Fewer requests than this say little about a hit ratio.
+pub const MIN_TRACE_LENGTH: usize = 100;
+/// Past a skew of about 2 nearly every request is for the top few keys.
+pub const MAX_SKEW: f64 = 2.0;
+
+/// What the page shows before the learner changes anything: the classic
+/// Zipf skew of 1, which web traffic comes close to.
+pub const DEFAULT_SKEW: f64 = 1.0;
+pub const DEFAULT_KEYS: usize = 200;
+pub const DEFAULT_TRACE_LENGTH: usize = 2_000;
+pub const DEFAULT_TARGET_PERCENT: u32 = 80;
+
+/// The settings as they arrived, before they are checked: each is the text
+/// of a query parameter, or `None` when it was left out (or left empty).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RawSettings<'a> {
+    pub skew: Option<&'a str>,
+    pub keys: Option<&'a str>,
+    pub trace_length: Option<&'a str>,
+    pub target_percent: Option<&'a str>,
+}
+
+/// Settings that are safe to run: every value inside its bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SizingSettings {
+    /// The Zipf exponent s: request share ∝ 1 / rank^s.
+    pub skew: f64,
+    /// How many different keys (factorial inputs 1..=keys) there are.
+    pub keys: usize,
+    /// How many requests the trace holds.
+    pub trace_length: usize,
+    /// The hit ratio to find a cache size for, in percent.
+    pub target_percent: u32,
+}
+
+/// Why a setting was refused, in words for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    /// The query parameter at fault.
+    pub parameter: &'static str,
+    pub message: String,
+    /// What would have been accepted.
+    pub accepted: String,
+}
+
+/// The bounds the settings are checked against, for the page to state.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SettingLimits {
+    pub max_skew: f64,
+    pub max_keys: usize,
+    pub min_trace_length: usize,
+    pub max_trace_length: usize,
+}
+
+impl SettingLimits {
+    /// The limits when the app accepts factorial inputs up to `max_factorial`.
+    pub fn for_max_factorial(max_factorial: u64) -> Self {
+        let max_keys = usize::try_from(max_factorial)
+            .unwrap_or(usize::MAX)
+            .clamp(2, MAX_KEYS);
+        Self {
+            max_skew: MAX_SKEW,
+            max_keys,
+            min_trace_length: MIN_TRACE_LENGTH,
+            max_trace_length: MAX_TRACE_LENGTH,
+        }
+    }
+}
+
+impl Default for SizingSettings {
+    fn default() -> Self {
+        Self {
+            skew: DEFAULT_SKEW,
+            keys: DEFAULT_KEYS,
+            trace_length: DEFAULT_TRACE_LENGTH,
+            target_percent: DEFAULT_TARGET_PERCENT,
+        }
+    }
+}
+
+impl SizingSettings {
+    /// Checks each setting against `limits`; a missing one takes its default
+    /// (the default number of keys is lowered to the limit if need be).
+    pub fn parse(raw: RawSettings<'_>, limits: SettingLimits) -> Result<Self, SettingError> {
+        let defaults = Self::default();
+        let skew = match raw.skew {
+            None => defaults.skew,
+            Some(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                // Also refuses NaN, which compares false with everything.
+                .filter(|skew| (0.0..=limits.max_skew).contains(skew))
+                .ok_or_else(|| SettingError {
+                    parameter: "skew",
+                    message: format!(
+                        "the skew {text:?} is not a number from 0 to {}",
+                        limits.max_skew
+                    ),
+                    accepted: format!(
+                        "a decimal number from 0 (every key equally popular) to {} \
+                         (nearly every request for the top few keys), such as 1 or 0.8",
+                        limits.max_skew
+                    ),
+                })?,
+        };
+        let keys = match raw.keys {
+            None => defaults.keys.min(limits.max_keys),
+            Some(text) => {
+                whole_number_in(text, 2, limits.max_keys).ok_or_else(|| SettingError {
+                    parameter: "keys",
+                    message: format!(
+                        "the number of keys {text:?} is not a whole number from 2 to {}",
+                        limits.max_keys
+                    ),
+                    accepted: format!("a whole number of keys from 2 to {}", limits.max_keys),
+                })?
+            }
+        };
+        let trace_length = match raw.trace_length {
+            None => defaults.trace_length,
+            Some(text) => whole_number_in(text, limits.min_trace_length, limits.max_trace_length)
+                .ok_or_else(|| SettingError {
+                parameter: "requests",
+                message: format!(
+                    "the number of requests {text:?} is not a whole number from {} to {}",
+                    limits.min_trace_length, limits.max_trace_length
+                ),
+                accepted: format!(
+                    "a whole number of requests from {} to {}",
+                    limits.min_trace_length, limits.max_trace_length
+                ),
+            })?,
+        };
+        let target_percent = match raw.target_percent {
+            None => defaults.target_percent as usize,
+            Some(text) => whole_number_in(text, 1, 99).ok_or_else(|| SettingError {
+                parameter: "target",
+                message: format!(
+                    "the target hit ratio {text:?} is not a whole percentage from 1 to 99"
+                ),
+                accepted: "a whole percentage from 1 to 99, such as 80".to_owned(),
+            })?,
+        };
+        Ok(Self {
+            skew,
+            keys,
+            trace_length,
+            // At most 99, checked above.
+            target_percent: target_percent as u32,
+        })
+    }
+}
+
+fn whole_number_in(text: &str, lowest: usize, highest: usize) -> Option<usize> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|number| (lowest..=highest).contains(number))
+}
+
+/// Each policy's hits at one cache size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Entries or bytes, as the curve counts them.
+    pub capacity: u64,
+    pub lru_hits: u64,
+    pub fifo_hits: u64,
+    pub belady_hits: u64,
+    /// Hits as a share of all requests, from 0 to 1.
+    pub lru_hit_ratio: f64,
+    pub fifo_hit_ratio: f64,
+    pub belady_hit_ratio: f64,
+}
+
+/// The smallest LRU cache that reaches the target, if any does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suggestion {
+    pub target_percent: u32,
+    /// False when even a cache holding every key falls short: the first
+    /// request for each key misses whatever the size.
+    pub reachable: bool,
+    /// The fewest entries whose LRU cache reaches the target (exact: LRU's
+    /// hits never fall as it grows, so a binary search finds it).
+    pub entries: Option<u64>,
+    /// That cache's hit ratio.
+    pub entries_hit_ratio: Option<f64>,
+    /// About the fewest bytes whose byte-bounded LRU cache reaches the target:
+    /// a binary search to within 1 %. Counted in bytes, a bigger cache can
+    /// now and then hit a little less (a large answer that now fits pushes
+    /// out several small ones), so this is near the smallest rather than
+    /// surely it; but this size itself was run and does reach the target.
+    pub bytes: Option<u64>,
+    pub bytes_hit_ratio: Option<f64>,
+}
+
+/// Everything one experiment found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SizingReport {
+    pub settings: SizingSettings,
+    pub seed: u64,
+    pub requests: u64,
+    /// Keys asked for at least once: each costs one miss whatever the size.
+    pub distinct_keys_requested: u64,
+    /// The hit ratio of a cache that never evicts anything.
+    pub best_possible_hit_ratio: f64,
+    /// The size of every key's answer together: a cache this big holds all.
+    pub total_answer_bytes: u64,
+    pub largest_answer_bytes: u64,
+    /// Capacity counted in entries, every entry alike.
+    pub by_entries: Vec<CurvePoint>,
+    /// Capacity counted in bytes, each entry weighing its answer's digits.
+    pub by_bytes: Vec<CurvePoint>,
+    pub suggestion: Suggestion,
+    /// The memory tier's `memory_capacity` in this app, and the hit ratio an
+    /// LRU cache of that many entries gets on this trace.
+    pub current_capacity: u64,
+    pub current_capacity_hit_ratio: f64,
+}
+
+/// Sizes at 1, 2, 5, 10, 20, 50, ... from `first` (rounded down to such a
+/// number) below `last`, and then `last` itself, so the curve ends where
+/// everything fits.
+pub fn one_two_five_series(first: u64, last: u64) -> Vec<u64> {
+    let last = last.max(1);
+    let start = largest_one_two_five_at_most(first.clamp(1, last));
+    let mut series = Vec::new();
+    let mut decade = 1u64;
+    loop {
+        for step in [1, 2, 5] {
+            let size = decade.saturating_mul(step);
+            if size >= last {
+                series.push(last);
+                return series;
+            }
+            if size >= start {
+                series.push(size);
+            }
+        }
+        decade = decade.saturating_mul(10);
+    }
+}
+
+/// The largest of 1, 2, 5, 10, 20, 50, ... that is at most `value` (≥ 1).
+fn largest_one_two_five_at_most(value: u64) -> u64 {
+    let mut best = 1;
+    let mut decade = 1u64;
+    while decade <= value {
+        for step in [1, 2, 5] {
+            if let Some(size) = decade.checked_mul(step) {
+                if size <= value {
+                    best = size;
+                }
+            }
+        }
+        match decade.checked_mul(10) {
+            Some(next) => decade = next,
+            None => break,
+        }
+    }
+    best
+}
+
+/// Runs the experiment for `settings`, and an LRU cache of
+/// `current_capacity` entries (the app's own `memory_capacity`) besides.
+pub fn run(settings: SizingSettings, current_capacity: usize) -> SizingReport {
+    let workload = Workload::generate(settings.keys, settings.skew, settings.trace_length);
+    let trace = &workload.trace;
+    let requests = trace.len() as u64;
+    let next_use = next_uses(trace);
+    let one_each = vec![1u64; settings.keys];
+    let sizes = &workload.answer_bytes;
+    let distinct = workload.distinct_keys_requested() as u64;
+    let ratio = |hits: u64| hits as f64 / requests.max(1) as f64;
+    let point = |capacity: u64, lru: u64, fifo: u64, belady: u64| CurvePoint {
+        capacity,
+        lru_hits: lru,
+        fifo_hits: fifo,
+        belady_hits: belady,
+        lru_hit_ratio: ratio(lru),
+        fifo_hit_ratio: ratio(fifo),
+        belady_hit_ratio: ratio(belady),
+    };
+
+    let by_entries: Vec<CurvePoint> = one_two_five_series(1, settings.keys as u64)
+        .into_iter()
+        .map(|capacity| {
+            point(
+                capacity,
+                lru_hits(trace, capacity as usize),
+                fifo_hits(trace, &one_each, capacity),
+                belady_hits(trace, &next_use, &one_each, capacity),
+            )
+        })
+        .collect();
+
+    let total_answer_bytes: u64 = sizes.iter().sum();
+    let largest_answer_bytes = sizes.iter().copied().max().unwrap_or(1);
+    let mut sorted_sizes = sizes.clone();
+    sorted_sizes.sort_unstable();
+    // Start where one typical answer fits: below that nearly nothing does.
+    let median_answer_bytes = sorted_sizes[sorted_sizes.len() / 2];
+    let by_bytes: Vec<CurvePoint> = one_two_five_series(median_answer_bytes, total_answer_bytes)
+        .into_iter()
+        .map(|capacity| {
+            point(
+                capacity,
+                lru_hits_by_bytes(trace, sizes, capacity),
+                fifo_hits(trace, sizes, capacity),
+                belady_hits(trace, &next_use, sizes, capacity),
+            )
+        })
+        .collect();
+
+    let reaches = |hits: u64| hits * 100 >= u64::from(settings.target_percent) * requests;
+    let best_hits = requests - distinct;
+    let suggestion = if reaches(best_hits) {
+        // The curve brackets the answer: search only between the last point
+        // that falls short and the first that reaches the target.
+        let (entries_below, entries_above) = bracket(&by_entries, |point| reaches(point.lru_hits));
+        let entries = smallest_reaching(entries_below, entries_above, 0, |capacity| {
+            reaches(lru_hits(trace, capacity as usize))
+        });
+        let (bytes_below, bytes_above) = bracket(&by_bytes, |point| reaches(point.lru_hits));
+        let bytes = smallest_reaching(bytes_below, bytes_above, BYTES_PRECISION, |capacity| {
+            reaches(lru_hits_by_bytes(trace, sizes, capacity))
+        });
+        Suggestion {
+            target_percent: settings.target_percent,
+            reachable: true,
+            entries: Some(entries),
+            entries_hit_ratio: Some(ratio(lru_hits(trace, entries as usize))),
+            bytes: Some(bytes),
+            bytes_hit_ratio: Some(ratio(lru_hits_by_bytes(trace, sizes, bytes))),
+        }
+    } else {
+        Suggestion {
+            target_percent: settings.target_percent,
+            reachable: false,
+            entries: None,
+            entries_hit_ratio: None,
+            bytes: None,
+            bytes_hit_ratio: None,
+        }
+    };
+
+    SizingReport {
+        settings,
+        seed: TRACE_SEED,
+        requests,
+        distinct_keys_requested: distinct,
+        best_possible_hit_ratio: ratio(best_hits),
+        total_answer_bytes,
+        largest_answer_bytes,
+        by_entries,
+        by_bytes,
+        suggestion,
+        current_capacity: current_capacity as u64,
+        current_capacity_hit_ratio: ratio(lru_hits(trace, current_capacity.max(1))),
+    }
+}
+
+/// How close the byte suggestion gets to the smallest size that reaches the
+/// target: within 1 part in this many. Each step of the search replays the
+/// whole trace, and "about 1.9 MiB" needs no more.
+const BYTES_PRECISION: u64 = 50;
+
+/// The capacity of the last point before the first that `reaches`, plus
+/// one (or 1), and that first point's capacity (or the last point's, when
+/// none reaches).
+fn bracket(curve: &[CurvePoint], reaches: impl Fn(&CurvePoint) -> bool) -> (u64, u64) {
+    let first_reaching = curve.iter().position(reaches).unwrap_or(curve.len() - 1);
+    let below = match first_reaching {
+        0 => 1,
+        index => curve[index - 1].capacity + 1,
+    };
+    (below, curve[first_reaching].capacity)
+}
+
+/// The smallest size in `lowest..=highest` for which `reaches` holds, given
+/// that it holds for `highest` and, once it holds, holds for every larger
+/// size. Stops when the answer is known to within `1 / precision` of itself
+/// (0: exactly), and returns a size for which `reaches` was seen to hold
+/// (or `highest`).
+fn smallest_reaching(
+    lowest: u64,
+    highest: u64,
+    precision: u64,
+    reaches: impl Fn(u64) -> bool,
+) -> u64 {
+    let (mut falls_short, mut enough) = (lowest.saturating_sub(1), highest);
+    while enough - falls_short > 1 {
+        if precision > 0 && (enough - falls_short) * precision <= enough {
+            break;
+        }
+        let middle = falls_short + (enough - falls_short) / 2;
+        if reaches(middle) {
+            enough = middle;
+        } else {
+            falls_short = middle;
+        }
+    }
+    enough
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_step_one_two_five_and_end_where_everything_fits() {
+        assert_eq!(
+            one_two_five_series(1, 1_000),
+            [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000]
+        );
+        assert_eq!(one_two_five_series(1, 30), [1, 2, 5, 10, 20, 30]);
+        assert_eq!(
+            one_two_five_series(3_000, 12_345),
+            [2_000, 5_000, 10_000, 12_345]
+        );
+        assert_eq!(one_two_five_series(1, 1), [1]);
+    }
+
+    #[test]
+    fn settings_outside_their_bounds_are_refused_with_the_parameter_named() {
+        let limits = SettingLimits::for_max_factorial(10_000);
+        let refused =
+            |raw: RawSettings<'_>| SizingSettings::parse(raw, limits).unwrap_err().parameter;
+        assert_eq!(
+            refused(RawSettings {
+                skew: Some("NaN"),
+                ..RawSettings::default()
+            }),
+            "skew"
+        );
+        assert_eq!(
+            refused(RawSettings {
+                skew: Some("-1"),
+                ..RawSettings::default()
+            }),
+            "skew"
+        );
+        assert_eq!(
+            refused(RawSettings {
+                keys: Some("501"),
+                ..RawSettings::default()
+            }),
+            "keys"
+        );
+        assert_eq!(
+            refused(RawSettings {
+                trace_length: Some("5"),
+                ..RawSettings::default()
+            }),
+            "requests"
+        );
+        assert_eq!(
+            refused(RawSettings {
+                target_percent: Some("100"),
+                ..RawSettings::default()
+            }),
+            "target"
+        );
+        assert_eq!(
+            SizingSettings::parse(
+                RawSettings::default(),
+                SettingLimits::for_max_factorial(150)
+            )
+            .map(|settings| settings.keys),
+            Ok(150),
+            "no more keys than factorial inputs the app accepts"
+        );
+    }
+
+    #[test]
+    fn the_suggested_size_reaches_the_target_and_one_entry_less_does_not() {
+        let settings = SizingSettings {
+            skew: 1.0,
+            keys: 300,
+            trace_length: 5_000,
+            target_percent: 60,
+        };
+        let report = run(settings, 100);
+        let workload = Workload::generate(300, 1.0, 5_000);
+        let entries = report.suggestion.entries.expect("60 % is reachable here") as usize;
+        assert!(lru_hits(&workload.trace, entries) * 100 >= 60 * 5_000);
+        assert!(lru_hits(&workload.trace, entries - 1) * 100 < 60 * 5_000);
+        let bytes = report.suggestion.bytes.expect("reachable by bytes too");
+        assert!(
+            lru_hits_by_bytes(&workload.trace, &workload.answer_bytes, bytes) * 100 >= 60 * 5_000
+        );
+    }
+
+    #[test]
+    fn a_target_beyond_the_compulsory_misses_is_unreachable() {
+        // 500 keys and 200 requests: most requests are first requests.
+        let report = run(
+            SizingSettings {
+                skew: 0.0,
+                keys: 2_000,
+                trace_length: 200,
+                target_percent: 50,
+            },
+            100,
+        );
+        assert!(!report.suggestion.reachable);
+        assert!(report.best_possible_hit_ratio < 0.5);
+    }
+}

@@ -1,0 +1,292 @@
+//! Three ways to choose what to evict, run over the same trace: least
+//! recently used (through the memory tier's own store), first in first out,
+//! and Bélády's optimal rule.
+//!
+//! Each function replays a whole trace into an empty cache and returns how
+//! many requests were hits. Keys are small integers (see
+//! [`super::Workload`]); a capacity is counted either in entries or in bytes,
+//! with each key's size given by a slice indexed by key.
+//!
+//! A key larger than a byte-bounded cache is never stored: it is a miss that
+//! leaves the cache as it was, as a real cache with a largest-entry limit
+//! would do, rather than a miss that empties the whole cache first.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cached::stores::LruCache;
+use cached::Cached;
+
+/// The index of the next request for the same key after each request, or
+/// `usize::MAX` when the key is not asked for again: what Bélády's rule
+/// needs to know about the future.
+pub fn next_uses(trace: &[u32]) -> Vec<usize> {
+    let keys = trace.iter().map(|&key| key as usize + 1).max().unwrap_or(0);
+    let mut upcoming = vec![usize::MAX; keys];
+    let mut next = vec![usize::MAX; trace.len()];
+    for (index, &key) in trace.iter().enumerate().rev() {
+        next[index] = upcoming[key as usize];
+        upcoming[key as usize] = index;
+    }
+    next
+}
+
+/// Hits of an LRU cache holding at most `capacity` entries (≥ 1): the
+/// `cached` crate's `LruCache`, the store behind the memory tier, evicting by
+/// itself as it does there.
+pub fn lru_hits(trace: &[u32], capacity: usize) -> u64 {
+    let mut cache: LruCache<u32, ()> = LruCache::new(capacity.max(1));
+    let mut hits = 0;
+    for &key in trace {
+        if cache.cache_get(&key).is_some() {
+            hits += 1;
+        } else {
+            cache.cache_set(key, ());
+        }
+    }
+    hits
+}
+
+/// Hits of an LRU cache holding at most `capacity_bytes`, each key weighing
+/// `sizes[key]`: the same `LruCache`, with the byte bound kept here.
+///
+/// The store only counts entries, so to evict by bytes it is shrunk by one
+/// entry (`set_max_size(len - 1)`), which makes it drop its least recently
+/// used entry in constant time, and its eviction callback reports the size
+/// that left. Its entry bound is otherwise kept at the number of entries it
+/// holds plus the one arriving, so it never evicts on its own.
+pub fn lru_hits_by_bytes(trace: &[u32], sizes: &[u64], capacity_bytes: u64) -> u64 {
+    let evicted_bytes = Arc::new(AtomicU64::new(0));
+    let on_evict = Arc::clone(&evicted_bytes);
+    let mut cache: LruCache<u32, u64> = LruCache::builder()
+        .max_size(1)
+        .on_evict(move |_key, size| {
+            on_evict.fetch_add(*size, Ordering::Relaxed);
+        })
+        .build()
+        .expect("a max_size of 1 is valid");
+    let mut stored_bytes = 0u64;
+    let mut hits = 0;
+    for &key in trace {
+        if cache.cache_get(&key).is_some() {
+            hits += 1;
+            continue;
+        }
+        let size = sizes[key as usize];
+        if size > capacity_bytes {
+            continue;
+        }
+        cache.set_max_size(cache.cache_size() + 1);
+        cache.cache_set(key, size);
+        stored_bytes += size;
+        // The new key is the most recently used and fits alone, so it is
+        // never the one dropped, and the cache holds two or more entries
+        // whenever it is over the bound (a max size of 0 is refused).
+        while stored_bytes > capacity_bytes {
+            cache.set_max_size(cache.cache_size() - 1);
+            stored_bytes -= evicted_bytes.swap(0, Ordering::Relaxed);
+        }
+    }
+    hits
+}
+
+/// Hits of a first-in-first-out cache of at most `capacity` in total size:
+/// a hit changes nothing, and the oldest arrival leaves first however often
+/// it has been used since. With every size 1 the capacity counts entries.
+///
+/// What is stored is a flag per key rather than a `HashSet`: keys are small
+/// integers, and in a debug build hashing made this three times slower,
+/// which the request's time budget feels.
+pub fn fifo_hits(trace: &[u32], sizes: &[u64], capacity: u64) -> u64 {
+    let mut arrivals: VecDeque<u32> = VecDeque::new();
+    let mut stored = vec![false; sizes.len()];
+    let mut stored_size = 0u64;
+    let mut hits = 0;
+    for &key in trace {
+        if stored[key as usize] {
+            hits += 1;
+            continue;
+        }
+        let size = sizes[key as usize];
+        if size > capacity {
+            continue;
+        }
+        while stored_size + size > capacity {
+            let oldest = arrivals
+                .pop_front()
+                .expect("a cache over its bound holds something");
+            stored[oldest as usize] = false;
+            stored_size -= sizes[oldest as usize];
+        }
+        arrivals.push_back(key);
+        stored[key as usize] = true;
+        stored_size += size;
+    }
+    hits
+}
+
+/// Hits of Bélády's rule (1966) with a capacity of at most `capacity` in
+/// total size: when something must go, drop whatever is next needed
+/// furthest in the future, the arriving key included (so a key needed later
+/// than everything stored is simply not kept). `next_use` comes from
+/// [`next_uses`] for the same trace.
+///
+/// With every size 1 this is the optimal policy: no policy gets more hits
+/// from that trace and capacity. With sizes that differ it stays a very good
+/// rule, but no longer a proven bound (the best choice by bytes is a much
+/// harder problem). A sorted set of (next use, key) finds the victim in
+/// O(log C).
+pub fn belady_hits(trace: &[u32], next_use: &[usize], sizes: &[u64], capacity: u64) -> u64 {
+    let mut by_next_use: BTreeSet<(usize, u32)> = BTreeSet::new();
+    // `stored_next_use[key]`: the key's entry in `by_next_use`, if stored.
+    let mut stored_next_use: Vec<Option<usize>> = vec![None; sizes.len()];
+    let mut stored_size = 0u64;
+    let mut hits = 0;
+    for (index, &key) in trace.iter().enumerate() {
+        let size = sizes[key as usize];
+        if let Some(previous) = stored_next_use[key as usize] {
+            hits += 1;
+            by_next_use.remove(&(previous, key));
+            by_next_use.insert((next_use[index], key));
+            stored_next_use[key as usize] = Some(next_use[index]);
+            continue;
+        }
+        if size > capacity {
+            continue;
+        }
+        by_next_use.insert((next_use[index], key));
+        stored_next_use[key as usize] = Some(next_use[index]);
+        stored_size += size;
+        while stored_size > capacity {
+            let (_, furthest) = by_next_use
+                .pop_last()
+                .expect("a cache over its bound holds something");
+            stored_next_use[furthest as usize] = None;
+            stored_size -= sizes[furthest as usize];
+        }
+    }
+    hits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const A: u32 = 0;
+    const B: u32 = 1;
+    const C: u32 = 2;
+    const D: u32 = 3;
+    const E: u32 = 4;
+    /// a b c a d b a c
+    const TRACE: [u32; 8] = [A, B, C, A, D, B, A, C];
+    const ONE_EACH: [u64; 5] = [1; 5];
+
+    fn all_three(trace: &[u32], capacity: usize) -> (u64, u64, u64) {
+        let sizes = vec![1; 8];
+        (
+            lru_hits(trace, capacity),
+            fifo_hits(trace, &sizes, capacity as u64),
+            belady_hits(trace, &next_uses(trace), &sizes, capacity as u64),
+        )
+    }
+
+    #[test]
+    fn hand_worked_hits_with_two_entries() {
+        // LRU (most recent first): a [a], b [b a], c [c b] (a out),
+        // a [a c] (b out), d [d a] (c out), b [b d], a [a b], c [c a]:
+        // every request misses, 0 hits.
+        // FIFO (oldest first): a [a], b [a b], c [b c], a [c a], d [a d],
+        // b [d b], a [b a], c [a c]: 0 hits.
+        // Bélády (next use in brackets): a(3), b(5) stored; c(7) arrives
+        // and is itself needed furthest, so it is not kept; a hit (next 6);
+        // d(never) not kept; b hit (never again); a hit; c miss: 3 hits.
+        assert_eq!(all_three(&TRACE, 2), (0, 0, 3));
+    }
+
+    #[test]
+    fn hand_worked_hits_with_three_entries() {
+        // LRU: a, b, c miss [c b a]; a hit [a c b]; d miss, b out [d a c];
+        // b miss, c out [b d a]; a hit [a b d]; c miss: 2 hits.
+        // FIFO: a, b, c miss [a b c]; a hit; d miss, a out [b c d];
+        // b hit; a miss, b out [c d a]; c hit: 3 hits (here FIFO wins).
+        // Bélády: a, b, c stored; a hit; d (never needed again) not kept;
+        // b, a, c hit: 4 hits, every request but the 4 first ones.
+        assert_eq!(all_three(&TRACE, 3), (2, 3, 4));
+    }
+
+    #[test]
+    fn hand_worked_lru_by_bytes() {
+        // Sizes a 1, b 2, c 1, d 3; at most 4 bytes. Most recent first:
+        // a [a] 1; b [b a] 3; c [c b a] 4; a hit [a c b] 4;
+        // d [d a c b] 7: b out 5, c out 4 [d a]; b [b d a] 6: a out 5,
+        // d out 2 [b]; a [a b] 3; c [c a b] 4: 1 hit.
+        let sizes = [1, 2, 1, 3];
+        assert_eq!(lru_hits_by_bytes(&TRACE, &sizes, 4), 1);
+    }
+
+    #[test]
+    fn a_key_larger_than_the_cache_is_never_stored_and_evicts_nothing() {
+        // e weighs 5 of the 4 bytes: a stays, so its second request hits.
+        let trace = [A, E, A, E];
+        let sizes = [1, 1, 1, 1, 5];
+        assert_eq!(lru_hits_by_bytes(&trace, &sizes, 4), 1);
+        assert_eq!(fifo_hits(&trace, &sizes, 4), 1);
+        assert_eq!(belady_hits(&trace, &next_uses(&trace), &sizes, 4), 1);
+    }
+
+    #[test]
+    fn by_bytes_a_bigger_cache_can_hit_less() {
+        // e weighs 4, a weighs 1; trace a e a. With 3 bytes e never fits, a
+        // stays and hits again: 1 hit. With 4 bytes e fits only by pushing a
+        // out, so a misses: 0 hits. Counted in entries this cannot happen
+        // (see the property below); counted in bytes the curve can dip.
+        let trace = [A, E, A];
+        let sizes = [1, 1, 1, 1, 4];
+        assert_eq!(lru_hits_by_bytes(&trace, &sizes, 3), 1);
+        assert_eq!(lru_hits_by_bytes(&trace, &sizes, 4), 0);
+    }
+
+    #[test]
+    fn counting_bytes_with_every_size_one_is_counting_entries() {
+        let trace: Vec<u32> = TRACE.iter().chain(TRACE.iter().rev()).copied().collect();
+        for capacity in 1..=5 {
+            assert_eq!(
+                lru_hits_by_bytes(&trace, &ONE_EACH, capacity as u64),
+                lru_hits(&trace, capacity),
+                "capacity {capacity}"
+            );
+        }
+    }
+
+    #[test]
+    fn next_uses_point_at_the_next_request_for_the_same_key() {
+        let never = usize::MAX;
+        assert_eq!(next_uses(&TRACE), [3, 5, 7, 6, never, never, never, never]);
+    }
+
+    fn small_traces() -> impl Strategy<Value = Vec<u32>> {
+        prop::collection::vec(0u32..8, 0..60)
+    }
+
+    proptest! {
+        #[test]
+        fn belady_is_never_beaten_by_lru_or_fifo(trace in small_traces(), capacity in 1usize..9) {
+            let (lru, fifo, belady) = all_three(&trace, capacity);
+            prop_assert!(belady >= lru, "Bélády {belady} < LRU {lru}");
+            prop_assert!(belady >= fifo, "Bélády {belady} < FIFO {fifo}");
+        }
+
+        #[test]
+        fn a_bigger_cache_never_hits_less_under_lru_or_belady(
+            trace in small_traces(),
+            capacity in 1usize..9,
+        ) {
+            let (lru, _, belady) = all_three(&trace, capacity);
+            let (lru_bigger, _, belady_bigger) = all_three(&trace, capacity + 1);
+            prop_assert!(lru_bigger >= lru);
+            prop_assert!(belady_bigger >= belady);
+        }
+    }
+}
