@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::canonical::{CanonicalJson, FactorialInput};
+use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings, EntryKey, MissReason};
@@ -58,6 +59,8 @@ pub struct Lab {
     workshop: Arc<Workshop>,
     /// `instructor_key` from the settings, or the one derived for this room.
     instructor_key: InstructorKey,
+    /// The catalogue whose prices change, for the stale-answers lessons.
+    catalogue: Catalogue,
 }
 
 /// What a clear removed.
@@ -160,9 +163,11 @@ impl Lab {
             .instructor_key
             .clone()
             .unwrap_or_else(|| workshop.derived_instructor_key());
+        let catalogue = Catalogue::new(config.catalogue(), clock.clone());
         Self {
             config,
             clock,
+            catalogue,
             memory,
             disk: Arc::new(disk),
             shared,
@@ -462,6 +467,11 @@ impl Lab {
 
     pub fn workshop(&self) -> &Workshop {
         &self.workshop
+    }
+
+    /// The catalogue whose prices change (see [`crate::catalogue`]).
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
     }
 
     /// The key that opens the instructor's view of every learner.
