@@ -113,7 +113,7 @@ pub struct CatalogueRead {
     pub outcome: ReadOutcome,
     /// How old the answered copy was (0 when just read from the source).
     pub age_ms: u64,
-    /// What remains of its TTL, negative once past it (RFC 9211 §2.5).
+    /// What remains of its TTL, negative once past it (RFC 9211 §2.4).
     pub ttl_left_ms: i64,
     /// What reading the source cost this request, when it did.
     pub source_elapsed: Option<Duration>,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::canonical::{CanonicalJson, FactorialInput};
-use crate::catalogue::Catalogue;
+use crate::catalogue::{Catalogue, CatalogueRead, PriceChange};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings, EntryKey, MissReason};
@@ -19,7 +19,7 @@ use crate::redis_tier::{
     Invalidation, RedisSettings, RedisTier, Scope, SharedLookup, SharedOutcome,
 };
 use crate::workshop::{
-    ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, PlanSettings, SharedStep,
+    CatalogueReadEvent, CataloguePriceEvent, ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, PlanSettings, SharedStep,
     What, Workshop,
 };
 
@@ -467,6 +467,44 @@ impl Lab {
 
     pub fn workshop(&self) -> &Workshop {
         &self.workshop
+    }
+
+    /// Records a named learner's catalogue read for the workshop; `total`
+    /// is the request's whole time as `Server-Timing` said it.
+    pub fn note_catalogue_read(
+        &self,
+        learner: Option<&LearnerName>,
+        read: &CatalogueRead,
+        total: Duration,
+    ) {
+        if let Some(learner) = learner {
+            self.workshop.record(
+                learner,
+                What::CatalogueRead(CatalogueReadEvent {
+                    item: read.record.item.slug().to_owned(),
+                    price_cents: read.record.price_cents,
+                    true_price_cents: read.truth.price_cents,
+                    outcome: read.outcome,
+                    strategy: read.strategy,
+                    elapsed_us: micros(total),
+                }),
+            );
+        }
+    }
+
+    /// Records a named learner's change of a catalogue price.
+    pub fn note_catalogue_price(&self, learner: Option<&LearnerName>, change: &PriceChange) {
+        if let Some(learner) = learner {
+            self.workshop.record(
+                learner,
+                What::CataloguePriceChanged(CataloguePriceEvent {
+                    item: change.after.item.slug().to_owned(),
+                    price_cents: change.after.price_cents,
+                    strategy: change.strategy,
+                    cache_effect: change.cache_effect,
+                }),
+            );
+        }
     }
 
     /// The catalogue whose prices change (see [`crate::catalogue`]).

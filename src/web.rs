@@ -9,6 +9,7 @@ use rocket::{Build, Rocket};
 
 pub mod api;
 pub mod assets;
+pub mod catalogue;
 pub mod chart;
 pub mod errors;
 pub mod exercises;
@@ -68,6 +69,7 @@ pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", exercises::routes())
         .mount(assets::MOUNT_POINT, assets::routes())
         .mount("/", http_lab::routes())
+        .mount("/", catalogue::routes())
         .manage(crate::http_lab::HttpLab::new(crate::clock::Clock::system()))
         .attach(proxy_witness::stage())
         .attach(metrics::stage())
