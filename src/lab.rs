@@ -19,8 +19,8 @@ use crate::redis_tier::{
     Invalidation, RedisSettings, RedisTier, Scope, SharedLookup, SharedOutcome,
 };
 use crate::workshop::{
-    CatalogueReadEvent, CataloguePriceEvent, ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, PlanSettings, SharedStep,
-    What, Workshop,
+    CataloguePriceEvent, CatalogueReadEvent, ClearedTier, DataEvent, FactorialEvent, InstructorKey,
+    LearnerName, PlanSettings, SharedStep, What, Workshop,
 };
 
 /// How many recent requests the timing chart remembers.

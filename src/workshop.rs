@@ -42,7 +42,7 @@ mod shared_log;
 
 pub use checks::{check, check_at, check_report, reports_used_up, short, Evidence};
 pub use event::{
-    CatalogueReadEvent, CataloguePriceEvent, ClearedTier, DataEvent, Event, FactorialEvent,
+    CataloguePriceEvent, CatalogueReadEvent, ClearedTier, DataEvent, Event, FactorialEvent,
     HttpResourceEvent, SharedStep, What,
 };
 pub use exercise::Exercise;

@@ -14,9 +14,7 @@ use rocket::serde::json::{json, Json, Value};
 use rocket::{get, post, put, routes, uri, Route, State};
 use rocket_dyn_templates::Template;
 
-use crate::catalogue::{
-    CacheEffect, Catalogue, ItemId, Strategy,
-};
+use crate::catalogue::{CacheEffect, Catalogue, ItemId, Strategy};
 use crate::lab::Lab;
 use crate::web::errors::{ApiError, Refusal};
 use crate::web::guards::{BrowserLearner, Learner, SameOriginChange, WantsHtml};
@@ -83,8 +81,10 @@ fn item(slug: &str, wants_html: bool) -> Result<ItemId, Refusal> {
         let shown: String = slug.chars().take(40).collect();
         Refusal::for_client(
             wants_html,
-            ApiError::new(Status::NotFound, format!("{shown:?}: {unknown}"))
-                .accepting(format!("GET /catalogue/<item> with one of {}", ItemId::slugs())),
+            ApiError::new(Status::NotFound, format!("{shown:?}: {unknown}")).accepting(format!(
+                "GET /catalogue/<item> with one of {}",
+                ItemId::slugs()
+            )),
         )
     })
 }
@@ -270,7 +270,11 @@ async fn switch_market(
     } else {
         "The market is off.".to_owned()
     };
-    Ok(Changed::to(wants_html.0, message, json!({ "market": market })))
+    Ok(Changed::to(
+        wants_html.0,
+        message,
+        json!({ "market": market }),
+    ))
 }
 
 /// `POST /catalogue/clear`: deletes every cached copy (the blunt fix that

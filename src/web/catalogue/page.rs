@@ -4,8 +4,7 @@
 use serde::Serialize;
 
 use crate::catalogue::{
-    CatalogueStats, Freshness, ItemId, MarketStatus, Strategy, MAX_FRESHNESS_SECS,
-    MAX_PRICE_CENTS,
+    CatalogueStats, Freshness, ItemId, MarketStatus, Strategy, MAX_FRESHNESS_SECS, MAX_PRICE_CENTS,
 };
 
 #[derive(Serialize)]

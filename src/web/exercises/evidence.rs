@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::catalogue::{CacheEffect, ReadOutcome};
 use crate::view::{clock_utc, count_of, server_ms, speedup};
 use crate::workshop::{
-    short, CatalogueReadEvent, CataloguePriceEvent, ClearedTier, Event, Evidence, Exercise, FactorialEvent, SharedStep, What,
+    short, CataloguePriceEvent, CatalogueReadEvent, ClearedTier, Event, Evidence, Exercise,
+    FactorialEvent, SharedStep, What,
 };
 
 /// One request as the learner would recognise it, with its outcome (and,
@@ -163,7 +164,10 @@ fn catalogue_read(seen: &CatalogueReadEvent) -> String {
     let truth = if seen.price_cents == seen.true_price_cents {
         "the current price".to_owned()
     } else {
-        format!("the source said {}: a stale answer", cents(seen.true_price_cents))
+        format!(
+            "the source said {}: a stale answer",
+            cents(seen.true_price_cents)
+        )
     };
     format!(
         "GET /catalogue/{} ({}) gave {}, {truth}, with {}, in {}",
