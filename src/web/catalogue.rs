@@ -47,13 +47,17 @@ pub fn routes() -> Vec<Route> {
 #[derive(rocket::Responder)]
 pub enum Changed {
     Json(NotStored<Json<Value>>),
-    Page(Flash<Redirect>),
+    /// Boxed: a flash and a redirect are several times the JSON's size.
+    Page(Box<Flash<Redirect>>),
 }
 
 impl Changed {
     fn to(wants_html: bool, message: String, json: Value) -> Self {
         if wants_html {
-            Changed::Page(Flash::success(Redirect::to(uri!(catalogue_page)), message))
+            Changed::Page(Box::new(Flash::success(
+                Redirect::to(uri!(catalogue_page)),
+                message,
+            )))
         } else {
             Changed::Json(NotStored::new(Json(json)))
         }
