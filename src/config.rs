@@ -89,6 +89,23 @@ pub struct Config {
     /// PX`): other instances wait at most this long for the holder, so a
     /// crashed holder blocks nobody for longer.
     pub redis_lease_ms: u64,
+    /// What one read of the catalogue's source of truth costs, so that its
+    /// cache saves something visible.
+    pub catalogue_read_delay_ms: u64,
+    /// How long a cached catalogue price counts as fresh, at start (the
+    /// learner changes it on `/catalogue`).
+    pub catalogue_ttl_secs: u64,
+    /// The `Cache-Control: max-age` catalogue item answers carry, at start.
+    pub catalogue_browser_max_age_secs: u64,
+    /// How long past its TTL stale-while-revalidate may still answer with a
+    /// copy while refreshing it (RFC 5861's `stale-while-revalidate`).
+    pub catalogue_stale_window_secs: u64,
+    /// Time between two price changes while the market runs.
+    pub catalogue_market_interval_ms: u64,
+    /// How long the market runs once switched on, before it stops by itself.
+    pub catalogue_market_duration_secs: u64,
+    /// Where the market's random choices start, so a run can be repeated.
+    pub catalogue_market_seed: u64,
 }
 
 /// Rocket's own default port, and so the default instance's name when the
@@ -114,6 +131,13 @@ impl Default for Config {
             redis_url: None,
             redis_timeout_ms: 100,
             redis_lease_ms: 5_000,
+            catalogue_read_delay_ms: 200,
+            catalogue_ttl_secs: 30,
+            catalogue_browser_max_age_secs: 10,
+            catalogue_stale_window_secs: 60,
+            catalogue_market_interval_ms: 3_000,
+            catalogue_market_duration_secs: 120,
+            catalogue_market_seed: 42,
         }
     }
 }
@@ -184,6 +208,7 @@ impl Config {
             ));
         }
         self.validate_redis()?;
+        self.validate_catalogue()?;
         ensure_writable_dir(&self.cache_dir)
     }
 
@@ -218,6 +243,70 @@ impl Config {
             )));
         }
         Ok(())
+    }
+
+    /// The catalogue's settings, each within the bounds a lesson needs.
+    fn validate_catalogue(&self) -> Result<(), ConfigError> {
+        let max = crate::catalogue::MAX_FRESHNESS_SECS;
+        let checks: [(&str, u64, u64, u64); 6] = [
+            (
+                "catalogue_read_delay_ms",
+                self.catalogue_read_delay_ms,
+                0,
+                10_000,
+            ),
+            ("catalogue_ttl_secs", self.catalogue_ttl_secs, 1, max),
+            (
+                "catalogue_browser_max_age_secs",
+                self.catalogue_browser_max_age_secs,
+                0,
+                max,
+            ),
+            (
+                "catalogue_stale_window_secs",
+                self.catalogue_stale_window_secs,
+                0,
+                max,
+            ),
+            (
+                "catalogue_market_interval_ms",
+                self.catalogue_market_interval_ms,
+                10,
+                60_000,
+            ),
+            (
+                "catalogue_market_duration_secs",
+                self.catalogue_market_duration_secs,
+                1,
+                max,
+            ),
+        ];
+        for (name, value, low, high) in checks {
+            if !(low..=high).contains(&value) {
+                return Err(ConfigError(format!(
+                    "{name} must be between {low} and {high}, got {value}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The catalogue's settings, as [`crate::catalogue::Catalogue`] takes them.
+    pub fn catalogue(&self) -> crate::catalogue::CatalogueSettings {
+        crate::catalogue::CatalogueSettings {
+            read_delay: Duration::from_millis(self.catalogue_read_delay_ms),
+            freshness: crate::catalogue::Freshness {
+                strategy: crate::catalogue::Strategy::default(),
+                ttl_secs: self.catalogue_ttl_secs,
+                browser_max_age_secs: self.catalogue_browser_max_age_secs,
+            },
+            stale_window: Duration::from_secs(self.catalogue_stale_window_secs),
+            market: crate::catalogue::MarketSettings {
+                interval: Duration::from_millis(self.catalogue_market_interval_ms),
+                duration: Duration::from_secs(self.catalogue_market_duration_secs),
+                seed: self.catalogue_market_seed,
+            },
+        }
     }
 
     /// How long one call to Redis may take.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::canonical::{CanonicalJson, FactorialInput};
+use crate::catalogue::{Catalogue, CatalogueRead, PriceChange};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings, EntryKey, MissReason};
@@ -18,8 +19,8 @@ use crate::redis_tier::{
     Invalidation, RedisSettings, RedisTier, Scope, SharedLookup, SharedOutcome,
 };
 use crate::workshop::{
-    ClearedTier, DataEvent, FactorialEvent, InstructorKey, LearnerName, PlanSettings, SharedStep,
-    What, Workshop,
+    CataloguePriceEvent, CatalogueReadEvent, ClearedTier, DataEvent, FactorialEvent, InstructorKey,
+    LearnerName, PlanSettings, SharedStep, What, Workshop,
 };
 
 /// How many recent requests the timing chart remembers.
@@ -58,6 +59,8 @@ pub struct Lab {
     workshop: Arc<Workshop>,
     /// `instructor_key` from the settings, or the one derived for this room.
     instructor_key: InstructorKey,
+    /// The catalogue whose prices change, for the stale-answers lessons.
+    catalogue: Catalogue,
 }
 
 /// What a clear removed.
@@ -160,9 +163,11 @@ impl Lab {
             .instructor_key
             .clone()
             .unwrap_or_else(|| workshop.derived_instructor_key());
+        let catalogue = Catalogue::new(config.catalogue(), clock.clone());
         Self {
             config,
             clock,
+            catalogue,
             memory,
             disk: Arc::new(disk),
             shared,
@@ -462,6 +467,49 @@ impl Lab {
 
     pub fn workshop(&self) -> &Workshop {
         &self.workshop
+    }
+
+    /// Records a named learner's catalogue read for the workshop; `total`
+    /// is the request's whole time as `Server-Timing` said it.
+    pub fn note_catalogue_read(
+        &self,
+        learner: Option<&LearnerName>,
+        read: &CatalogueRead,
+        total: Duration,
+    ) {
+        if let Some(learner) = learner {
+            self.workshop.record(
+                learner,
+                What::CatalogueRead(CatalogueReadEvent {
+                    item: read.record.item.slug().to_owned(),
+                    price_cents: read.record.price_cents,
+                    true_price_cents: read.truth.price_cents,
+                    outcome: read.outcome,
+                    strategy: read.strategy,
+                    elapsed_us: micros(total),
+                }),
+            );
+        }
+    }
+
+    /// Records a named learner's change of a catalogue price.
+    pub fn note_catalogue_price(&self, learner: Option<&LearnerName>, change: &PriceChange) {
+        if let Some(learner) = learner {
+            self.workshop.record(
+                learner,
+                What::CataloguePriceChanged(CataloguePriceEvent {
+                    item: change.after.item.slug().to_owned(),
+                    price_cents: change.after.price_cents,
+                    strategy: change.strategy,
+                    cache_effect: change.cache_effect,
+                }),
+            );
+        }
+    }
+
+    /// The catalogue whose prices change (see [`crate::catalogue`]).
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
     }
 
     /// The key that opens the instructor's view of every learner.

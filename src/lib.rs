@@ -5,6 +5,7 @@
 //! the very same app through Rocket's local client.
 
 pub mod canonical;
+pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod disk;

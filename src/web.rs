@@ -9,6 +9,7 @@ use rocket::{Build, Rocket};
 
 pub mod api;
 pub mod assets;
+pub mod catalogue;
 pub mod chart;
 pub mod errors;
 pub mod exercises;
@@ -70,6 +71,7 @@ pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", exercises::routes())
         .mount(assets::MOUNT_POINT, assets::routes())
         .mount("/", http_lab::routes())
+        .mount("/", catalogue::routes())
         .mount("/", sizing::routes())
         .manage(crate::http_lab::HttpLab::new(crate::clock::Clock::system()))
         .attach(proxy_witness::stage())

@@ -42,7 +42,8 @@ mod shared_log;
 
 pub use checks::{check, check_at, check_report, reports_used_up, short, Evidence};
 pub use event::{
-    ClearedTier, DataEvent, Event, FactorialEvent, HttpResourceEvent, SharedStep, What,
+    CataloguePriceEvent, CatalogueReadEvent, ClearedTier, DataEvent, Event, FactorialEvent,
+    HttpResourceEvent, SharedStep, What,
 };
 pub use exercise::Exercise;
 pub use identity::{room_secret_path, Credential, CredentialRefusal, InstructorKey, RoomSecret};

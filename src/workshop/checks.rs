@@ -9,6 +9,7 @@
 use super::plan::{key_of, HttpLesson, Path, Plan};
 use super::*;
 
+mod catalogue;
 mod instances;
 
 /// The requests that earned a tick, in the order the exercise asks for them.
@@ -91,6 +92,10 @@ pub fn check_at(
                 instances::clear_reaches_every_instance(plan.clear_reaches(), events)
             }
             Exercise::SharedTierOutage => instances::shared_tier_outage(events),
+            Exercise::StaleAnswer => catalogue::stale_answer(events),
+            Exercise::InvalidateOnWrite => catalogue::invalidate_on_write(events),
+            Exercise::WriteThrough => catalogue::write_through(events),
+            Exercise::StaleWhileRevalidate => catalogue::stale_while_revalidate(events),
         }?;
         Some(Evidence::of(events, &steps))
     })

@@ -1,6 +1,7 @@
 //! What a learner did, as the workshop records it.
 
 use super::*;
+use crate::catalogue::{CacheEffect, ReadOutcome, Strategy};
 use crate::instances::InstanceName;
 
 /// Which cache a clear emptied.
@@ -122,6 +123,38 @@ pub struct HttpResourceEvent {
     pub cache_control: String,
 }
 
+/// A read of a catalogue item through its cache (`GET /catalogue/<item>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogueReadEvent {
+    pub item: String,
+    /// The price the answer gave.
+    pub price_cents: u64,
+    /// The source's price when the answer was made: a difference is a
+    /// stale answer.
+    #[serde(default)]
+    pub true_price_cents: u64,
+    #[serde(default)]
+    pub outcome: ReadOutcome,
+    /// The strategy in force when it was answered.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// The request's whole time, as `Server-Timing`'s `total` said.
+    #[serde(default)]
+    pub elapsed_us: u64,
+}
+
+/// A change of a catalogue item's price made by the learner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CataloguePriceEvent {
+    pub item: String,
+    pub price_cents: u64,
+    /// The strategy in force, whose write rule the change followed.
+    #[serde(default)]
+    pub strategy: Strategy,
+    #[serde(default)]
+    pub cache_effect: CacheEffect,
+}
+
 /// One thing a learner did, as the app saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -173,6 +206,10 @@ pub enum What {
         /// Entries this instance's memory dropped for it.
         removed: usize,
     },
+    /// A catalogue item read through its cache.
+    CatalogueRead(CatalogueReadEvent),
+    /// A catalogue price the learner changed.
+    CataloguePriceChanged(CataloguePriceEvent),
 }
 
 /// One thing a learner did, when, and which run of which instance saw it.

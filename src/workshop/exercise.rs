@@ -25,10 +25,14 @@ pub enum Exercise {
     SharedTierHit,
     ClearReachesEveryInstance,
     SharedTierOutage,
+    StaleAnswer,
+    InvalidateOnWrite,
+    WriteThrough,
+    StaleWhileRevalidate,
 }
 
 impl Exercise {
-    pub const ALL: [Exercise; 18] = [
+    pub const ALL: [Exercise; 22] = [
         Self::FirstHit,
         Self::MemoizedSteps,
         Self::LruEviction,
@@ -47,6 +51,10 @@ impl Exercise {
         Self::SharedTierHit,
         Self::ClearReachesEveryInstance,
         Self::SharedTierOutage,
+        Self::StaleAnswer,
+        Self::InvalidateOnWrite,
+        Self::WriteThrough,
+        Self::StaleWhileRevalidate,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -69,6 +77,10 @@ impl Exercise {
             Self::SharedTierHit => "shared-tier-hit",
             Self::ClearReachesEveryInstance => "clear-reaches-every-instance",
             Self::SharedTierOutage => "shared-tier-outage",
+            Self::StaleAnswer => "stale-answer",
+            Self::InvalidateOnWrite => "invalidate-on-write",
+            Self::WriteThrough => "write-through",
+            Self::StaleWhileRevalidate => "stale-while-revalidate",
         }
     }
 
@@ -92,6 +104,10 @@ impl Exercise {
             Self::SharedTierHit => "The shared tier turns the second miss into a hit",
             Self::ClearReachesEveryInstance => "A clear reaches every instance",
             Self::SharedTierOutage => "An outage only the counters notice",
+            Self::StaleAnswer => "A stale answer",
+            Self::InvalidateOnWrite => "Fixed by invalidating on write",
+            Self::WriteThrough => "Fixed by writing through",
+            Self::StaleWhileRevalidate => "Stale while revalidating",
         }
     }
 

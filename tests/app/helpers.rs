@@ -39,6 +39,7 @@ pub fn test_settings(cache_dir: &Path) -> Figment {
         .merge(Serialized::global("progress_file", progress_file))
         .merge(Serialized::global("factorial_delay_ms", 0))
         .merge(Serialized::global("data_delay_ms", 0))
+        .merge(Serialized::global("catalogue_read_delay_ms", 0))
         .merge(Serialized::global("log_level", "off"))
         .merge(Serialized::global("instructor_key", INSTRUCTOR_KEY))
 }

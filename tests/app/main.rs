@@ -9,6 +9,7 @@ mod helpers;
 
 mod api;
 mod cache_control;
+mod catalogue;
 mod http_cache_lab;
 mod instances;
 mod metrics;

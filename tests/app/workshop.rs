@@ -1,6 +1,7 @@
 //! Workshop exercises: each check performs the learner's steps over HTTP and
 //! asserts the tick, and a wrong sequence that must not tick.
 
+mod catalogue;
 mod http;
 mod identity;
 mod instances;
@@ -286,7 +287,7 @@ fn the_instructor_sees_every_learner() {
     get_as(&app, "linus", &format!("/factorial/{}", n + 1));
 
     let json = progress_document(&app);
-    assert_eq!(json["exercises"].as_array().map(Vec::len), Some(18));
+    assert_eq!(json["exercises"].as_array().map(Vec::len), Some(22));
     let names: Vec<&str> = json["learners"]
         .as_array()
         .expect("learners")
@@ -334,12 +335,16 @@ fn the_exercise_page_has_every_exercise_with_both_ways_to_do_it() {
         "shared-tier-hit",
         "clear-reaches-every-instance",
         "shared-tier-outage",
+        "stale-answer",
+        "invalidate-on-write",
+        "write-through",
+        "stale-while-revalidate",
     ] {
         assert!(page.contains(&format!("<section id=\"{slug}\"")), "{slug}");
     }
     assert!(page.matches("<h3>With curl</h3>").count() >= 17);
-    assert!(page.matches("<h3>Why</h3>").count() == 18);
-    assert_eq!(page.matches("Not done yet.").count(), 18);
+    assert!(page.matches("<h3>Why</h3>").count() == 22);
+    assert_eq!(page.matches("Not done yet.").count(), 22);
 }
 
 #[test]

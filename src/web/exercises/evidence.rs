@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
+use crate::catalogue::{CacheEffect, ReadOutcome};
 use crate::view::{clock_utc, count_of, server_ms, speedup};
 use crate::workshop::{
-    short, ClearedTier, Event, Evidence, Exercise, FactorialEvent, SharedStep, What,
+    short, CataloguePriceEvent, CatalogueReadEvent, ClearedTier, Event, Evidence, Exercise,
+    FactorialEvent, SharedStep, What,
 };
 
 /// One request as the learner would recognise it, with its outcome (and,
@@ -147,7 +149,56 @@ fn describe_other(what: &What) -> String {
             with_unit(&miss.typed),
             with_unit(&hit.typed)
         ),
+        What::CatalogueRead(seen) => catalogue_read(seen),
+        What::CataloguePriceChanged(seen) => catalogue_price_changed(seen),
     }
+}
+
+fn catalogue_read(seen: &CatalogueReadEvent) -> String {
+    let outcome = match seen.outcome {
+        ReadOutcome::Hit => "HIT",
+        ReadOutcome::Miss => "MISS, read from the source",
+        ReadOutcome::Expired => "expired copy, read from the source",
+        ReadOutcome::Stale => "STALE copy answered at once, refreshing in the background",
+    };
+    let truth = if seen.price_cents == seen.true_price_cents {
+        "the current price".to_owned()
+    } else {
+        format!(
+            "the source said {}: a stale answer",
+            cents(seen.true_price_cents)
+        )
+    };
+    format!(
+        "GET /catalogue/{} ({}) gave {}, {truth}, with {}, in {}",
+        seen.item,
+        outcome,
+        cents(seen.price_cents),
+        seen.strategy.slug(),
+        server_ms(Duration::from_micros(seen.elapsed_us))
+    )
+}
+
+fn catalogue_price_changed(seen: &CataloguePriceEvent) -> String {
+    let effect = match seen.cache_effect {
+        CacheEffect::Kept => "its cached copy kept".to_owned(),
+        CacheEffect::Deleted { removed } => format!(
+            "{} deleted from the cache",
+            count_of(removed, "copy", "copies")
+        ),
+        CacheEffect::Replaced => "its cached copy replaced by the new price".to_owned(),
+    };
+    format!(
+        "you set {} to {} with {}: {effect}",
+        seen.item,
+        cents(seen.price_cents),
+        seen.strategy.slug()
+    )
+}
+
+/// A price in cents, as `1.20`.
+fn cents(cents: u64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
 }
 
 /// A time as the learner typed it, with the unit it was read in (ms when
