@@ -6,6 +6,7 @@
 //! plainly on stderr and passes, except under CI, where it fails.
 
 mod http_cache;
+mod new_pages;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -152,6 +153,9 @@ async fn assert_console_clean(browser: &Client, page: &str) {
     assert!(errors.is_empty(), "{page}: console errors {errors:#?}");
 }
 
+/// The window sizes every page is seen at: a desktop and a small phone.
+const SIZES: [(&str, u32, u32); 2] = [("desktop", 1280, 900), ("phone", 360, 1400)];
+
 struct Screenshots(PathBuf);
 
 impl Screenshots {
@@ -163,37 +167,42 @@ impl Screenshots {
 
     /// The current page at desktop and phone width.
     async fn take(&self, browser: &Client, name: &str) {
-        for (size, width, height) in [("desktop", 1280, 900), ("phone", 360, 1400)] {
-            browser
-                .set_window_size(width, height)
-                .await
-                .expect("resize");
-            let png = browser.screenshot().await.expect("screenshot");
-            assert!(png.starts_with(b"\x89PNG"), "{name}: a PNG");
-            // Nothing may make a page scroll sideways, even on a phone.
-            let overflow = browser
-                .execute(
-                    "const root = document.documentElement; \
-                     const wide = [...document.querySelectorAll('body *')] \
-                       .filter(e => e.getBoundingClientRect().right > root.clientWidth + 1) \
-                       .slice(0, 3).map(e => e.tagName + '.' + e.className); \
-                     return [root.scrollWidth, root.clientWidth, wide.join(' ')];",
-                    vec![],
-                )
-                .await
-                .expect("measure the page");
-            let (scroll, client) = (overflow[0].as_f64(), overflow[1].as_f64());
-            assert!(
-                scroll <= client,
-                "{name} at {width} px scrolls sideways: {overflow}"
-            );
-            std::fs::write(self.0.join(format!("{name}-{size}.png")), png)
-                .expect("save screenshot");
+        for (size, width, height) in SIZES {
+            self.take_at(browser, name, size, width, height).await;
         }
         browser
             .set_window_size(1280, 900)
             .await
             .expect("resize back");
+    }
+
+    /// The current page at one size (`{name}-{size}.png`), which the window
+    /// keeps afterwards.
+    async fn take_at(&self, browser: &Client, name: &str, size: &str, width: u32, height: u32) {
+        browser
+            .set_window_size(width, height)
+            .await
+            .expect("resize");
+        let png = browser.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "{name}: a PNG");
+        // Nothing may make a page scroll sideways, even on a phone.
+        let overflow = browser
+            .execute(
+                "const root = document.documentElement; \
+                 const wide = [...document.querySelectorAll('body *')] \
+                   .filter(e => e.getBoundingClientRect().right > root.clientWidth + 1) \
+                   .slice(0, 3).map(e => e.tagName + '.' + e.className); \
+                 return [root.scrollWidth, root.clientWidth, wide.join(' ')];",
+                vec![],
+            )
+            .await
+            .expect("measure the page");
+        let (scroll, client) = (overflow[0].as_f64(), overflow[1].as_f64());
+        assert!(
+            scroll <= client,
+            "{name} at {width} px scrolls sideways: {overflow}"
+        );
+        std::fs::write(self.0.join(format!("{name}-{size}.png")), png).expect("save screenshot");
     }
 }
 
