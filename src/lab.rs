@@ -14,7 +14,7 @@ use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings, EntryKey, Mis
 use crate::history::{Outcome, RequestHistory, Sent, Subject, Tier};
 use crate::http_cache::Preconditions;
 use crate::instances::InstanceCounts;
-use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
+use crate::memory::{FactorialAnswer, FactorialCache, FactorialSeen, MemoryLookup};
 use crate::redis_tier::{
     Invalidation, RedisSettings, RedisTier, Scope, SharedLookup, SharedOutcome,
 };
@@ -228,7 +228,7 @@ impl Lab {
     pub fn note_factorial(
         &self,
         learner: Option<&LearnerName>,
-        answer: &FactorialAnswer,
+        answer: FactorialSeen,
         total: Duration,
     ) {
         let Some(learner) = learner else {
@@ -238,13 +238,13 @@ impl Lab {
         self.workshop.record(
             learner,
             What::Factorial(FactorialEvent {
-                n: answer.step.n(),
+                n: answer.n,
                 hit: lookup.is_hit(),
                 coalesced: lookup.coalesced(),
                 steps_computed: lookup.steps_computed_here(),
                 reused_from: lookup.reused_from(),
                 elapsed_us: micros(total),
-                computation: answer.step.computed_by(),
+                computation: answer.computed_by,
                 reused_computation: lookup
                     .computation()
                     .and_then(|work| work.reused_from_computation),
