@@ -18,6 +18,7 @@ use crate::http_cache::EntityTag;
 use crate::redis_tier::{Fetched, Kind, RedisTier, SharedLookup, SharedOutcome};
 use crate::single_flight::{Flight, SingleFlight};
 use crate::striped::StripedCounter;
+use crossbeam_utils::CachePadded;
 use num_bigint::BigUint;
 use store::StepStore;
 
@@ -285,9 +286,29 @@ enum Found {
     Shared(SharedLookup),
 }
 
+/// A counted reference to a step, for one answer (see
+/// `store::ReadableStep` for why a hit's handle is its thread's own).
+/// Padded to a cache line of its own, count included.
+#[derive(Clone)]
+pub struct StepHandle(Arc<CachePadded<Arc<FactorialStep>>>);
+
+impl StepHandle {
+    fn new(step: Arc<FactorialStep>) -> Self {
+        Self(Arc::new(CachePadded::new(step)))
+    }
+}
+
+impl std::ops::Deref for StepHandle {
+    type Target = FactorialStep;
+
+    fn deref(&self) -> &FactorialStep {
+        &self.0
+    }
+}
+
 /// The answer for one `n`.
 pub struct FactorialAnswer {
-    pub step: Arc<FactorialStep>,
+    pub step: StepHandle,
     pub lookup: MemoryLookup,
 }
 
@@ -315,7 +336,7 @@ pub struct FactorialSeen {
 /// The answer's bytes, held through its step: a hit hands the response
 /// the step it already holds, so sending the body touches no second
 /// reference count that other cores' hits touch too.
-impl AsRef<[u8]> for FactorialStep {
+impl AsRef<[u8]> for StepHandle {
     fn as_ref(&self) -> &[u8] {
         self.answer_json()
     }
@@ -413,7 +434,10 @@ impl FactorialCache {
             Found::Computed(work) => MemoryLookup::Computed(work),
             Found::Shared(lookup) => MemoryLookup::Shared { lookup, joined },
         };
-        FactorialAnswer { step, lookup }
+        FactorialAnswer {
+            step: StepHandle::new(step),
+            lookup,
+        }
     }
 
     /// Forgets n! alone; returns whether it was held.
@@ -570,8 +594,8 @@ fn multiply_up_to(
     latest
 }
 
-async fn render_off_the_worker(step: &Arc<FactorialStep>) {
-    let step = Arc::clone(step);
+async fn render_off_the_worker(step: &StepHandle) {
+    let step = step.clone();
     tokio::task::spawn_blocking(move || {
         step.decimal();
     })

@@ -26,20 +26,51 @@
 //! ICDE 2009): an order that is exact for one client and very nearly exact
 //! under load, for hits that scale with cores.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use cached::stores::LruCache;
 use cached::{Cached, CachedIter, CachedPeek};
 
-use super::FactorialStep;
-use crate::striped::{Striped, StripedCounter};
+use super::{FactorialStep, StepHandle};
+use crate::striped::{this_threads_stripe, Striped, StripedCounter, STRIPES};
 
 /// How many hits a thread notes before the notes are applied. Small
 /// enough that applying them is a short critical section, large enough
 /// that the lock is taken once per many hits.
 const NOTES_PER_THREAD: usize = 32;
 
-type Readable = papaya::HashMap<u64, Arc<FactorialStep>>;
+type Readable = papaya::HashMap<u64, ReadableStep>;
+
+/// A step as hits find it.
+///
+/// A hit hands the response a counted reference to the step, and a
+/// reference count is a word every clone writes: shared by all cores, it
+/// would be the one line their hits still fight over. So each thread's
+/// stripe gets its own handle to the step, with its own count on its own
+/// line, made the first time that thread hits this entry.
+struct ReadableStep {
+    step: Arc<FactorialStep>,
+    handles: OnceLock<Box<[OnceLock<StepHandle>; STRIPES]>>,
+}
+
+impl ReadableStep {
+    fn new(step: Arc<FactorialStep>) -> Self {
+        Self {
+            step,
+            handles: OnceLock::new(),
+        }
+    }
+
+    /// The calling thread's handle to the step.
+    fn handle(&self) -> StepHandle {
+        let handles = self
+            .handles
+            .get_or_init(|| Box::new(std::array::from_fn(|_| OnceLock::new())));
+        handles[this_threads_stripe()]
+            .get_or_init(|| StepHandle::new(Arc::clone(&self.step)))
+            .clone()
+    }
+}
 
 pub(super) struct StepStore {
     readable: Arc<Readable>,
@@ -71,8 +102,8 @@ impl StepStore {
     }
 
     /// n!'s step if it is held: a hit. Takes no lock another hit waits for.
-    pub(super) fn get(&self, n: u64) -> Option<Arc<FactorialStep>> {
-        let step = self.readable.pin().get(&n).cloned()?;
+    pub(super) fn get(&self, n: u64) -> Option<StepHandle> {
+        let step = self.readable.pin().get(&n).map(ReadableStep::handle)?;
         self.note_used(n);
         Some(step)
     }
@@ -148,7 +179,7 @@ impl StepStore {
         // evicted entry from `readable`); then the new entry becomes
         // readable.
         lru.cache_set(n, Arc::clone(&step));
-        readable.pin().insert(n, step);
+        readable.pin().insert(n, ReadableStep::new(step));
     }
 
     /// Forgets n! alone; returns whether it was held. Counted as an

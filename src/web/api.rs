@@ -25,7 +25,7 @@ use crate::http_cache::{
     CacheName, CacheStatusEntry, Detail, Forward, ForwardReason, Preconditions,
 };
 use crate::lab::{Lab, SharedChange, Timed};
-use crate::memory::{FactorialAnswer, FactorialStep, MemoryLookup};
+use crate::memory::{FactorialAnswer, MemoryLookup, StepHandle};
 use crate::redis_tier::{SharedLookup, SharedOutcome};
 use crate::web::errors::ApiError;
 use crate::web::guards::Learner;

@@ -36,14 +36,14 @@ pub struct CachedJson {
 enum SharedBody {
     Bytes(Arc<[u8]>),
     /// n!'s answer, through the step the lookup already handed over.
-    Factorial(Arc<FactorialStep>),
+    Factorial(StepHandle),
 }
 
 impl AsRef<[u8]> for SharedBody {
     fn as_ref(&self) -> &[u8] {
         match self {
             SharedBody::Bytes(bytes) => bytes,
-            SharedBody::Factorial(step) => step.as_ref().as_ref(),
+            SharedBody::Factorial(step) => step.as_ref(),
         }
     }
 }
