@@ -680,6 +680,76 @@ mod tests {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_evicted_forgotten_or_cleared_step_is_no_longer_a_hit() {
+        let cache = cache(3);
+        cache.factorial(10).await; // keeps 8!, 9!, 10!
+        assert!(!cache.factorial(7).await.lookup.is_hit(), "7! was evicted");
+        // Computing 7! from 0! stored 1! to 7!, evicting 8!, 9! and 10!.
+        assert!(
+            !cache.factorial(10).await.lookup.is_hit(),
+            "10! was evicted"
+        );
+        assert!(cache.factorial(10).await.lookup.is_hit());
+        assert!(cache.forget(10));
+        assert!(
+            !cache.factorial(10).await.lookup.is_hit(),
+            "10! was forgotten"
+        );
+        cache.clear();
+        assert!(
+            !cache.factorial(9).await.lookup.is_hit(),
+            "the tier was cleared"
+        );
+    }
+
+    /// Hits only note their use; the order must still come out as if each
+    /// had moved its entry to the front, also past one thread's batch of
+    /// notes.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn noted_hits_reach_the_order_before_the_next_eviction() {
+        let cache = cache(3);
+        cache.factorial(3).await; // 3!, 2!, 1!: 1! is the next to go
+        cache.factorial(1).await;
+        for _ in 0..40 {
+            cache.factorial(2).await;
+        }
+        let order: Vec<u64> = cache.entries().iter().map(|entry| entry.n).collect();
+        assert_eq!(order, vec![2, 1, 3]);
+        cache.factorial(4).await; // evicts 3!, the least recently used
+        let order: Vec<u64> = cache.entries().iter().map(|entry| entry.n).collect();
+        assert_eq!(order, vec![4, 2, 1]);
+        assert_eq!(cache.stats().recency_notes_dropped, 0);
+    }
+
+    #[test]
+    fn hits_on_many_threads_at_once_are_all_counted_and_all_exact() {
+        let cache = Arc::new(cache(10));
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(cache.factorial(20));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let cache = Arc::clone(&cache);
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .expect("a runtime");
+                    for _ in 0..500 {
+                        let answer = runtime.block_on(cache.factorial(20));
+                        assert!(answer.lookup.is_hit());
+                        assert_eq!(answer.step.decimal(), "2432902008176640000");
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("a hitting thread does not panic");
+        }
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (2000, 1));
+        assert_eq!(stats.entries, 10);
+    }
+
     #[test]
     fn simulated_delay_is_capped() {
         let cache = FactorialCache::new(1, Duration::from_millis(10), Duration::from_secs(2));
