@@ -308,7 +308,7 @@ impl DiskTier {
         let read = match page_cache::read_if_cached(&self.dir, &entry.integrity, entry.size) {
             Some(bytes) => Ok((bytes, HitRead::PageCache)),
             None => self
-                .read_content(&entry)
+                .read_content(entry)
                 .map(|bytes| (bytes, HitRead::OrdinaryRead)),
         };
         match read {
