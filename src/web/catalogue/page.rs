@@ -7,9 +7,19 @@ use crate::catalogue::{
     CatalogueStats, Freshness, ItemId, MarketStatus, Strategy, MAX_FRESHNESS_SECS, MAX_PRICE_CENTS,
 };
 
+/// Whose catalogue the page shows, and the credential its curl commands
+/// carry so that they reach the same one.
+#[derive(Serialize)]
+pub struct Owner {
+    pub learner: String,
+    pub credential: String,
+}
+
 #[derive(Serialize)]
 pub struct CataloguePage {
     base_url: String,
+    owner: Owner,
+    learner_header: &'static str,
     items: Vec<ItemRow>,
     freshness: Freshness,
     strategies: Vec<StrategyOption>,
@@ -49,7 +59,7 @@ struct StrategyOption {
 }
 
 impl CataloguePage {
-    pub fn of(catalogue: &crate::catalogue::Catalogue, base_url: String) -> Self {
+    pub fn of(catalogue: &crate::catalogue::Catalogue, owner: Owner, base_url: String) -> Self {
         let freshness = catalogue.freshness();
         let now_ms = catalogue.now_ms();
         let items = ItemId::all()
@@ -77,6 +87,8 @@ impl CataloguePage {
             .collect();
         Self {
             base_url,
+            owner,
+            learner_header: crate::web::guards::LEARNER_HEADER,
             items,
             strategies: Strategy::ALL
                 .into_iter()
