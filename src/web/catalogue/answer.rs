@@ -106,7 +106,9 @@ fn describe(outcome: ReadOutcome) -> &'static str {
 /// background request went forward.
 fn cache_status(read: &CatalogueRead) -> String {
     let name = CacheName::token(CACHE_NAME).expect("the catalogue's cache name is a token");
-    let ttl_secs = read.ttl_left_ms.div_euclid(1000);
+    // Whole seconds, cut toward zero as `Age` is (RFC 9111 §5.1): a copy
+    // 1.2 s past its TTL went stale 1 second ago, `ttl=-1`.
+    let ttl_secs = read.ttl_left_ms / 1000;
     let entry = match read.outcome {
         ReadOutcome::Hit => CacheStatusEntry::hit(name),
         ReadOutcome::Miss => {
