@@ -112,6 +112,7 @@ fn catalogue_page(
                     learner: learner.name.to_string(),
                     credential,
                 },
+                lab.catalogues().count(),
                 base_url.0,
             ),
         ),

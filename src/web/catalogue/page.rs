@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use crate::catalogue::{
-    CatalogueStats, Freshness, ItemId, MarketStatus, Strategy, MAX_FRESHNESS_SECS, MAX_PRICE_CENTS,
+    CatalogueStats, CataloguesCount, Freshness, ItemId, MarketStatus, Strategy, MAX_FRESHNESS_SECS,
+    MAX_PRICE_CENTS,
 };
 
 /// Whose catalogue the page shows, and the credential its curl commands
@@ -19,6 +20,8 @@ pub struct Owner {
 pub struct CataloguePage {
     base_url: String,
     owner: Owner,
+    /// How many learners' catalogues this instance keeps, of how many.
+    kept: CataloguesCount,
     learner_header: &'static str,
     items: Vec<ItemRow>,
     freshness: Freshness,
@@ -59,7 +62,12 @@ struct StrategyOption {
 }
 
 impl CataloguePage {
-    pub fn of(catalogue: &crate::catalogue::Catalogue, owner: Owner, base_url: String) -> Self {
+    pub fn of(
+        catalogue: &crate::catalogue::Catalogue,
+        owner: Owner,
+        kept: CataloguesCount,
+        base_url: String,
+    ) -> Self {
         let freshness = catalogue.freshness();
         let now_ms = catalogue.now_ms();
         let items = ItemId::all()
@@ -88,6 +96,7 @@ impl CataloguePage {
         Self {
             base_url,
             owner,
+            kept,
             learner_header: crate::web::guards::LEARNER_HEADER,
             items,
             strategies: Strategy::ALL

@@ -236,6 +236,12 @@ fn past_the_cap_the_least_recently_used_learner_gets_a_fresh_catalogue() {
         seed,
         "the open catalogue is not one of the learners' and is never dropped"
     );
+    let page = app.get_page("/catalogue");
+    let words = page.body.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("at most 2 learners' catalogues (it keeps 2 now)"),
+        "the page says how many are kept: {words}"
+    );
 }
 
 #[test]
