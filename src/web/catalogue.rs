@@ -155,8 +155,10 @@ async fn read_item(
     learner: Result<Learner, ApiError>,
     wants_html: WantsHtml,
 ) -> Result<ItemAnswer, Refusal> {
-    let (catalogue, learner) = catalogue_of(lab, learner, false)?;
+    // The item first: a name that is no item is refused before a
+    // catalogue is made for the learner.
     let item = item(slug, wants_html.0)?;
+    let (catalogue, learner) = catalogue_of(lab, learner, false)?;
     let read = catalogue.read(item).await;
     let answer = ItemAnswer::new(&read, catalogue.freshness(), learner.is_some(), started);
     lab.note_catalogue_read(learner.as_ref(), &read, answer.total);
@@ -172,8 +174,8 @@ async fn read_truth(
     learner: Result<Learner, ApiError>,
     wants_html: WantsHtml,
 ) -> Result<NotStored<Json<Value>>, Refusal> {
-    let (catalogue, _) = catalogue_of(lab, learner, wants_html.0)?;
     let item = item(slug, wants_html.0)?;
+    let (catalogue, _) = catalogue_of(lab, learner, wants_html.0)?;
     let record = catalogue.read_truth(item).await;
     Ok(NotStored::new(Json(json!({
         "item": record.item,
@@ -218,8 +220,8 @@ fn set_price(
     learner: Result<Learner, ApiError>,
     wants_html: bool,
 ) -> Result<Changed, Refusal> {
-    let (catalogue, learner) = catalogue_of(lab, learner, wants_html)?;
     let item = item(slug, wants_html)?;
+    let (catalogue, learner) = catalogue_of(lab, learner, wants_html)?;
     let refuse = |error: ApiError| Refusal::for_client(wants_html, error);
     let body = body.map_err(refuse)?;
     let price = body.price().map_err(refuse)?;
