@@ -456,6 +456,22 @@ mod tests {
     }
 
     #[test]
+    fn a_catalogue_cap_of_zero_or_past_the_learners_remembered_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for refused in [0, MAX_CATALOGUE_LEARNERS + 1] {
+            let config = Config {
+                catalogue_max_learners: refused,
+                ..valid_in(dir.path())
+            };
+            let error = config.validate().expect_err("out of bounds");
+            assert!(
+                error.to_string().contains("catalogue_max_learners"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
     fn cache_dir_under_a_file_is_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("plain-file");
