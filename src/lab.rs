@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::canonical::{CanonicalJson, FactorialInput};
-use crate::catalogue::{Catalogue, CatalogueRead, PriceChange};
+use crate::catalogue::{CatalogueRead, Catalogues, PriceChange};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings, EntryKey, MissReason};
@@ -59,8 +59,9 @@ pub struct Lab {
     workshop: Arc<Workshop>,
     /// `instructor_key` from the settings, or the one derived for this room.
     instructor_key: InstructorKey,
-    /// The catalogue whose prices change, for the stale-answers lessons.
-    catalogue: Catalogue,
+    /// The catalogues whose prices change, for the stale-answers lessons:
+    /// each learner's own, and the open one.
+    catalogues: Catalogues,
 }
 
 /// What a clear removed.
@@ -163,11 +164,15 @@ impl Lab {
             .instructor_key
             .clone()
             .unwrap_or_else(|| workshop.derived_instructor_key());
-        let catalogue = Catalogue::new(config.catalogue(), clock.clone());
+        let catalogues = Catalogues::new(
+            config.catalogue(),
+            clock.clone(),
+            config.catalogue_max_learners(),
+        );
         Self {
             config,
             clock,
-            catalogue,
+            catalogues,
             memory,
             disk: Arc::new(disk),
             shared,
@@ -507,9 +512,10 @@ impl Lab {
         }
     }
 
-    /// The catalogue whose prices change (see [`crate::catalogue`]).
-    pub fn catalogue(&self) -> &Catalogue {
-        &self.catalogue
+    /// The catalogues whose prices change, one per learner (see
+    /// [`crate::catalogue::Catalogues`]).
+    pub fn catalogues(&self) -> &Catalogues {
+        &self.catalogues
     }
 
     /// The key that opens the instructor's view of every learner.
