@@ -465,24 +465,50 @@ floor_ratio=$(ratios_of floor_hit | median)
 disk_ratio=$(ratios_of disk_hit | median)
 memory_p99=$(column_of memory_hit 5 | median)
 disk_p99=$(column_of disk_hit 5 | median)
+health_p99=$(column_of health 5 | median)
+# Round by round: the app's memory hit against its /health, over Rocket
+# alone's fixed hit against Rocket alone's /health. 1 means the cache adds
+# nothing to what sending those bytes costs.
+memory_vs_floor=$(awk '$2 == "health" {h[$1] = $3} $2 == "memory_hit" {m[$1] = $3}
+    $2 == "floor_health" {fh[$1] = $3} $2 == "floor_hit" {f[$1] = $3}
+    END {for (k in m) if (h[k] > 0 && fh[k] > 0 && f[k] > 0) printf "%.3f\n", (m[k] / h[k]) / (f[k] / fh[k])}' \
+    "$results" | median)
+# Each hit's p99 against /health's p99 in the same round.
+p99_ratio_of() {
+    awk -v name="$1" '$2 == "health" {h[$1] = $5} $2 == name {r[$1] = $5}
+        END {for (k in r) if (h[k] > 0) printf "%.3f\n", r[k] / h[k]}' "$results" | median
+}
+memory_p99_ratio=$(p99_ratio_of memory_hit)
+memory_304_p99_ratio=$(p99_ratio_of memory_hit_304)
+disk_p99_ratio=$(p99_ratio_of disk_hit)
+miss_mix_ratio=$(ratios_of miss_mix | median)
+# The miss-heavy mix before hits stopped sharing writes between cores
+# (docs/benchmarks.md of 2026-11-30, same machine type): 0.072× /health.
+miss_mix_before=0.072
 verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
-    ok = (op == ">=") ? (v + 0 >= t + 0) : (v + 0 < t + 0); print ok ? "met" : "NOT met" }'; }
+    ok = (op == ">=") ? (v + 0 >= t + 0) : (op == "<=") ? (v + 0 <= t + 0) : (v + 0 < t + 0)
+    print ok ? "met" : "NOT met" }'; }
 
 targets="$work_dir/targets.md"
 {
     echo "| target | measured | |"
     echo "|---|---:|---|"
-    echo "| memory hit ≥ 0.95× /health | ${memory_ratio}× (Rocket alone sending the same bytes: ${floor_ratio}×) | $(verdict "$memory_ratio" ">=" 0.95) |"
+    echo "| memory hit ≥ 0.95× Rocket alone sending the same bytes (each against its own /health) | ${memory_vs_floor}× (memory hit ${memory_ratio}× /health; Rocket alone ${floor_ratio}×) | $(verdict "$memory_vs_floor" ">=" 0.95) |"
     echo "| memory hit answered 304 ≥ the same hit answered 200 (req/s) | ${not_modified_ratio}× | $(verdict "$not_modified_ratio" ">=" 1) |"
-    echo "| disk hit ≥ 0.5× /health | ${disk_ratio}× | $(verdict "$disk_ratio" ">=" 0.5) |"
-    echo "| memory hit p99 < 2 ms | ${memory_p99} ms | $(verdict "$memory_p99" "<" 2) |"
-    echo "| disk hit p99 < 2 ms | ${disk_p99} ms | $(verdict "$disk_p99" "<" 2) |"
+    echo "| disk hit ≥ 0.6× /health | ${disk_ratio}× | $(verdict "$disk_ratio" ">=" 0.6) |"
+    echo "| memory hit p99 ≤ 1.3× /health's p99 | ${memory_p99_ratio}× (${memory_p99} ms against ${health_p99} ms) | $(verdict "$memory_p99_ratio" "<=" 1.3) |"
+    echo "| memory hit answered 304: p99 ≤ 1.3× /health's p99 | ${memory_304_p99_ratio}× | $(verdict "$memory_304_p99_ratio" "<=" 1.3) |"
+    echo "| disk hit p99 ≤ 1.3× /health's p99 | ${disk_p99_ratio}× (${disk_p99} ms) | $(verdict "$disk_p99_ratio" "<=" 1.3) |"
+    echo "| miss-heavy mix no slower than before (${miss_mix_before}× /health) | ${miss_mix_ratio}× | $(verdict "$miss_mix_ratio" ">=" "$miss_mix_before") |"
     echo "| cold 10000! at delay 0 < 50 ms | ${cold_10000_ms} ms | $(verdict "$cold_10000_ms" "<" 50) |"
     echo "| start-up to first answer < 1 s | ${startup_ms} ms | $(verdict "$startup_ms" "<" 1000) |"
     echo "| RSS at rest < 30 MiB | $((rss_rest_kib / 1024)) MiB (after the load: $((rss_after_kib / 1024)) MiB) | $(verdict "$rss_rest_kib" "<" 30720) |"
 } >"$targets"
 
-setup_line="wrk -t$threads -c$connections, $rounds rounds × ${duration} s per route, on $cores cores ($cpu_model); wrk shares the cores with the server."
+setup_line="wrk -t$threads -c$connections, $rounds rounds × ${duration} s per route, on $cores cores ($cpu_model); wrk shares the cores with the server; the app and Rocket alone run Rocket's default of one worker per core ($cores)."
+if [[ $cores -lt 4 ]]; then
+    setup_line="$setup_line Four workers on four cores: not measured, this machine has $cores."
+fi
 echo
 cat "$table"
 echo

@@ -658,16 +658,22 @@ impl DiskTier {
             // to order.
             return;
         };
-        let full = match self.used.mine().try_lock() {
-            Ok(mut used) if used.len() < USES_NOTED_PER_THREAD => {
-                used.push(noted);
-                used.len() == USES_NOTED_PER_THREAD
-            }
-            _ => true,
+        let Ok(mut used) = self.used.mine().try_lock() else {
+            return;
         };
-        if full {
-            if let Ok(mut index) = self.index.try_lock() {
-                self.apply_uses(&mut index);
+        if used.len() < USES_NOTED_PER_THREAD {
+            used.push(noted);
+            if used.len() < USES_NOTED_PER_THREAD {
+                return;
+            }
+        }
+        // Full: this thread's notes go to the order now, if the view is
+        // free (only its own: the others' are other cores' lines).
+        if let Ok(mut index) = self.index.try_lock() {
+            for key in used.drain(..) {
+                if let Ok(key) = std::str::from_utf8(&key) {
+                    index.touch(key);
+                }
             }
         }
     }

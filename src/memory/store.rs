@@ -109,21 +109,27 @@ impl StepStore {
     }
 
     fn note_used(&self, n: u64) {
-        // Only a batch being applied holds another thread's buffer, and
-        // only for a moment: rather than wait, this note is dropped.
-        let full = match self.notes.mine().try_lock() {
-            Ok(mut notes) if notes.len() < NOTES_PER_THREAD => {
-                notes.push(n);
-                notes.len() == NOTES_PER_THREAD
-            }
-            _ => {
-                self.notes_dropped.increment();
-                true
-            }
+        // Only a change applying every thread's notes holds this thread's
+        // buffer, and only for a moment: rather than wait, the note is
+        // dropped.
+        let Ok(mut notes) = self.notes.mine().try_lock() else {
+            self.notes_dropped.increment();
+            return;
         };
-        if full {
-            if let Ok(mut lru) = self.lru.try_lock() {
-                self.apply_notes(&mut lru);
+        if notes.len() < NOTES_PER_THREAD {
+            notes.push(n);
+            if notes.len() < NOTES_PER_THREAD {
+                return;
+            }
+        } else {
+            self.notes_dropped.increment();
+        }
+        // Full: this thread's notes go to the order now, if the store is
+        // free. Only its own: taking every thread's buffer here would
+        // write the other cores' lines, which is what the notes avoid.
+        if let Ok(mut lru) = self.lru.try_lock() {
+            for n in notes.drain(..) {
+                lru.cache_get(&n);
             }
         }
     }
