@@ -190,6 +190,7 @@ fn history(c: &mut Criterion) {
     let history = RequestHistory::new(200);
     let record = |history: &RequestHistory| {
         history.record(
+            Instant::now(),
             Tier::Memory,
             Outcome::Hit,
             Duration::from_micros(3),

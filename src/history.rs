@@ -112,8 +112,12 @@ impl RequestHistory {
         }
     }
 
+    /// Keeps one request, `started` being when its lookup began (the
+    /// caller has read the clock already to time it; reading it again
+    /// here would cost each hit a second clock read).
     pub fn record(
         &self,
+        started: Instant,
         tier: Tier,
         outcome: Outcome,
         elapsed: Duration,
@@ -127,7 +131,7 @@ impl RequestHistory {
             subject,
             sent,
         };
-        let at = Instant::now();
+        let at = started;
         // This thread's own ring: the lock is only ever waited on while
         // the chart copies it.
         let mut ring = self.rings.mine().lock().expect("history lock poisoned");
@@ -169,6 +173,7 @@ mod tests {
         let history = RequestHistory::new(2);
         for n in 0..3 {
             history.record(
+                Instant::now(),
                 Tier::Memory,
                 Outcome::Hit,
                 Duration::from_micros(5),
@@ -192,6 +197,7 @@ mod tests {
             std::thread::spawn(move || {
                 for n in 0..5 {
                     history.record(
+                        Instant::now(),
                         Tier::Memory,
                         Outcome::Hit,
                         Duration::from_micros(5),

@@ -212,6 +212,7 @@ impl Lab {
             }
         };
         self.history.record(
+            started,
             tier,
             outcome,
             cache_elapsed,
@@ -274,6 +275,7 @@ impl Lab {
             }
         };
         self.history.record(
+            started,
             tier,
             outcome,
             cache_elapsed,
@@ -309,6 +311,7 @@ impl Lab {
         }
         if answer.is_ok() {
             self.history.record(
+                started,
                 Tier::Disk,
                 Outcome::Hit,
                 cache_elapsed,
