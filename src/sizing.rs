@@ -11,7 +11,10 @@
 mod policies;
 mod workload;
 
-pub use policies::{belady_hits, fifo_hits, lru_hits, lru_hits_by_bytes, next_uses};
+pub use policies::{
+    belady_hits, fifo_hits, lru_hits, lru_hits_by_bytes, memory_tier_replay, next_uses,
+    MemoryTierReplay,
+};
 pub use workload::{factorial_digits_table, SplitMix64, Workload, Zipf, TRACE_SEED};
 
 use serde::Serialize;

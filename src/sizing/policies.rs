@@ -1,6 +1,7 @@
 //! Three ways to choose what to evict, run over the same trace: least
 //! recently used (through the memory tier's own store), first in first out,
-//! and Bélády's optimal rule.
+//! and Bélády's optimal rule; and a fourth replay that keeps what the memory
+//! tier keeps (every step k! of a computation, not just the answer).
 //!
 //! Each function replays a whole trace into an empty cache and returns how
 //! many requests were hits. Keys are small integers (see
@@ -16,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cached::stores::LruCache;
-use cached::Cached;
+use cached::{Cached, CachedPeek};
 
 /// The index of the next request for the same key after each request, or
 /// `usize::MAX` when the key is not asked for again: what Bélády's rule
@@ -89,6 +90,86 @@ pub fn lru_hits_by_bytes(trace: &[u32], sizes: &[u64], capacity_bytes: u64) -> u
         }
     }
     hits
+}
+
+/// What the memory tier's storage rule did with a trace: its hits, and the
+/// factorial inputs it held at the end (smallest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryTierReplay {
+    pub hits: u64,
+    pub held: Vec<u64>,
+}
+
+/// Replays factorial inputs (`requests`, in order) through the memory
+/// tier's own storage rule (see `crate::memory::FactorialCache`) in an LRU
+/// store of `capacity` entries (≥ 1), the same `cached::LruCache`:
+///
+/// - n! held: a hit, which makes n the most recently used;
+/// - otherwise the largest k ≤ n held is found without touching recency,
+///   and k+1, …, n are stored in that order (1, …, n when none is held;
+///   0! is stored only when 0 itself is asked for).
+///
+/// So one miss can store many steps that nobody asked for, each pushing out
+/// the least recently used entry, which may be an answer somebody did ask
+/// for. A sequential replay of the real tier gets exactly these hits.
+///
+/// Two shortcuts keep this cheap enough to run at many sizes, and neither
+/// changes the result:
+/// - The search for k looks in a sorted mirror of the keys ever stored and
+///   checks each candidate with `cache_peek` (which leaves recency alone),
+///   dropping keys the store has evicted since: each is dropped once.
+/// - When a miss has more steps to store than the cache holds, the first
+///   ones would each be pushed out by the later ones before the miss ends
+///   (all are new keys and the later ones are more recent), so only the
+///   last `capacity` steps are stored. The unit tests compare this with
+///   storing every step.
+pub fn memory_tier_replay(requests: &[u64], capacity: usize) -> MemoryTierReplay {
+    replay_keeping_every_step(requests, capacity, true)
+}
+
+fn replay_keeping_every_step(
+    requests: &[u64],
+    capacity: usize,
+    skip_steps_pushed_out: bool,
+) -> MemoryTierReplay {
+    let capacity = capacity.max(1);
+    let mut store: LruCache<u64, ()> = LruCache::new(capacity);
+    // Every key stored and not yet found evicted: a superset of the store.
+    let mut stored_once: BTreeSet<u64> = BTreeSet::new();
+    let mut hits = 0;
+    for &n in requests {
+        if store.cache_get(&n).is_some() {
+            hits += 1;
+            continue;
+        }
+        let base = loop {
+            match stored_once.range(..=n).next_back().copied() {
+                None => break None,
+                Some(k) if store.cache_peek(&k).is_some() => break Some(k),
+                Some(evicted) => {
+                    stored_once.remove(&evicted);
+                }
+            }
+        };
+        // n itself is missing, so the base is below it (or there is none).
+        let mut first = match base {
+            Some(k) => k + 1,
+            None if n == 0 => 0,
+            None => 1,
+        };
+        if skip_steps_pushed_out {
+            first = first.max((n + 1).saturating_sub(capacity as u64));
+        }
+        for step in first..=n {
+            store.cache_set(step, ());
+            stored_once.insert(step);
+        }
+    }
+    let held = stored_once
+        .into_iter()
+        .filter(|k| store.cache_peek(k).is_some())
+        .collect();
+    MemoryTierReplay { hits, held }
 }
 
 /// Hits of a first-in-first-out cache of at most `capacity` in total size:
@@ -266,6 +347,36 @@ mod tests {
         assert_eq!(next_uses(&TRACE), [3, 5, 7, 6, never, never, never, never]);
     }
 
+    #[test]
+    fn hand_worked_memory_tier_replay() {
+        // Three entries. 5 misses and stores 1..5, keeping [5 4 3] (most
+        // recent first). 4 hits [4 5 3]. 2 misses: nothing ≤ 2 is held, so
+        // 1 and 2 are stored, pushing out 3 then 5 [2 1 4]. 5 misses: the
+        // largest held ≤ 5 is 4, so only 5 is stored, and it pushes out 4,
+        // the step it started from [5 2 1]. 2 hits [2 5 1]: 2 hits.
+        let replay = memory_tier_replay(&[5, 4, 2, 5, 2], 3);
+        assert_eq!(replay.hits, 2);
+        assert_eq!(replay.held, [1, 2, 5]);
+    }
+
+    #[test]
+    fn steps_nobody_asked_for_can_push_out_an_answer_somebody_did() {
+        // Two entries, requests 1, 9, 1. One entry per answer keeps 1 and 9,
+        // so the second 1 hits. The memory tier stores 1; then 9 multiplies
+        // from 1! and stores 2, …, 9, of which 8 and 9 stay and 1 is pushed
+        // out; so the second 1 misses.
+        let requests = [1u64, 9, 1];
+        assert_eq!(lru_hits(&[0, 1, 0], 2), 1);
+        assert_eq!(memory_tier_replay(&requests, 2).hits, 0);
+        // And when it fits, the steps are answers stored in advance: 9
+        // stores 1..9, so 4 and 7 hit on their first request.
+        assert_eq!(memory_tier_replay(&[9, 4, 7], 10).hits, 2);
+    }
+
+    fn small_inputs() -> impl Strategy<Value = Vec<u64>> {
+        prop::collection::vec(0u64..30, 0..60)
+    }
+
     fn small_traces() -> impl Strategy<Value = Vec<u32>> {
         prop::collection::vec(0u32..8, 0..60)
     }
@@ -276,6 +387,17 @@ mod tests {
             let (lru, fifo, belady) = all_three(&trace, capacity);
             prop_assert!(belady >= lru, "Bélády {belady} < LRU {lru}");
             prop_assert!(belady >= fifo, "Bélády {belady} < FIFO {fifo}");
+        }
+
+        #[test]
+        fn storing_only_the_steps_that_stay_changes_nothing(
+            requests in small_inputs(),
+            capacity in 1usize..12,
+        ) {
+            prop_assert_eq!(
+                memory_tier_replay(&requests, capacity),
+                replay_keeping_every_step(&requests, capacity, false)
+            );
         }
 
         #[test]
