@@ -440,6 +440,8 @@ mod tests {
             lru_hit_ratio: lru,
             fifo_hit_ratio: lru / 2.0,
             belady_hit_ratio: 1.0,
+            memory_tier_hits: None,
+            memory_tier_hit_ratio: None,
         }
     }
 

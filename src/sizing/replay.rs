@@ -1,0 +1,151 @@
+//! The live check of a size: the very trace the experiment simulates,
+//! replayed through a real memory tier ([`FactorialCache`]), the code every
+//! `GET /factorial/<n>` runs.
+//!
+//! The replay gets a private tier of its own, never the app's shared one:
+//! in a workshop room, one learner resizing or filling the shared tier would
+//! change every other learner's hits, misses and exercises.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::memory::FactorialCache;
+
+/// What a replay through a real memory tier counted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LiveReplay {
+    pub capacity: u64,
+    pub requests: u64,
+    pub hits: u64,
+    pub misses: u64,
+    /// Multiplications the misses did.
+    pub steps_multiplied: u64,
+    /// Entries the tier held when the trace ended.
+    pub entries_held: u64,
+    /// Of those, the answers to inputs the trace asked for.
+    pub entries_asked_for: u64,
+    /// Of those, steps k! that were only multiplied on the way to a larger
+    /// answer: nobody in the trace asked for them.
+    pub entries_nobody_asked_for: u64,
+}
+
+/// Asks a fresh memory tier of `capacity` entries (≥ 1) for each input of
+/// `requests` in turn, with no simulated delay, and counts what it did.
+///
+/// One request at a time, each awaited before the next: with nothing
+/// running beside it the tier behaves exactly as its storage rule says,
+/// which is what [`super::memory_tier_replay`] simulates.
+pub async fn replay_through_memory_tier(requests: &[u64], capacity: usize) -> LiveReplay {
+    let tier = FactorialCache::new(capacity.max(1), Duration::ZERO, Duration::ZERO);
+    let (mut hits, mut steps_multiplied) = (0, 0);
+    for &n in requests {
+        let answer = tier.factorial(n).await;
+        if answer.lookup.is_hit() {
+            hits += 1;
+        }
+        steps_multiplied += answer.lookup.steps_computed_here();
+    }
+    let asked_for: BTreeSet<u64> = requests.iter().copied().collect();
+    let held = tier.entries();
+    let entries_asked_for = held
+        .iter()
+        .filter(|entry| asked_for.contains(&entry.n))
+        .count() as u64;
+    let requests = requests.len() as u64;
+    LiveReplay {
+        capacity: capacity.max(1) as u64,
+        requests,
+        hits,
+        misses: requests - hits,
+        steps_multiplied,
+        entries_held: held.len() as u64,
+        entries_asked_for,
+        entries_nobody_asked_for: held.len() as u64 - entries_asked_for,
+    }
+}
+
+/// Lets one replay run at a time in this process: each keeps a CPU busy
+/// multiplying factorials, and a room full of learners pressing the button
+/// together must not starve everyone else's requests.
+#[derive(Debug)]
+pub struct ReplayGate {
+    running: Semaphore,
+}
+
+impl Default for ReplayGate {
+    fn default() -> Self {
+        Self {
+            running: Semaphore::new(1),
+        }
+    }
+}
+
+impl ReplayGate {
+    /// Permission to replay now, held until dropped; `None` while another
+    /// replay is running (the caller is told to come back, not queued).
+    pub fn try_start(&self) -> Option<SemaphorePermit<'_>> {
+        self.running.try_acquire().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{memory_tier_replay, Workload};
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_live_tier_gets_exactly_the_simulated_hits() {
+        let workload = Workload::generate(60, 1.0, 400);
+        let requests = workload.requested_inputs();
+        for capacity in [1, 7, 25, 60] {
+            let live = replay_through_memory_tier(&requests, capacity).await;
+            let simulated = memory_tier_replay(&requests, capacity);
+            assert_eq!(live.hits, simulated.hits, "capacity {capacity}");
+            assert_eq!(live.entries_held, simulated.held.len() as u64);
+            assert_eq!(live.steps_multiplied, simulated.steps_multiplied);
+        }
+    }
+
+    #[test]
+    fn a_second_replay_waits_for_none_and_is_refused_while_one_runs() {
+        let gate = ReplayGate::default();
+        let first = gate.try_start().expect("nothing is running yet");
+        assert!(gate.try_start().is_none());
+        drop(first);
+        assert!(gate.try_start().is_some());
+    }
+
+    /// How long a replay takes at the largest settings, in this build:
+    /// `cargo test --lib sizing::replay::tests::timing -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "a measurement, not a check"]
+    async fn timing() {
+        for (keys, capacity) in [
+            (200, 20),
+            (200, 60),
+            (200, 113),
+            (200, 150),
+            (500, 1),
+            (500, 100),
+            (500, 288),
+            (500, 500),
+        ] {
+            let workload = Workload::generate(keys, 1.0, super::super::MAX_TRACE_LENGTH);
+            let requests = workload.requested_inputs();
+            let started = std::time::Instant::now();
+            let live = replay_through_memory_tier(&requests, capacity).await;
+            let live_time = started.elapsed();
+            let started = std::time::Instant::now();
+            let simulated = memory_tier_replay(&requests, capacity);
+            println!(
+                "{keys} keys, capacity {capacity}: live {live_time:?} ({} hits, {} steps), simulated {:?} ({} hits)",
+                live.hits,
+                live.steps_multiplied,
+                started.elapsed(),
+                simulated.hits
+            );
+        }
+    }
+}
