@@ -33,6 +33,14 @@ pub const MAX_KEYS: usize = 500;
 pub const MAX_TRACE_LENGTH: usize = 2_000;
 /// Fewer requests than this say little about a hit ratio.
 pub const MIN_TRACE_LENGTH: usize = 100;
+/// The most multiplications one replay through a live memory tier may do.
+/// A tier far too small for the trace forgets its steps and multiplies them
+/// again and again (up to about 300,000 at the largest settings), and in a
+/// debug build each step costs some 20 µs (measured on a shared two-core
+/// machine): this bound keeps a replay's computing under a second there.
+/// The simulation says how many a replay will do before it starts.
+pub const MAX_REPLAY_STEPS: u64 = 40_000;
+
 /// Past a skew of about 2 nearly every request is for the top few keys.
 pub const MAX_SKEW: f64 = 2.0;
 
@@ -183,6 +191,26 @@ impl SizingSettings {
             target_percent: target_percent as u32,
         })
     }
+}
+
+/// The memory tier's capacity for a replay, in entries: from 1 to the most
+/// keys (a tier that big already holds every step the trace can make).
+pub fn parse_capacity(text: Option<&str>, limits: SettingLimits) -> Result<usize, SettingError> {
+    let accepted = format!("a whole number of entries from 1 to {}", limits.max_keys);
+    let text = text.ok_or_else(|| SettingError {
+        parameter: "capacity",
+        message: "the capacity is missing: say how many entries the memory tier may hold"
+            .to_owned(),
+        accepted: accepted.clone(),
+    })?;
+    whole_number_in(text, 1, limits.max_keys).ok_or_else(|| SettingError {
+        parameter: "capacity",
+        message: format!(
+            "the capacity {text:?} is not a whole number of entries from 1 to {}",
+            limits.max_keys
+        ),
+        accepted,
+    })
 }
 
 fn whole_number_in(text: &str, lowest: usize, highest: usize) -> Option<usize> {
@@ -487,6 +515,8 @@ pub struct Prediction {
     pub memory_tier_hit_ratio: f64,
     pub memory_tier_entries_held: u64,
     pub memory_tier_entries_asked_for: u64,
+    /// Multiplications the memory tier's misses will do.
+    pub memory_tier_steps_multiplied: u64,
     /// An LRU cache of one entry per answer, as the first curve counts.
     pub one_entry_per_answer_hits: u64,
     pub one_entry_per_answer_hit_ratio: f64,
@@ -517,6 +547,7 @@ pub fn predict(settings: SizingSettings, capacity: usize) -> Prediction {
         memory_tier_hits: memory_tier.hits,
         memory_tier_hit_ratio: ratio(memory_tier.hits),
         memory_tier_entries_held: memory_tier.held.len() as u64,
+        memory_tier_steps_multiplied: memory_tier.steps_multiplied,
         memory_tier_entries_asked_for: memory_tier
             .held
             .iter()
