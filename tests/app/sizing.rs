@@ -229,7 +229,7 @@ fn the_entries_chart_draws_the_memory_tier_and_suggests_a_size_for_it() {
 #[test]
 fn a_replay_through_a_live_memory_tier_gets_exactly_the_curves_hits() {
     let app = TestApp::new();
-    for (skew, keys, requests) in [(1.0, 150, 1_500), (0.6, 80, 600), (1.5, 300, 1_000)] {
+    for (skew, keys, requests) in [(1.0, 60, 1_000), (0.6, 40, 500), (1.5, 300, 1_000)] {
         let settings = format!("skew={skew}&keys={keys}&requests={requests}&target=60");
         let curve = app.get(&format!("/sizing.json?{settings}")).json["by_entries"].clone();
         let mut replayed = 0;
