@@ -6,6 +6,7 @@ mod http;
 mod identity;
 mod instances;
 mod shared;
+mod sizing;
 mod ticks;
 
 use std::time::Duration;
