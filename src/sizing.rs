@@ -531,7 +531,6 @@ pub fn predict(settings: SizingSettings, capacity: usize) -> Prediction {
     let requests = workload.requested_inputs();
     let ratio = |hits: u64| hits as f64 / requests.len().max(1) as f64;
     let memory_tier = memory_tier_replay(&requests, capacity);
-    let asked_for: std::collections::BTreeSet<u64> = requests.iter().copied().collect();
     let one_entry_per_answer = lru_hits(&workload.trace, capacity);
     let hits_at = |capacity: u64| memory_tier_replay(&requests, capacity as usize).hits;
     let curve: Vec<(u64, u64)> = one_two_five_series(1, settings.keys as u64)
@@ -548,11 +547,7 @@ pub fn predict(settings: SizingSettings, capacity: usize) -> Prediction {
         memory_tier_hit_ratio: ratio(memory_tier.hits),
         memory_tier_entries_held: memory_tier.held.len() as u64,
         memory_tier_steps_multiplied: memory_tier.steps_multiplied,
-        memory_tier_entries_asked_for: memory_tier
-            .held
-            .iter()
-            .filter(|n| asked_for.contains(n))
-            .count() as u64,
+        memory_tier_entries_asked_for: memory_tier.held_asked_for.len() as u64,
         one_entry_per_answer_hits: one_entry_per_answer,
         one_entry_per_answer_hit_ratio: ratio(one_entry_per_answer),
     }

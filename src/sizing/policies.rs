@@ -98,6 +98,10 @@ pub fn lru_hits_by_bytes(trace: &[u32], sizes: &[u64], capacity_bytes: u64) -> u
 pub struct MemoryTierReplay {
     pub hits: u64,
     pub held: Vec<u64>,
+    /// Those of `held` that a request asked for since they were stored
+    /// (the tier keeps their answer's text ready); the others are steps
+    /// nobody has asked for since they were multiplied.
+    pub held_asked_for: Vec<u64>,
     /// Multiplications the misses did (n − k each): the work a live replay
     /// will do, and what a too small tier wastes by forgetting its steps.
     pub steps_multiplied: u64,
@@ -133,11 +137,13 @@ pub fn memory_tier_replay(requests: &[u64], capacity: usize) -> MemoryTierReplay
     let capacity = capacity.max(1);
     let largest = requests.iter().copied().max().unwrap_or(0) as usize;
     let mut store = ArrayLru::new(largest + 1, capacity);
+    let mut asked_since_stored = vec![false; largest + 1];
     let (mut hits, mut steps_multiplied) = (0, 0);
     for &n in requests {
         let n = n as usize;
         if store.get(n) {
             hits += 1;
+            asked_since_stored[n] = true;
             continue;
         }
         let base = (0..n).rev().find(|&k| store.holds(k));
@@ -149,15 +155,23 @@ pub fn memory_tier_replay(requests: &[u64], capacity: usize) -> MemoryTierReplay
         steps_multiplied += (n - base.unwrap_or(0)) as u64;
         for step in first.max((n + 1).saturating_sub(capacity))..=n {
             store.set(step);
+            asked_since_stored[step] = false;
         }
+        asked_since_stored[n] = true;
     }
+    let held: Vec<u64> = (0..=largest)
+        .filter(|&k| store.holds(k))
+        .map(|k| k as u64)
+        .collect();
     MemoryTierReplay {
         hits,
         steps_multiplied,
-        held: (0..=largest)
-            .filter(|&k| store.holds(k))
-            .map(|k| k as u64)
+        held_asked_for: held
+            .iter()
+            .copied()
+            .filter(|&k| asked_since_stored[k as usize])
             .collect(),
+        held,
     }
 }
 
@@ -416,6 +430,8 @@ mod tests {
         let replay = memory_tier_replay(&[5, 4, 2, 5, 2], 3);
         assert_eq!(replay.hits, 2);
         assert_eq!(replay.held, [1, 2, 5]);
+        // 1 was stored as a step on the way to 2 and never asked for.
+        assert_eq!(replay.held_asked_for, [2, 5]);
     }
 
     #[test]
@@ -435,11 +451,13 @@ mod tests {
     /// The memory tier's rule on its own store, `cached::LruCache`, storing
     /// every step: what [`memory_tier_replay`] must agree with.
     fn memory_tier_replay_on_lru_cache(requests: &[u64], capacity: usize) -> MemoryTierReplay {
-        use cached::CachedIter;
-        let mut store: LruCache<u64, ()> = LruCache::new(capacity.max(1));
+        use cached::{CachedIter, CachedPeek};
+        // The value: whether the entry was asked for since it was stored.
+        let mut store: LruCache<u64, bool> = LruCache::new(capacity.max(1));
         let (mut hits, mut steps_multiplied) = (0, 0);
         for &n in requests {
-            if store.cache_get(&n).is_some() {
+            if let Some(asked) = store.cache_get_mut(&n) {
+                *asked = true;
                 hits += 1;
                 continue;
             }
@@ -452,14 +470,20 @@ mod tests {
                 None => 1,
             };
             for step in first..=n {
-                store.cache_set(step, ());
+                store.cache_set(step, step == n);
             }
         }
         let mut held: Vec<u64> = store.keys().copied().collect();
         held.sort_unstable();
+        let held_asked_for = held
+            .iter()
+            .copied()
+            .filter(|k| store.cache_peek(k) == Some(&true))
+            .collect();
         MemoryTierReplay {
             hits,
             held,
+            held_asked_for,
             steps_multiplied,
         }
     }

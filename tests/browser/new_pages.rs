@@ -336,7 +336,11 @@ async fn sizing(browser: &Client, base: &str, shots: &Screenshots, at: (&str, u3
     let touching = touching_size_labels(browser).await;
     assert!(touching.is_empty(), "at {width} px: {touching:?}");
     assert_eq!(
-        count(browser, "figure.sizing-chart svg polyline.curve.memory-tier").await,
+        count(
+            browser,
+            "figure.sizing-chart svg polyline.curve.memory-tier"
+        )
+        .await,
         1,
         "the memory tier's line, on the entries chart"
     );
