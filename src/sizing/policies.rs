@@ -137,13 +137,12 @@ pub fn memory_tier_replay(requests: &[u64], capacity: usize) -> MemoryTierReplay
     let capacity = capacity.max(1);
     let largest = requests.iter().copied().max().unwrap_or(0) as usize;
     let mut store = ArrayLru::new(largest + 1, capacity);
-    let mut asked_since_stored = vec![false; largest + 1];
     let (mut hits, mut steps_multiplied) = (0, 0);
     for &n in requests {
         let n = n as usize;
         if store.get(n) {
             hits += 1;
-            asked_since_stored[n] = true;
+            store.ask(n);
             continue;
         }
         let base = (0..n).rev().find(|&k| store.holds(k));
@@ -155,9 +154,8 @@ pub fn memory_tier_replay(requests: &[u64], capacity: usize) -> MemoryTierReplay
         steps_multiplied += (n - base.unwrap_or(0)) as u64;
         for step in first.max((n + 1).saturating_sub(capacity))..=n {
             store.set(step);
-            asked_since_stored[step] = false;
         }
-        asked_since_stored[n] = true;
+        store.ask(n);
     }
     let held: Vec<u64> = (0..=largest)
         .filter(|&k| store.holds(k))
@@ -169,18 +167,20 @@ pub fn memory_tier_replay(requests: &[u64], capacity: usize) -> MemoryTierReplay
         held_asked_for: held
             .iter()
             .copied()
-            .filter(|&k| asked_since_stored[k as usize])
+            .filter(|&k| store.asked_since_stored(k as usize))
             .collect(),
         held,
     }
 }
 
 /// An LRU store of the keys `0..keys`: a doubly linked list, most recent
-/// first, threaded through two arrays, with one more slot as its head.
+/// first, threaded through two arrays, with one more slot as its head; and
+/// for each key, whether a request asked for it since it was stored.
 struct ArrayLru {
     capacity: usize,
     len: usize,
     held: Vec<bool>,
+    asked: Vec<bool>,
     newer: Vec<usize>,
     older: Vec<usize>,
 }
@@ -192,6 +192,7 @@ impl ArrayLru {
             capacity,
             len: 0,
             held: vec![false; keys],
+            asked: vec![false; keys],
             newer: vec![head; keys + 1],
             older: vec![head; keys + 1],
         }
@@ -215,11 +216,21 @@ impl ArrayLru {
         true
     }
 
-    /// Stores `key` (not held) as the most recently used, pushing out the
-    /// least recently used entry when the store is full.
+    /// Notes that a request asked for `key`.
+    fn ask(&mut self, key: usize) {
+        self.asked[key] = true;
+    }
+
+    fn asked_since_stored(&self, key: usize) -> bool {
+        self.asked[key]
+    }
+
+    /// Stores `key` (not held) as the most recently used, not yet asked
+    /// for, pushing out the least recently used entry when the store is full.
     fn set(&mut self, key: usize) {
         self.push_front(key);
         self.held[key] = true;
+        self.asked[key] = false;
         self.len += 1;
         if self.len > self.capacity {
             let least_recent = self.older[self.head()];

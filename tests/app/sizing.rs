@@ -173,7 +173,7 @@ fn replay_form(app: &TestApp, form: &str) -> Answer {
             .post("/sizing/replay")
             .header(ContentType::Form)
             .header(Accept::HTML)
-            .body(form.to_owned())
+            .body(form)
             .dispatch(),
     )
 }
