@@ -423,11 +423,14 @@ const PHONE_TICK_FONT: f64 = 26.0;
 const TICK_CHAR_EM: f64 = 0.6;
 /// Room left between two labels.
 const TICK_GAP: f64 = 10.0;
+/// The percentages end this far left of the size axis.
+const PERCENT_GAP: f64 = 6.0;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 340.0;
-/// Room for the percentages, which a phone draws larger (see style.css).
-const LEFT: f64 = 80.0;
+/// Room for the percentages, which a phone draws larger (see style.css):
+/// "100 %" is about 80 units wide there.
+const LEFT: f64 = 88.0;
 const RIGHT: f64 = WIDTH - 40.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = HEIGHT - 50.0;
@@ -455,6 +458,10 @@ pub struct AxisTick {
     /// Where on its axis, in the chart's units.
     pub at: f64,
     pub label: String,
+    /// Where the label sits against its tick (SVG `text-anchor`): centred
+    /// below it, or, at the ends of the size axis, starting or ending
+    /// there, so it stays clear of the percentages and inside the chart.
+    pub anchor: &'static str,
 }
 
 /// One policy's line: its class (`lru`, `fifo` or `belady`, which sets
@@ -553,6 +560,7 @@ impl SizingChart {
             .map(|(_, point)| AxisTick {
                 at: round1(x_of(point.capacity)),
                 label: unit.short_label(point.capacity),
+                anchor: "middle",
             })
             .collect();
         let x_ticks = without_collisions(candidates);
@@ -560,6 +568,7 @@ impl SizingChart {
             .map(|quarter| AxisTick {
                 at: round1(y_of(f64::from(quarter) / 4.0)),
                 label: format!("{} %", quarter * 25),
+                anchor: "end",
             })
             .collect();
         let rows = curve
@@ -592,20 +601,44 @@ fn label_width(tick: &AxisTick) -> f64 {
     tick.label.chars().count() as f64 * PHONE_TICK_FONT * TICK_CHAR_EM
 }
 
-/// Whether two labels centred at their ticks would touch.
+/// Where a size label starts and ends, along the size axis.
+fn extent(tick: &AxisTick) -> (f64, f64) {
+    let width = label_width(tick);
+    match tick.anchor {
+        "start" => (tick.at, tick.at + width),
+        "end" => (tick.at - width, tick.at),
+        _ => (tick.at - width / 2.0, tick.at + width / 2.0),
+    }
+}
+
+/// Whether two size labels, `left` before `right`, would touch.
 fn collide(left: &AxisTick, right: &AxisTick) -> bool {
-    right.at - left.at < (label_width(left) + label_width(right)) / 2.0 + TICK_GAP
+    extent(right).0 - extent(left).1 < TICK_GAP
 }
 
 /// `ticks` (left to right) less the ones that would touch a neighbour: the
 /// last (where everything fits) always stays, the first stays unless it
 /// touches the last, and each one between stays if it clears the one kept
 /// before it and the last.
+///
+/// Centred under its tick, the first label would reach back under the
+/// percentages (which end just left of the axis) and the last past the
+/// chart's right edge, so those two start and end at their ticks instead
+/// when they would.
 fn without_collisions(ticks: Vec<AxisTick>) -> Vec<AxisTick> {
     let mut ticks = ticks.into_iter();
-    let Some(last) = ticks.next_back() else {
+    let Some(mut last) = ticks.next_back() else {
         return Vec::new();
     };
+    if extent(&last).1 > WIDTH {
+        last.anchor = "end";
+    }
+    let ticks = ticks.enumerate().map(|(index, mut tick)| {
+        if index == 0 && extent(&tick).0 < LEFT - PERCENT_GAP + TICK_GAP {
+            tick.anchor = "start";
+        }
+        tick
+    });
     let mut kept: Vec<AxisTick> = Vec::new();
     for tick in ticks {
         let clears_previous = kept.last().is_none_or(|previous| !collide(previous, &tick));
@@ -680,6 +713,10 @@ mod tests {
             for pair in ticks.windows(2) {
                 assert!(!collide(&pair[0], &pair[1]), "{pair:?}");
             }
+            let (first_starts, _) = extent(&ticks[0]);
+            let (_, last_ends) = extent(&ticks[ticks.len() - 1]);
+            assert!(first_starts >= LEFT - PERCENT_GAP, "{ticks:?}");
+            assert!(last_ends <= WIDTH, "{ticks:?}");
             let last = curve.last().expect("a curve");
             assert_eq!(
                 ticks.last().map(|tick| tick.label.clone()),
@@ -693,6 +730,7 @@ mod tests {
         let tick = |at: f64, label: &str| AxisTick {
             at,
             label: label.to_owned(),
+            anchor: "middle",
         };
         // "100 bytes" is 9 characters, drawn about 140 units wide on a phone.
         let kept = without_collisions(vec![
@@ -704,6 +742,12 @@ mod tests {
         ]);
         let labels: Vec<&str> = kept.iter().map(|tick| tick.label.as_str()).collect();
         assert_eq!(labels, ["100 bytes", "9.8 KiB", "71 KiB"]);
+        let anchors: Vec<&str> = kept.iter().map(|tick| tick.anchor).collect();
+        assert_eq!(
+            anchors,
+            ["start", "middle", "end"],
+            "clear of the percentages, and inside the chart"
+        );
     }
 
     #[test]

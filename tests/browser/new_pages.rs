@@ -265,36 +265,36 @@ async fn policy_lines(browser: &Client) -> Vec<String> {
     lines
 }
 
-/// The x-axis labels of every sizing chart that touch their neighbour on
-/// the screen, as the browser laid them out (at a phone's width the chart
-/// is scaled down and its labels drawn larger).
+/// The axis labels of every sizing chart that touch another label or
+/// stick out of the chart, as the browser laid them out (at a phone's
+/// width the chart is scaled down and its labels drawn larger).
 async fn touching_size_labels(browser: &Client) -> Vec<Value> {
     let found = browser
         .execute(
             r#"
             const touching = [];
             for (const svg of document.querySelectorAll('figure.sizing-chart svg')) {
-              const bottom = Math.max(...[...svg.querySelectorAll('line.grid')]
-                .map(line => Number(line.getAttribute('y2'))));
+              const chart = svg.getBoundingClientRect();
               const labels = [...svg.querySelectorAll('text.tick')]
-                .filter(text => Number(text.getAttribute('y')) > bottom)
-                .filter(text => text.getAttribute('text-anchor') === 'middle')
-                .filter(text => !text.textContent.startsWith('cache size'))
-                .map(text => ({ text: text.textContent, box: text.getBoundingClientRect() }))
-                .sort((a, b) => a.box.left - b.box.left);
-              for (let i = 1; i < labels.length; i++) {
-                if (labels[i].box.left < labels[i - 1].box.right) {
-                  touching.push([labels[i - 1].text, labels[i].text]);
+                .map(text => ({ text: text.textContent, box: text.getBoundingClientRect() }));
+              for (const [i, a] of labels.entries()) {
+                if (a.box.left < chart.left || a.box.right > chart.right) {
+                  touching.push([a.text, 'outside the chart']);
+                }
+                for (const b of labels.slice(i + 1)) {
+                  const apart = a.box.right <= b.box.left || b.box.right <= a.box.left
+                    || a.box.bottom <= b.box.top || b.box.bottom <= a.box.top;
+                  if (!apart) { touching.push([a.text, b.text]); }
                 }
               }
-              if (labels.length < 2) { touching.push(['fewer than two labels', labels.length]); }
+              if (labels.length < 8) { touching.push(['too few labels', labels.length]); }
             }
             return touching;
             "#,
             vec![],
         )
         .await
-        .expect("measure the size labels");
+        .expect("measure the axis labels");
     found.as_array().cloned().unwrap_or_default()
 }
 
