@@ -433,7 +433,9 @@ const HEIGHT: f64 = 340.0;
 const LEFT: f64 = 88.0;
 const RIGHT: f64 = WIDTH - 40.0;
 const TOP: f64 = 16.0;
-const BOTTOM: f64 = HEIGHT - 50.0;
+/// Room below the plot for the sizes and, under them, the axis title: at a
+/// phone's font size each line of text is about 30 units tall.
+const BOTTOM: f64 = HEIGHT - 60.0;
 
 /// One chart of hit ratio against capacity: capacity on a logarithmic axis
 /// (1, 10, 100 entries sit evenly apart, as the curve's steps do), hit ratio
