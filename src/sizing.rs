@@ -24,10 +24,11 @@ use serde::Serialize;
 
 /// The most keys a learner may ask for (fewer when `max_factorial` is
 /// lower: every key is a factorial input). With [`MAX_TRACE_LENGTH`] this
-/// keeps one experiment to about a tenth of a second in a debug build,
-/// where one request through the LRU store costs about 1.5 µs and an
-/// experiment replays the trace some 80 times (measured on a shared
-/// two-core machine).
+/// keeps one experiment under about 0.65 s in a debug build (the page at
+/// the largest settings took 0.44 to 0.63 s, most of it the memory tier's
+/// curve and the search for its smallest size, which replays the trace a
+/// few dozen times; measured on a shared two-core machine), and under
+/// 0.2 s at the defaults.
 pub const MAX_KEYS: usize = 500;
 /// The longest trace a learner may ask for.
 pub const MAX_TRACE_LENGTH: usize = 2_000;
