@@ -40,6 +40,12 @@ pub const MIN_TRACE_LENGTH: usize = 100;
 /// debug build each step costs some 20 µs (measured on a shared two-core
 /// machine): this bound keeps a replay's computing under a second there.
 /// The simulation says how many a replay will do before it starts.
+///
+/// A replay also waits about a millisecond per miss: the tier sleeps for
+/// its simulated delay even when that is zero, and a timer fires on the
+/// next millisecond at the soonest. So 1,000 misses (a 50 % target on
+/// 2,000 requests) add about a second of waiting, not of computing: the
+/// slowest replay measured in a debug build took 1.9 s.
 pub const MAX_REPLAY_STEPS: u64 = 40_000;
 
 /// Past a skew of about 2 nearly every request is for the top few keys.
@@ -261,25 +267,14 @@ pub struct Suggestion {
     pub bytes_hit_ratio: Option<f64>,
     /// The fewest entries found for which the memory tier itself, keeping
     /// every step, reaches the target; `None` when even a tier that holds
-    /// every step falls short. See [`MemoryTierSearch`] for how it is found.
+    /// every step falls short. Found by trying every size up from just above the last size on the
+    /// curve that falls short (`memory_tier_searched_from`): its curve
+    /// can dip, so halving the range could step over the answer.
     pub memory_tier_entries: Option<u64>,
     pub memory_tier_hit_ratio: Option<f64>,
     /// The smallest size the search tried, when it searched.
     pub memory_tier_searched_from: Option<u64>,
 }
-
-/// How the smallest memory-tier size for a target is found.
-///
-/// The memory tier's hit ratio need not rise with its size: one entry more
-/// can keep a step that later pushes out an answer. So a binary search
-/// could step over the answer. Instead every size is tried, one by one,
-/// from just above the last size on the curve that falls short up to the
-/// first size on the curve that reaches the target, and the first that
-/// reaches it is the suggestion. Sizes below that bracket are not tried:
-/// a dip there would need a smaller size to reach a target that a larger
-/// one on the curve missed, which the curves seen so far never show, but
-/// nothing rules it out.
-pub struct MemoryTierSearch;
 
 /// Everything one experiment found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -417,7 +412,7 @@ pub fn run(settings: SizingSettings, current_capacity: usize) -> SizingReport {
         .iter()
         .filter_map(|point| Some((point.capacity, point.memory_tier_hits?)))
         .collect();
-    let memory_tier_search = MemoryTierSearch::run(&memory_tier_curve, reaches, memory_tier_hits);
+    let memory_tier_search = smallest_memory_tier(&memory_tier_curve, reaches, memory_tier_hits);
     let memory_tier_suggestion = |mut suggestion: Suggestion| {
         if let Some((searched_from, entries, hits)) = memory_tier_search {
             suggestion.memory_tier_entries = Some(entries);
@@ -482,28 +477,38 @@ pub fn run(settings: SizingSettings, current_capacity: usize) -> SizingReport {
     }
 }
 
-impl MemoryTierSearch {
-    /// `(searched from, smallest size found, its hits)`, from the memory
-    /// tier's `(size, hits)` on the curve (smallest size first) and
-    /// `hits_at`, which replays the trace at one size; `None` when no point
-    /// of the curve reaches the target.
-    fn run(
-        curve: &[(u64, u64)],
-        reaches: impl Fn(u64) -> bool,
-        hits_at: impl Fn(u64) -> u64,
-    ) -> Option<(u64, u64, u64)> {
-        let first = curve.iter().position(|(_, hits)| reaches(*hits))?;
-        let searched_from = match first {
-            0 => 1,
-            index => curve[index - 1].0 + 1,
-        };
-        let (top, top_hits) = curve[first];
-        let (entries, hits) = (searched_from..top)
-            .map(|capacity| (capacity, hits_at(capacity)))
-            .find(|(_, hits)| reaches(*hits))
-            .unwrap_or((top, top_hits));
-        Some((searched_from, entries, hits))
-    }
+/// The smallest memory tier found to reach a target.
+///
+/// The memory tier's hit ratio need not rise with its size: one entry more
+/// can keep a step that later pushes out an answer. So a binary search
+/// could step over the answer. Instead every size is tried, one by one,
+/// from just above the last size on the curve that falls short up to the
+/// first size on the curve that reaches the target, and the first that
+/// reaches it is the suggestion. Sizes below that bracket are not tried
+/// (a smaller size reaching a target that a larger one on the curve
+/// misses is not ruled out), so this is the smallest from there up, and
+/// the page says where the search began.
+///
+/// `(searched from, smallest size found, its hits)`, from the memory
+/// tier's `(size, hits)` on the curve (smallest size first) and
+/// `hits_at`, which replays the trace at one size; `None` when no point
+/// of the curve reaches the target.
+fn smallest_memory_tier(
+    curve: &[(u64, u64)],
+    reaches: impl Fn(u64) -> bool,
+    hits_at: impl Fn(u64) -> u64,
+) -> Option<(u64, u64, u64)> {
+    let first = curve.iter().position(|(_, hits)| reaches(*hits))?;
+    let searched_from = match first {
+        0 => 1,
+        index => curve[index - 1].0 + 1,
+    };
+    let (top, top_hits) = curve[first];
+    let (entries, hits) = (searched_from..top)
+        .map(|capacity| (capacity, hits_at(capacity)))
+        .find(|(_, hits)| reaches(*hits))
+        .unwrap_or((top, top_hits));
+    Some((searched_from, entries, hits))
 }
 
 /// What [`run`]'s simulations predict for one size, for a replay through
@@ -540,7 +545,7 @@ pub fn predict(settings: SizingSettings, capacity: usize) -> Prediction {
         .collect();
     let reaches =
         |hits: u64| hits * 100 >= u64::from(settings.target_percent) * requests.len() as u64;
-    let smallest = MemoryTierSearch::run(&curve, reaches, hits_at);
+    let smallest = smallest_memory_tier(&curve, reaches, hits_at);
     Prediction {
         smallest_memory_tier_for_target: smallest.map(|(_, entries, _)| entries),
         capacity: capacity as u64,

@@ -34,6 +34,10 @@ pub struct LiveReplay {
 /// Asks a fresh memory tier of `capacity` entries (≥ 1) for each input of
 /// `requests` in turn, with no simulated delay, and counts what it did.
 ///
+/// The tier is private to this replay and dropped at its end, never the
+/// app's shared tier: resizing or filling that one would change the hits,
+/// misses and exercises of everyone else in a workshop room.
+///
 /// One request at a time, each awaited before the next: with nothing
 /// running beside it the tier behaves exactly as its storage rule says,
 /// which is what [`super::memory_tier_replay`] simulates.
