@@ -97,6 +97,91 @@ fn memory(c: &mut Criterion) {
     group.finish();
 }
 
+/// Hits on one thread, then on two threads at once, each thread with its
+/// own single-threaded runtime (one per core, as Rocket's workers are).
+/// The time is per hit on each thread: with nothing shared between the
+/// threads' hits, two at once cost what one alone does. Beside the tier,
+/// the design it replaced: every hit locks one `Mutex<LruCache>`, which
+/// moves the entry to the front of the shared recency list and bumps the
+/// shared counters, and clones the value's `Arc`.
+fn hits_on_cores(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hits_on_cores");
+    let cache = FactorialCache::new(100, Duration::ZERO, Duration::ZERO);
+    runtime().block_on(cache.factorial(20));
+    let locked = std::sync::Mutex::new(LruCache::<u64, Arc<str>>::new(100));
+    for n in 0..100 {
+        locked
+            .lock()
+            .expect("unpoisoned")
+            .cache_set(n, Arc::from(n.to_string()));
+    }
+    let (cache, locked) = (&cache, &locked);
+    for threads in [1usize, 2] {
+        group.bench_function(BenchmarkId::new("memory_tier_hit", threads), |b| {
+            b.iter_custom(|iters| {
+                on_threads(threads, iters, || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .expect("a tokio runtime");
+                    move |iters: u64| {
+                        runtime.block_on(async {
+                            for _ in 0..iters {
+                                black_box(cache.factorial(black_box(20)).await);
+                            }
+                        })
+                    }
+                })
+            })
+        });
+        group.bench_function(BenchmarkId::new("one_locked_lru_hit", threads), |b| {
+            b.iter_custom(|iters| {
+                on_threads(threads, iters, || {
+                    |iters: u64| {
+                        for _ in 0..iters {
+                            black_box(
+                                locked
+                                    .lock()
+                                    .expect("unpoisoned")
+                                    .cache_get(black_box(&42))
+                                    .cloned(),
+                            );
+                        }
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Runs `iters` of the work each `make` returns on `threads` threads at
+/// once, and returns the longest thread's time.
+fn on_threads<F, W>(threads: usize, iters: u64, make: F) -> Duration
+where
+    F: Fn() -> W + Sync,
+    W: FnOnce(u64),
+{
+    let ready = std::sync::Barrier::new(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let work = make();
+                    ready.wait();
+                    let started = Instant::now();
+                    work(iters);
+                    started.elapsed()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a bench thread does not panic"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
 /// Every request, hits included, is recorded for the timing chart. Under load
 /// two workers record at once, so the second benchmark measures one thread's
 /// records while another thread records without pause.
@@ -231,5 +316,12 @@ fn disk(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, memory, history, factorial_work, disk);
+criterion_group!(
+    benches,
+    memory,
+    hits_on_cores,
+    history,
+    factorial_work,
+    disk
+);
 criterion_main!(benches);

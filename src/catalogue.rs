@@ -9,6 +9,9 @@
 //! needs to answer with exactly that copy. The shared Redis tier is not
 //! used: a second cache with its own TTL would hide which one made an
 //! answer stale, and the lesson is the strategies.
+//!
+//! Each learner has a catalogue of their own ([`Catalogues`]), so that in a
+//! workshop room one learner's experiment never changes another's.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,12 +26,14 @@ use crate::clock::Clock;
 
 mod items;
 mod market;
+mod registry;
 mod strategy;
 
 pub use items::{
     ItemId, ItemRecord, PriceCents, PriceRefused, UnknownItem, ITEM_COUNT, MAX_PRICE_CENTS,
 };
 pub use market::{MarketSettings, MarketStatus};
+pub use registry::{Catalogues, CataloguesCount};
 pub use strategy::{
     Freshness, FreshnessRefused, ReadRule, Strategy, UnknownStrategy, WriteRule, MAX_FRESHNESS_SECS,
 };

@@ -26,6 +26,10 @@ pub const MAX_DISK_TTL_SECS: u64 = 10 * 365 * 24 * 3600;
 /// one small entry another 8–24 KiB (two files, up to four new folders).
 pub const MIN_DISK_MAX_BYTES: u64 = 64 * 1024;
 
+/// The most learners' catalogues `catalogue_max_learners` may allow: as
+/// many as the workshop remembers learners, each a few kilobytes.
+pub const MAX_CATALOGUE_LEARNERS: usize = 2_000;
+
 /// Settings for both cache tiers. Field names are the keys in `Rocket.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]
@@ -106,6 +110,12 @@ pub struct Config {
     pub catalogue_market_duration_secs: u64,
     /// Where the market's random choices start, so a run can be repeated.
     pub catalogue_market_seed: u64,
+    /// How many learners' own catalogues this instance keeps at once; past
+    /// it the least recently used is dropped and rebuilt from the seed when
+    /// its learner comes back (see [`crate::catalogue::Catalogues`]). Far
+    /// above a room's size: it only bounds memory and market tasks against
+    /// a client minting names.
+    pub catalogue_max_learners: usize,
 }
 
 /// Rocket's own default port, and so the default instance's name when the
@@ -138,6 +148,7 @@ impl Default for Config {
             catalogue_market_interval_ms: 3_000,
             catalogue_market_duration_secs: 120,
             catalogue_market_seed: 42,
+            catalogue_max_learners: 200,
         }
     }
 }
@@ -288,7 +299,19 @@ impl Config {
                 )));
             }
         }
+        if !(1..=MAX_CATALOGUE_LEARNERS).contains(&self.catalogue_max_learners) {
+            return Err(ConfigError(format!(
+                "catalogue_max_learners must be between 1 and {MAX_CATALOGUE_LEARNERS}, got {}",
+                self.catalogue_max_learners
+            )));
+        }
         Ok(())
+    }
+
+    /// How many learners' catalogues to keep, as [`crate::catalogue::Catalogues`] takes it.
+    pub fn catalogue_max_learners(&self) -> std::num::NonZeroUsize {
+        std::num::NonZeroUsize::new(self.catalogue_max_learners)
+            .unwrap_or(std::num::NonZeroUsize::MIN)
     }
 
     /// The catalogue's settings, as [`crate::catalogue::Catalogue`] takes them.
@@ -430,6 +453,22 @@ mod tests {
         };
         let error = config.validate().expect_err("capacity 0 must be refused");
         assert!(error.to_string().contains("memory_capacity"));
+    }
+
+    #[test]
+    fn a_catalogue_cap_of_zero_or_past_the_learners_remembered_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for refused in [0, MAX_CATALOGUE_LEARNERS + 1] {
+            let config = Config {
+                catalogue_max_learners: refused,
+                ..valid_in(dir.path())
+            };
+            let error = config.validate().expect_err("out of bounds");
+            assert!(
+                error.to_string().contains("catalogue_max_learners"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::canonical::{CanonicalJson, FactorialInput};
-use crate::catalogue::{Catalogue, CatalogueRead, PriceChange};
+use crate::catalogue::{CatalogueRead, Catalogues, PriceChange};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::disk::{DiskAnswer, DiskCache, DiskLookup, DiskSettings, EntryKey, MissReason};
 use crate::history::{Outcome, RequestHistory, Sent, Subject, Tier};
 use crate::http_cache::Preconditions;
 use crate::instances::InstanceCounts;
-use crate::memory::{FactorialAnswer, FactorialCache, MemoryLookup};
+use crate::memory::{FactorialAnswer, FactorialCache, FactorialSeen, MemoryLookup};
 use crate::redis_tier::{
     Invalidation, RedisSettings, RedisTier, Scope, SharedLookup, SharedOutcome,
 };
@@ -59,8 +59,9 @@ pub struct Lab {
     workshop: Arc<Workshop>,
     /// `instructor_key` from the settings, or the one derived for this room.
     instructor_key: InstructorKey,
-    /// The catalogue whose prices change, for the stale-answers lessons.
-    catalogue: Catalogue,
+    /// The catalogues whose prices change, for the stale-answers lessons:
+    /// each learner's own, and the open one.
+    catalogues: Catalogues,
 }
 
 /// What a clear removed.
@@ -163,11 +164,15 @@ impl Lab {
             .instructor_key
             .clone()
             .unwrap_or_else(|| workshop.derived_instructor_key());
-        let catalogue = Catalogue::new(config.catalogue(), clock.clone());
+        let catalogues = Catalogues::new(
+            config.catalogue(),
+            clock.clone(),
+            config.catalogue_max_learners(),
+        );
         Self {
             config,
             clock,
-            catalogue,
+            catalogues,
             memory,
             disk: Arc::new(disk),
             shared,
@@ -228,7 +233,7 @@ impl Lab {
     pub fn note_factorial(
         &self,
         learner: Option<&LearnerName>,
-        answer: &FactorialAnswer,
+        answer: FactorialSeen,
         total: Duration,
     ) {
         let Some(learner) = learner else {
@@ -238,13 +243,13 @@ impl Lab {
         self.workshop.record(
             learner,
             What::Factorial(FactorialEvent {
-                n: answer.step.n(),
+                n: answer.n,
                 hit: lookup.is_hit(),
                 coalesced: lookup.coalesced(),
                 steps_computed: lookup.steps_computed_here(),
                 reused_from: lookup.reused_from(),
                 elapsed_us: micros(total),
-                computation: answer.step.computed_by(),
+                computation: answer.computed_by,
                 reused_computation: lookup
                     .computation()
                     .and_then(|work| work.reused_from_computation),
@@ -507,9 +512,10 @@ impl Lab {
         }
     }
 
-    /// The catalogue whose prices change (see [`crate::catalogue`]).
-    pub fn catalogue(&self) -> &Catalogue {
-        &self.catalogue
+    /// The catalogues whose prices change, one per learner (see
+    /// [`crate::catalogue::Catalogues`]).
+    pub fn catalogues(&self) -> &Catalogues {
+        &self.catalogues
     }
 
     /// The key that opens the instructor's view of every learner.

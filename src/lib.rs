@@ -23,6 +23,7 @@ pub mod redis_tier;
 pub mod single_flight;
 pub mod sizing;
 pub mod speed;
+pub mod striped;
 pub mod view;
 pub mod web;
 pub mod workshop;

@@ -3,18 +3,24 @@
 //! n! is built as n × (n−1)!, and every step k! is stored, so a request reuses
 //! the largest k! already in memory and multiplies only the missing steps.
 //! The loop is iterative: there is no recursion depth to run out of.
+//!
+//! A hit takes no lock and writes no memory that another core's hit writes
+//! (see [`store`] for how, and [`crate::striped`] for why).
+
+mod store;
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::http_cache::EntityTag;
 use crate::redis_tier::{Fetched, Kind, RedisTier, SharedLookup, SharedOutcome};
 use crate::single_flight::{Flight, SingleFlight};
-use cached::stores::LruCache;
-use cached::{Cached, CachedIter, CachedPeek};
+use crate::striped::StripedCounter;
+use crossbeam_utils::CachePadded;
 use num_bigint::BigUint;
+use store::StepStore;
 
 /// One memoized step: the exact value of `n!`, and its answer once somebody
 /// has asked for it.
@@ -280,10 +286,60 @@ enum Found {
     Shared(SharedLookup),
 }
 
+/// A counted reference to a step, for one answer (see
+/// `store::ReadableStep` for why a hit's handle is its thread's own).
+/// Padded to a cache line of its own, count included.
+#[derive(Clone)]
+pub struct StepHandle(Arc<CachePadded<Arc<FactorialStep>>>);
+
+impl StepHandle {
+    fn new(step: Arc<FactorialStep>) -> Self {
+        Self(Arc::new(CachePadded::new(step)))
+    }
+}
+
+impl std::ops::Deref for StepHandle {
+    type Target = FactorialStep;
+
+    fn deref(&self) -> &FactorialStep {
+        &self.0
+    }
+}
+
 /// The answer for one `n`.
 pub struct FactorialAnswer {
-    pub step: Arc<FactorialStep>,
+    pub step: StepHandle,
     pub lookup: MemoryLookup,
+}
+
+impl FactorialAnswer {
+    /// What the workshop records of this answer, without holding on to
+    /// the step: the response can then take the step itself.
+    pub fn seen(&self) -> FactorialSeen {
+        FactorialSeen {
+            n: self.step.n(),
+            computed_by: self.step.computed_by(),
+            lookup: self.lookup,
+        }
+    }
+}
+
+/// The facts of one answer that outlive sending it.
+#[derive(Debug, Clone, Copy)]
+pub struct FactorialSeen {
+    pub n: u64,
+    /// The computation that multiplied the step sent.
+    pub computed_by: u64,
+    pub lookup: MemoryLookup,
+}
+
+/// The answer's bytes, held through its step: a hit hands the response
+/// the step it already holds, so sending the body touches no second
+/// reference count that other cores' hits touch too.
+impl AsRef<[u8]> for StepHandle {
+    fn as_ref(&self) -> &[u8] {
+        self.answer_json()
+    }
 }
 
 /// Counters for `/stats`.
@@ -301,6 +357,10 @@ pub struct MemoryStats {
     /// Answers sent as 304 Not Modified: the client's stored copy was this
     /// very answer, so no body was sent (each is also a hit or a miss).
     pub not_modified: u64,
+    /// Hits whose use was not recorded in the LRU order, because their
+    /// thread's buffer of uses was full while another thread held the
+    /// store (see [`store`]): 0 unless many hits arrive at once.
+    pub recency_notes_dropped: u64,
 }
 
 /// One entry of the memory tier as shown to a learner.
@@ -311,31 +371,34 @@ pub struct MemoryEntry {
     pub rendered: bool,
 }
 
-type StepStore = Arc<Mutex<LruCache<u64, Arc<FactorialStep>>>>;
-
 /// Memoized factorials behind an LRU bound.
 pub struct FactorialCache {
-    steps: StepStore,
+    steps: Arc<StepStore>,
     flights: SingleFlight<u64, (Arc<FactorialStep>, Found)>,
     delay_per_step: Duration,
     delay_max: Duration,
+    /// Counted per thread: every request counts one or the other.
+    hits: StripedCounter,
+    misses: StripedCounter,
+    not_modified: StripedCounter,
     computed: Arc<AtomicU64>,
     /// The last computation id handed out.
     computations: AtomicU64,
-    not_modified: AtomicU64,
 }
 
 impl FactorialCache {
     /// `capacity` must be at least 1 (the config checks it).
     pub fn new(capacity: usize, delay_per_step: Duration, delay_max: Duration) -> Self {
         Self {
-            steps: Arc::new(Mutex::new(LruCache::new(capacity))),
+            steps: Arc::new(StepStore::new(capacity)),
             flights: SingleFlight::default(),
             delay_per_step,
             delay_max,
+            hits: StripedCounter::default(),
+            misses: StripedCounter::default(),
+            not_modified: StripedCounter::default(),
             computed: Arc::new(AtomicU64::new(0)),
             computations: AtomicU64::new(0),
-            not_modified: AtomicU64::new(0),
         }
     }
 
@@ -350,10 +413,8 @@ impl FactorialCache {
     /// and otherwise computes (under the shared tier's lease, so instances
     /// missing at once compute once) and stores the answer there too.
     pub async fn factorial_via(&self, n: u64, shared: &RedisTier) -> FactorialAnswer {
-        // Bound first, so the guard is dropped before any await below. The
-        // LRU store counts the hit or the miss itself.
-        let cached = self.lock().cache_get(&n).cloned();
-        if let Some(step) = cached {
+        if let Some(step) = self.steps.get(n) {
+            self.hits.increment();
             if !step.is_rendered() {
                 render_off_the_worker(&step).await;
             }
@@ -362,6 +423,7 @@ impl FactorialCache {
                 lookup: MemoryLookup::Hit,
             };
         }
+        self.misses.increment();
         let ((step, found), flight) = self
             .flights
             .run(n, || self.fetch_or_compute(n, shared))
@@ -372,12 +434,15 @@ impl FactorialCache {
             Found::Computed(work) => MemoryLookup::Computed(work),
             Found::Shared(lookup) => MemoryLookup::Shared { lookup, joined },
         };
-        FactorialAnswer { step, lookup }
+        FactorialAnswer {
+            step: StepHandle::new(step),
+            lookup,
+        }
     }
 
     /// Forgets n! alone; returns whether it was held.
     pub fn forget(&self, n: u64) -> bool {
-        self.lock().cache_remove(&n).is_some()
+        self.steps.remove(n)
     }
 
     /// A miss's work: the shared tier's copy, or a computation.
@@ -388,7 +453,7 @@ impl FactorialCache {
             Fetched::Found { body, lookup } => match FactorialStep::from_shared(n, body) {
                 Some(step) => {
                     let step = Arc::new(step);
-                    self.lock().cache_set(n, Arc::clone(&step));
+                    self.steps.insert(n, Arc::clone(&step));
                     return (step, Found::Shared(lookup));
                 }
                 // Intact bytes (their digest matched) that are not n!'s
@@ -457,52 +522,41 @@ impl FactorialCache {
 
     /// Looks without touching recency: a search must not make entries look used.
     fn largest_cached_at_most(&self, n: u64) -> Option<Arc<FactorialStep>> {
-        let steps = self.lock();
-        let k = steps.keys().copied().filter(|k| *k <= n).max()?;
-        steps.cache_peek(&k).cloned()
+        self.steps.largest_at_most(n)
     }
 
     /// Empties the tier and returns how many entries it held.
     pub fn clear(&self) -> usize {
-        let mut steps = self.lock();
-        let removed = steps.cache_size();
-        steps.cache_clear();
-        removed
+        self.steps.clear()
     }
 
     pub fn stats(&self) -> MemoryStats {
-        let steps = self.lock();
+        let counts = self.steps.counts();
         MemoryStats {
-            entries: steps.cache_size(),
-            capacity: steps.capacity(),
-            hits: steps.cache_hits().unwrap_or(0),
-            misses: steps.cache_misses().unwrap_or(0),
-            evictions: steps.cache_evictions().unwrap_or(0),
+            entries: counts.entries,
+            capacity: counts.capacity,
+            hits: self.hits.total(),
+            misses: self.misses.total(),
+            evictions: counts.evictions,
             computed: self.computed.load(Ordering::Relaxed),
             in_flight: self.flights.in_flight_count(),
-            not_modified: self.not_modified.load(Ordering::Relaxed),
+            not_modified: self.not_modified.total(),
+            recency_notes_dropped: counts.notes_dropped,
         }
     }
 
     /// Counts an answer of this tier that was sent as 304 Not Modified.
     pub fn count_not_modified(&self) {
-        self.not_modified.fetch_add(1, Ordering::Relaxed);
+        self.not_modified.increment();
     }
 
     /// The entries from most to least recently used: the last one is the next
     /// to be evicted.
     pub fn entries(&self) -> Vec<MemoryEntry> {
-        self.lock()
-            .iter()
-            .map(|(n, step)| MemoryEntry {
-                n: *n,
-                rendered: step.is_rendered(),
-            })
-            .collect()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, LruCache<u64, Arc<FactorialStep>>> {
-        self.steps.lock().expect("memory tier lock poisoned")
+        self.steps.in_order(|n, step| MemoryEntry {
+            n,
+            rendered: step.is_rendered(),
+        })
     }
 }
 
@@ -521,27 +575,27 @@ fn multiply_up_to(
     };
     let mut latest = Arc::new(FactorialStep::new(k, value.clone(), computation));
     if k == n {
-        steps
-            .lock()
-            .expect("memory tier lock poisoned")
-            .cache_set(k, Arc::clone(&latest));
+        steps.insert(k, Arc::clone(&latest));
     }
+    let first = k + 1;
     while k < n {
         k += 1;
         value *= k;
         computed.fetch_add(1, Ordering::Relaxed);
         latest = Arc::new(FactorialStep::new(k, value.clone(), computation));
-        // One short lock per step, never across an await: hits keep flowing.
-        steps
-            .lock()
-            .expect("memory tier lock poisoned")
-            .cache_set(k, Arc::clone(&latest));
+        // One short lock per step, never across an await (hits take no
+        // lock at all, but other misses do).
+        if k == first {
+            steps.insert(k, Arc::clone(&latest));
+        } else {
+            steps.insert_next_step(k, Arc::clone(&latest));
+        }
     }
     latest
 }
 
-async fn render_off_the_worker(step: &Arc<FactorialStep>) {
-    let step = Arc::clone(step);
+async fn render_off_the_worker(step: &StepHandle) {
+    let step = step.clone();
     tokio::task::spawn_blocking(move || {
         step.decimal();
     })
@@ -624,6 +678,76 @@ mod tests {
             .expect("serializes");
             assert_eq!(&step.answer_json()[..], &by_serde[..], "n = {n}");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_evicted_forgotten_or_cleared_step_is_no_longer_a_hit() {
+        let cache = cache(3);
+        cache.factorial(10).await; // keeps 8!, 9!, 10!
+        assert!(!cache.factorial(7).await.lookup.is_hit(), "7! was evicted");
+        // Computing 7! from 0! stored 1! to 7!, evicting 8!, 9! and 10!.
+        assert!(
+            !cache.factorial(10).await.lookup.is_hit(),
+            "10! was evicted"
+        );
+        assert!(cache.factorial(10).await.lookup.is_hit());
+        assert!(cache.forget(10));
+        assert!(
+            !cache.factorial(10).await.lookup.is_hit(),
+            "10! was forgotten"
+        );
+        cache.clear();
+        assert!(
+            !cache.factorial(9).await.lookup.is_hit(),
+            "the tier was cleared"
+        );
+    }
+
+    /// Hits only note their use; the order must still come out as if each
+    /// had moved its entry to the front, also past one thread's batch of
+    /// notes.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn noted_hits_reach_the_order_before_the_next_eviction() {
+        let cache = cache(3);
+        cache.factorial(3).await; // 3!, 2!, 1!: 1! is the next to go
+        cache.factorial(1).await;
+        for _ in 0..40 {
+            cache.factorial(2).await;
+        }
+        let order: Vec<u64> = cache.entries().iter().map(|entry| entry.n).collect();
+        assert_eq!(order, vec![2, 1, 3]);
+        cache.factorial(4).await; // evicts 3!, the least recently used
+        let order: Vec<u64> = cache.entries().iter().map(|entry| entry.n).collect();
+        assert_eq!(order, vec![4, 2, 1]);
+        assert_eq!(cache.stats().recency_notes_dropped, 0);
+    }
+
+    #[test]
+    fn hits_on_many_threads_at_once_are_all_counted_and_all_exact() {
+        let cache = Arc::new(cache(10));
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(cache.factorial(20));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let cache = Arc::clone(&cache);
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .expect("a runtime");
+                    for _ in 0..500 {
+                        let answer = runtime.block_on(cache.factorial(20));
+                        assert!(answer.lookup.is_hit());
+                        assert_eq!(answer.step.decimal(), "2432902008176640000");
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("a hitting thread does not panic");
+        }
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (2000, 1));
+        assert_eq!(stats.entries, 10);
     }
 
     #[test]

@@ -18,12 +18,14 @@
 
 use std::time::Duration;
 
+use prometheus::core::Collector;
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
-use prometheus::{HistogramOpts, HistogramVec, Registry, TextEncoder};
+use prometheus::{HistogramOpts, HistogramVec, TextEncoder};
 
 use crate::disk::DiskStats;
 use crate::memory::MemoryStats;
 use crate::redis_tier::{Health, RedisStats};
+use crate::striped::Striped;
 
 /// The `Content-Type` of what [`Metrics::render`] writes:
 /// `text/plain; version=0.0.4`, the text format's version the encoder speaks.
@@ -46,8 +48,11 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// out with the tiers' counters.
 pub struct Metrics {
     instance: String,
-    registry: Registry,
-    request_seconds: HistogramVec,
+    /// One set of histograms per thread, added up when scraped: every
+    /// request records one duration, and a histogram's counts shared by
+    /// all threads would be lines every core writes on every request (see
+    /// [`crate::striped`]).
+    request_seconds: Striped<HistogramVec>,
 }
 
 /// One cache tier's counters at the moment of a scrape.
@@ -167,24 +172,21 @@ impl SharedTierReading {
 impl Metrics {
     /// Metrics whose every series carries `instance="<instance>"`.
     pub fn new(instance: &str) -> Self {
-        let registry = Registry::new();
-        let request_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "cachelab_http_request_duration_seconds",
-                "Time from a request's headers being read to its response being ready, \
-                 by route template, method and status class",
+        let request_seconds = Striped::new(|| {
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "cachelab_http_request_duration_seconds",
+                    "Time from a request's headers being read to its response being ready, \
+                     by route template, method and status class",
+                )
+                .const_label("instance", instance)
+                .buckets(REQUEST_SECONDS_BUCKETS.to_vec()),
+                &["route", "method", "status_class"],
             )
-            .const_label("instance", instance)
-            .buckets(REQUEST_SECONDS_BUCKETS.to_vec()),
-            &["route", "method", "status_class"],
-        )
-        .expect("the histogram's name, labels and buckets are valid");
-        registry
-            .register(Box::new(request_seconds.clone()))
-            .expect("a new registry holds no metric of the same name");
+            .expect("the histogram's name, labels and buckets are valid")
+        });
         Self {
             instance: instance.to_owned(),
-            registry,
             request_seconds,
         }
     }
@@ -193,6 +195,7 @@ impl Metrics {
     /// (`/factorial/<n>`) or [`UNMATCHED_ROUTE`].
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         self.request_seconds
+            .mine()
             .with_label_values(&[route, method, status_class(status)])
             .observe(elapsed.as_secs_f64());
     }
@@ -201,7 +204,7 @@ impl Metrics {
     /// tiers' counters as `tiers` read them, and the shared tier's own
     /// series when there is a shared tier (`shared`).
     pub fn render(&self, tiers: &[TierReading], shared: Option<&SharedTierReading>) -> String {
-        let mut families = self.registry.gather();
+        let mut families = self.request_families();
         families.extend(self.tier_families(tiers));
         if let Some(shared) = shared {
             families.extend(self.shared_tier_families(shared));
@@ -212,6 +215,34 @@ impl Metrics {
             .encode_utf8(&families, &mut text)
             .expect("every family has a name and at least one sample");
         text
+    }
+
+    /// The request histograms of every thread, added up series by series.
+    fn request_families(&self) -> Vec<MetricFamily> {
+        let mut merged: Option<MetricFamily> = None;
+        let mut series: Vec<Metric> = Vec::new();
+        for family in self.request_seconds.iter().flat_map(Collector::collect) {
+            for metric in family.get_metric() {
+                match series
+                    .iter_mut()
+                    .find(|seen| seen.get_label() == metric.get_label())
+                {
+                    Some(seen) => add_histogram(seen, metric),
+                    None => series.push(metric.clone()),
+                }
+            }
+            merged.get_or_insert(family);
+        }
+        let Some(mut family) = merged else {
+            return Vec::new();
+        };
+        // A family with no series would still be written as a header with
+        // no samples; the text format wants none at all.
+        if series.is_empty() {
+            return Vec::new();
+        }
+        family.set_metric(series);
+        vec![family]
     }
 
     fn tier_families(&self, tiers: &[TierReading]) -> Vec<MetricFamily> {
@@ -375,6 +406,25 @@ fn label(name: &str, value: &str) -> LabelPair {
     pair.set_name(name.to_owned());
     pair.set_value(value.to_owned());
     pair
+}
+
+/// Adds `more`'s counts to `into`: two threads' samples of one series.
+fn add_histogram(into: &mut Metric, more: &Metric) {
+    let (mut sum, more) = (into.get_histogram().clone(), more.get_histogram());
+    sum.set_sample_count(sum.get_sample_count() + more.get_sample_count());
+    sum.set_sample_sum(sum.get_sample_sum() + more.get_sample_sum());
+    let buckets = sum
+        .get_bucket()
+        .iter()
+        .zip(more.get_bucket())
+        .map(|(bucket, more)| {
+            let mut bucket = bucket.clone();
+            bucket.set_cumulative_count(bucket.cumulative_count() + more.cumulative_count());
+            bucket
+        })
+        .collect();
+    sum.set_bucket(buckets);
+    into.set_histogram(sum);
 }
 
 /// `2xx`, `4xx`: few enough values that every route can have each.

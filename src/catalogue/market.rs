@@ -1,7 +1,10 @@
 //! The "market": a background writer that changes a random item's price
 //! every few seconds, so prices move while the learner watches. Seeded, so
 //! a run can be repeated; and it stops by itself after a bounded time, so
-//! a forgotten tab or a load test does not keep it going.
+//! a forgotten tab or a load test does not keep it going. A catalogue has
+//! at most one market task at a time: starting, stopping or dropping the
+//! catalogue ends the task that was running at once, so switching the
+//! market on and off in a loop cannot pile up sleeping tasks.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,6 +48,9 @@ struct State {
     until_ms: Option<u64>,
     changes: u64,
     random: XorShift,
+    /// The task of the run under way, ended when another starts, when the
+    /// market is stopped, or when the catalogue goes away.
+    task: Option<tokio::task::AbortHandle>,
 }
 
 impl Market {
@@ -57,6 +63,7 @@ impl Market {
                 until_ms: None,
                 changes: 0,
                 random: XorShift::new(settings.seed),
+                task: None,
             }),
         }
     }
@@ -64,20 +71,20 @@ impl Market {
     /// Starts a run (ending any earlier one) on `catalogue`'s prices.
     pub(super) fn start(market: &Market, catalogue: Catalogue) {
         let settings = market.settings;
-        let run = {
-            let mut state = market.lock();
-            state.run += 1;
-            state.running = true;
-            state.until_ms = Some(
-                catalogue
-                    .now_ms()
-                    .saturating_add(crate::clock::duration_ms(settings.duration)),
-            );
-            state.run
-        };
+        let mut state = market.lock();
+        state.run += 1;
+        state.running = true;
+        state.until_ms = Some(
+            catalogue
+                .now_ms()
+                .saturating_add(crate::clock::duration_ms(settings.duration)),
+        );
+        let run = state.run;
         let weak = Arc::downgrade(&catalogue.inner);
         drop(catalogue);
-        tokio::spawn(async move {
+        // Spawned with the lock held, so that a stop arriving meanwhile
+        // finds this run's task to end.
+        let task = tokio::spawn(async move {
             let ends = tokio::time::Instant::now() + settings.duration;
             loop {
                 tokio::time::sleep(settings.interval).await;
@@ -94,6 +101,9 @@ impl Market {
                 Self::change_one_price(inner);
             }
         });
+        if let Some(earlier) = state.task.replace(task.abort_handle()) {
+            earlier.abort();
+        }
     }
 
     fn still(inner: &Inner, run: u64) -> bool {
@@ -119,6 +129,9 @@ impl Market {
         state.run += 1;
         state.running = false;
         state.until_ms = None;
+        if let Some(task) = state.task.take() {
+            task.abort();
+        }
     }
 
     fn finish(&self, run: u64) {
@@ -126,6 +139,7 @@ impl Market {
         if state.run == run {
             state.running = false;
             state.until_ms = None;
+            state.task = None;
         }
     }
 
@@ -142,6 +156,20 @@ impl Market {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("market lock poisoned")
+    }
+}
+
+impl Drop for Market {
+    /// A catalogue dropped (a learner's, evicted to make room) ends its
+    /// market at once rather than at the task's next tick.
+    fn drop(&mut self) {
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(task) = state.task.take() {
+            task.abort();
+        }
     }
 }
 

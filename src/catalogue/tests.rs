@@ -162,3 +162,94 @@ async fn the_market_changes_prices_and_stops_when_told() {
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert!(catalogue.market().changes <= stopped_at + 1);
 }
+
+fn catalogues(capacity: usize) -> Catalogues {
+    let (catalogue, _) = catalogue(Strategy::TtlOnly);
+    let settings = CatalogueSettings {
+        freshness: catalogue.freshness(),
+        read_delay: Duration::ZERO,
+        stale_window: Duration::from_secs(60),
+        market: MarketSettings {
+            interval: Duration::from_millis(5),
+            duration: Duration::from_secs(60),
+            seed: 1,
+        },
+    };
+    Catalogues::new(
+        settings,
+        Clock::mock().0,
+        std::num::NonZeroUsize::new(capacity).expect("a capacity of at least 1"),
+    )
+}
+
+fn learner(name: &str) -> crate::workshop::LearnerName {
+    crate::workshop::LearnerName::parse(name).expect("a usable name")
+}
+
+#[tokio::test]
+async fn each_learner_has_a_catalogue_and_nobody_shares_the_open_one() {
+    let catalogues = catalogues(10);
+    let (ada, linus) = (learner("ada"), learner("linus"));
+    catalogues.of(Some(&ada)).set_price(apple(), price(999));
+    assert_eq!(
+        catalogues.of(Some(&ada)).peek_truth(apple()).price_cents,
+        999
+    );
+    assert_eq!(
+        catalogues.of(Some(&linus)).peek_truth(apple()).price_cents,
+        120
+    );
+    assert_eq!(catalogues.of(None).peek_truth(apple()).price_cents, 120);
+    catalogues.of(None).set_price(apple(), price(5));
+    assert_eq!(catalogues.open().peek_truth(apple()).price_cents, 5);
+    assert_eq!(
+        catalogues.of(Some(&linus)).peek_truth(apple()).price_cents,
+        120
+    );
+    assert_eq!(catalogues.count().learners, 2);
+}
+
+#[tokio::test]
+async fn an_evicted_learners_market_stops_and_the_count_stays_bounded() {
+    let catalogues = catalogues(2);
+    let (ada, linus, grace) = (learner("ada"), learner("linus"), learner("grace"));
+    let adas = catalogues.of(Some(&ada));
+    assert!(adas.set_market(true).running);
+    catalogues.of(Some(&linus));
+    catalogues.of(Some(&grace));
+    assert!(
+        !adas.market().running,
+        "dropped to make room, Ada's market stopped"
+    );
+    let count = catalogues.count();
+    assert_eq!((count.learners, count.capacity, count.evicted), (2, 2, 1));
+    let changes = adas.market().changes;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(adas.market().changes, changes, "no change after the stop");
+    assert_eq!(
+        catalogues.of(Some(&ada)).market().changes,
+        0,
+        "she comes back to a fresh catalogue"
+    );
+}
+
+#[tokio::test]
+async fn switching_the_market_on_again_ends_the_earlier_run_at_once() {
+    let (catalogue, _) = catalogue(Strategy::TtlOnly);
+    let runtime = tokio::runtime::Handle::current().metrics();
+    let before = runtime.num_alive_tasks();
+    for _ in 0..100 {
+        catalogue.set_market(true);
+    }
+    // Aborted tasks are reaped once the runtime gets to run.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(
+        runtime.num_alive_tasks(),
+        before + 1,
+        "one market task, not 100"
+    );
+    assert!(catalogue.market().running);
+    catalogue.set_market(false);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(runtime.num_alive_tasks(), before, "none once stopped");
+}

@@ -9,6 +9,7 @@
 //! index, so start-up does not wait for it.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use cacache::Integrity;
 use sha2::{Digest, Sha256};
@@ -46,27 +47,36 @@ impl IndexEntry {
     }
 }
 
+/// The entries as a hit reads them: papaya's lock-free map, so that a hit
+/// finds its entry without the lock every change to the view takes (the
+/// same design as the memory tier's, see `memory::store`). The [`Index`]
+/// keeps it equal to its own entries: every change to one is made to the
+/// other, under the index's lock.
+pub(super) type ReadableIndex = papaya::HashMap<String, IndexEntry>;
+
 /// The view, most recently used first. The order comes from the `lru` crate
 /// rather than `cached`'s LruCache because the bound is in bytes, so
 /// eviction pops least recently used entries one at a time until the
 /// directory fits, which `cached` does not offer.
 pub(super) struct Index {
     entries: lru::LruCache<String, IndexEntry>,
-}
-
-impl Default for Index {
-    fn default() -> Self {
-        Self {
-            // Bounded by the tier's eviction, which works in bytes.
-            entries: lru::LruCache::unbounded(),
-        }
-    }
+    readable: Arc<ReadableIndex>,
 }
 
 impl Index {
-    /// The entry for `key`, marked as just used.
-    pub(super) fn get_and_touch(&mut self, key: &str) -> Option<IndexEntry> {
-        self.entries.get(key).cloned()
+    pub(super) fn new(readable: Arc<ReadableIndex>) -> Self {
+        readable.pin().clear();
+        Self {
+            // Bounded by the tier's eviction, which works in bytes.
+            entries: lru::LruCache::unbounded(),
+            readable,
+        }
+    }
+
+    /// Marks `key` as just used, if the view holds it: how a hit's use,
+    /// noted without the lock, reaches the order.
+    pub(super) fn touch(&mut self, key: &str) {
+        self.entries.promote(key);
     }
 
     pub(super) fn get(&self, key: &str) -> Option<&IndexEntry> {
@@ -75,10 +85,12 @@ impl Index {
 
     /// Adds or replaces the entry for `key` as the most recently used.
     pub(super) fn insert(&mut self, key: String, entry: IndexEntry) {
+        self.readable.pin().insert(key.clone(), entry.clone());
         self.entries.put(key, entry);
     }
 
     pub(super) fn remove(&mut self, key: &str) -> Option<IndexEntry> {
+        self.readable.pin().remove(key);
         self.entries.pop(key)
     }
 
@@ -89,14 +101,16 @@ impl Index {
             current.integrity == entry.integrity && current.written_at_ms == entry.written_at_ms
         });
         if same {
-            self.entries.pop(key);
+            self.remove(key);
         }
         same
     }
 
     /// The least recently used entry, taken out of the view.
     pub(super) fn pop_least_recent(&mut self) -> Option<(String, IndexEntry)> {
-        self.entries.pop_lru()
+        let (key, entry) = self.entries.pop_lru()?;
+        self.readable.pin().remove(&key);
+        Some((key, entry))
     }
 
     /// Takes out every entry written `ttl_ms` or longer before `now_ms`.
@@ -120,7 +134,9 @@ impl Index {
         // Oldest first, so the oldest ends up least recently used.
         loaded.sort_by_key(|(_, entry)| entry.written_at_ms);
         let mut merged = lru::LruCache::unbounded();
+        let readable = self.readable.pin();
         for (key, entry) in loaded {
+            readable.insert(key.clone(), entry.clone());
             merged.put(key, entry);
         }
         // What was used since start-up goes on top, in its own order.
@@ -132,7 +148,8 @@ impl Index {
 
     pub(super) fn clear(&mut self) -> usize {
         let removed = self.entries.len();
-        *self = Self::default();
+        self.entries.clear();
+        self.readable.pin().clear();
         removed
     }
 
@@ -246,7 +263,7 @@ mod tests {
 
     #[test]
     fn loaded_entries_go_below_what_was_used_since_start_up() {
-        let mut index = Index::default();
+        let mut index = Index::new(Arc::default());
         index.insert("new".into(), entry(50));
         index.merge_loaded(vec![
             ("old".into(), entry(10)),

@@ -13,7 +13,7 @@ use cacache::Integrity;
 use super::answer::{DiskAnswer, DiskLookup, HitRead, MissReason};
 use super::faults::{Fault, FaultLog};
 use super::files;
-use super::index::{self, Index, IndexEntry};
+use super::index::{self, Index, IndexEntry, ReadableIndex};
 use super::key::EntryKey;
 use super::ledger::{Footprint, SharedDir, FOOTPRINT_FILE, LOCK_FILE};
 use super::page_cache;
@@ -21,6 +21,15 @@ use crate::canonical::CanonicalJson;
 use crate::clock::{duration_ms, Clock};
 use crate::redis_tier::{RedisTier, SharedLookup};
 use crate::single_flight::{Flight, SingleFlight};
+use crate::striped::{Striped, StripedCounter};
+
+/// A key as a hit notes it: the tier's keys are 64 hex digits, kept
+/// inline so that noting one allocates nothing.
+type NotedKey = [u8; 64];
+
+/// How many hits a thread notes before the notes are applied to the
+/// view's order.
+const USES_NOTED_PER_THREAD: usize = 32;
 
 mod clear;
 mod compute;
@@ -95,6 +104,11 @@ pub struct DiskTier {
     pub(super) settings: DiskSettings,
     pub(super) shared: SharedDir,
     pub(super) index: Mutex<Index>,
+    /// The view's entries as hits read them, without the index's lock.
+    pub(super) readable: Arc<ReadableIndex>,
+    /// Keys hit since their recency was last applied to the view, per
+    /// thread (see [`DiskTier::note_used`]).
+    pub(super) used: Striped<Mutex<Vec<NotedKey>>>,
     pub(super) index_loading: AtomicBool,
     /// Keys removed while the background read of the index runs, so that it
     /// does not bring back entries that no longer exist.
@@ -119,11 +133,12 @@ pub struct DiskTier {
     /// directory, so the next sweep measures it afresh.
     pub(super) remeasure_wanted: AtomicBool,
     pub(super) faults: FaultLog,
-    pub(super) hits: AtomicU64,
-    pub(super) page_cache_hits: AtomicU64,
-    pub(super) misses: AtomicU64,
-    pub(super) expired: AtomicU64,
-    pub(super) not_modified: AtomicU64,
+    /// Counted per thread: every lookup counts in one or two of them.
+    pub(super) hits: StripedCounter,
+    pub(super) page_cache_hits: StripedCounter,
+    pub(super) misses: StripedCounter,
+    pub(super) expired: StripedCounter,
+    pub(super) not_modified: StripedCounter,
     pub(super) computed: AtomicU64,
     pub(super) evictions: AtomicU64,
     pub(super) expirations: AtomicU64,
@@ -136,11 +151,14 @@ impl DiskCache {
     pub fn open(dir: &Path, settings: DiskSettings) -> Self {
         let shared = SharedDir::new(dir);
         let generation = shared.read().map_or(0, |footprint| footprint.generation);
+        let readable = Arc::new(ReadableIndex::new());
         let tier = Arc::new(DiskTier {
             dir: dir.to_path_buf(),
             settings,
             shared,
-            index: Mutex::new(Index::default()),
+            index: Mutex::new(Index::new(Arc::clone(&readable))),
+            readable,
+            used: Striped::new(|| Mutex::new(Vec::with_capacity(USES_NOTED_PER_THREAD))),
             index_loading: AtomicBool::new(true),
             removed_while_loading: Mutex::new(HashSet::new()),
             seen_generation: AtomicU64::new(generation),
@@ -150,11 +168,11 @@ impl DiskCache {
             orphans_checked: AtomicBool::new(false),
             remeasure_wanted: AtomicBool::new(false),
             faults: FaultLog::default(),
-            hits: AtomicU64::new(0),
-            page_cache_hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            expired: AtomicU64::new(0),
-            not_modified: AtomicU64::new(0),
+            hits: StripedCounter::default(),
+            page_cache_hits: StripedCounter::default(),
+            misses: StripedCounter::default(),
+            expired: StripedCounter::default(),
+            not_modified: StripedCounter::default(),
             computed: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             expirations: AtomicU64::new(0),
@@ -229,23 +247,23 @@ impl DiskCache {
 
     /// Counts an answer of this tier that was sent as 304 Not Modified.
     pub fn count_not_modified(&self) {
-        self.not_modified.fetch_add(1, Ordering::Relaxed);
+        self.not_modified.increment();
     }
 
     /// The counted lookup both [`Self::get_or_compute`] and [`Self::lookup`]
     /// start with.
     fn stored_answer(&self, key: &str) -> Result<DiskAnswer, MissReason> {
         match self.read_fresh(key) {
-            Ok((body, entry, read)) => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
+            Ok((body, written_at_ms, read)) => {
+                self.hits.increment();
                 if read == HitRead::PageCache {
-                    self.page_cache_hits.fetch_add(1, Ordering::Relaxed);
+                    self.page_cache_hits.increment();
                 }
                 Ok(DiskAnswer {
                     key: key.to_owned(),
                     body,
                     lookup: DiskLookup::Hit,
-                    written_at_ms: Some(entry.written_at_ms),
+                    written_at_ms: Some(written_at_ms),
                     ttl: self.settings.ttl,
                     simulated_delay: Duration::ZERO,
                     hit_read: Some(read),
@@ -253,9 +271,9 @@ impl DiskCache {
                 })
             }
             Err(reason) => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
+                self.misses.increment();
                 if reason == MissReason::Expired {
-                    self.expired.fetch_add(1, Ordering::Relaxed);
+                    self.expired.increment();
                 }
                 Err(reason)
             }
@@ -265,11 +283,20 @@ impl DiskCache {
 
 impl DiskTier {
     /// A fresh, verified entry for `key`, or why there is none.
-    fn read_fresh(&self, key: &str) -> Result<(Arc<[u8]>, IndexEntry, HitRead), MissReason> {
-        let viewed = self.lock_index().get_and_touch(key);
+    /// A fresh entry's content, when was it written, and how it was read.
+    fn read_fresh(&self, key: &str) -> Result<(Arc<[u8]>, u64, HitRead), MissReason> {
+        let readable = self.readable.pin();
+        let viewed = readable.get(key);
+        let found_on_disk;
         let entry = match viewed {
-            Some(entry) if !self.is_expired(&entry) => entry,
-            _ => self.find_on_disk(key, viewed.is_some())?,
+            Some(entry) if !self.is_expired(entry) => {
+                self.note_used(key);
+                entry
+            }
+            _ => {
+                found_on_disk = self.find_on_disk(key, viewed.is_some())?;
+                &found_on_disk
+            }
         };
         // Content the kernel holds in memory is read and verified right here,
         // without waiting (see `page_cache`). Otherwise a small synchronous
@@ -281,16 +308,16 @@ impl DiskTier {
         let read = match page_cache::read_if_cached(&self.dir, &entry.integrity, entry.size) {
             Some(bytes) => Ok((bytes, HitRead::PageCache)),
             None => self
-                .read_content(&entry)
+                .read_content(entry)
                 .map(|bytes| (bytes, HitRead::OrdinaryRead)),
         };
         match read {
-            Ok((bytes, how)) => Ok((Arc::from(bytes), entry, how)),
-            Err(error) => match self.forget_unreadable(key, &entry, &error) {
+            Ok((bytes, how)) => Ok((Arc::from(bytes), entry.written_at_ms, how)),
+            Err(error) => match self.forget_unreadable(key, entry, &error) {
                 Retry::ReadAgain => self
-                    .read_content(&entry)
-                    .map(|bytes| (Arc::from(bytes), entry.clone(), HitRead::OrdinaryRead))
-                    .map_err(|error| self.count_unreadable(key, &entry, &error)),
+                    .read_content(entry)
+                    .map(|bytes| (Arc::from(bytes), entry.written_at_ms, HitRead::OrdinaryRead))
+                    .map_err(|error| self.count_unreadable(key, entry, &error)),
                 Retry::Miss(reason) => Err(reason),
             },
         }
@@ -611,8 +638,48 @@ impl DiskTier {
             >= duration_ms(self.settings.ttl)
     }
 
+    /// The view, with every hit noted since the last change applied to
+    /// its order first.
     pub(super) fn lock_index(&self) -> MutexGuard<'_, Index> {
-        lock(&self.index)
+        let mut index = lock(&self.index);
+        self.apply_uses(&mut index);
+        index
+    }
+
+    /// Notes that a hit used `key`, without the index's lock (as the
+    /// memory tier does, see `memory::store`): the note is applied to the
+    /// order by the next change, or by a hit that fills its thread's
+    /// notes while the lock is free. With the notes full and the lock
+    /// busy, the note is dropped and that entry's recency not refreshed
+    /// this once.
+    fn note_used(&self, key: &str) {
+        let Ok(noted) = NotedKey::try_from(key.as_bytes()) else {
+            // Not a key this tier makes (they are 64 hex digits): nothing
+            // to order.
+            return;
+        };
+        let full = match self.used.mine().try_lock() {
+            Ok(mut used) if used.len() < USES_NOTED_PER_THREAD => {
+                used.push(noted);
+                used.len() == USES_NOTED_PER_THREAD
+            }
+            _ => true,
+        };
+        if full {
+            if let Ok(mut index) = self.index.try_lock() {
+                self.apply_uses(&mut index);
+            }
+        }
+    }
+
+    fn apply_uses(&self, index: &mut Index) {
+        for used in self.used.iter() {
+            for key in lock(used).drain(..) {
+                if let Ok(key) = std::str::from_utf8(&key) {
+                    index.touch(key);
+                }
+            }
+        }
     }
 
     /// Notes that `key` was removed, if the background read of the index

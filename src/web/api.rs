@@ -25,7 +25,7 @@ use crate::http_cache::{
     CacheName, CacheStatusEntry, Detail, Forward, ForwardReason, Preconditions,
 };
 use crate::lab::{Lab, SharedChange, Timed};
-use crate::memory::{FactorialAnswer, MemoryLookup};
+use crate::memory::{FactorialAnswer, MemoryLookup, StepHandle};
 use crate::redis_tier::{SharedLookup, SharedOutcome};
 use crate::web::errors::ApiError;
 use crate::web::guards::Learner;
@@ -106,8 +106,9 @@ async fn factorial(
         ApiError::new(Status::BadRequest, refused.message(n)).accepting(refused.accepted())
     })?;
     let timed = lab.factorial_revalidated(input, &validators.0).await;
-    let response = CachedJson::factorial(&timed, started);
-    lab.note_factorial(learner.0.as_ref(), &timed.answer, response.total);
+    let seen = timed.answer.seen();
+    let response = CachedJson::factorial(timed, started);
+    lab.note_factorial(learner.0.as_ref(), seen, response.total);
     Ok(response)
 }
 

@@ -6,6 +6,10 @@
 //! Changes take a JSON body from curl or a form from the page, through the
 //! same route: a browser's form is answered with a redirect back to the
 //! page, anyone else with JSON.
+//!
+//! Every route works on the catalogue of the learner who sent the request
+//! (the [`Learner`] guard: `X-Learner`, `?learner=` or the browser's
+//! cookie), or on the open catalogue when the request names nobody.
 
 use rocket::http::Status;
 use rocket::request::FlashMessage;
@@ -18,9 +22,11 @@ use crate::catalogue::{CacheEffect, Catalogue, ItemId, Strategy};
 use crate::lab::Lab;
 use crate::web::errors::{ApiError, Refusal};
 use crate::web::guards::{BrowserLearner, Learner, SameOriginChange, WantsHtml};
+use crate::web::page_headers::LEARNER_PAGE_CACHE_CONTROL;
 use crate::web::render::{render, BaseUrl};
 use crate::web::request_start::RequestStarted;
 use crate::web::NotStored;
+use crate::workshop::LearnerName;
 
 mod answer;
 mod body;
@@ -64,20 +70,67 @@ impl Changed {
     }
 }
 
-/// `GET /catalogue`: every item's cached and true price side by side.
+/// The catalogue page, marked `private`: it shows one learner's own
+/// catalogue and their key in its commands, which no shared cache may
+/// keep for another (RFC 9111 §5.2.2.7).
+#[derive(rocket::Responder)]
+pub struct LearnerPage {
+    inner: Template,
+    cache_control: rocket::http::Header<'static>,
+}
+
+/// `GET /catalogue`: every item's cached and true price side by side, in
+/// the browser's learner's own catalogue. A browser's first visit (which
+/// may never come back: a link preview, a crawler) sees a catalogue fresh
+/// from the seed, which is what its learner's will be, without taking a
+/// place among the learners' catalogues.
 #[get("/catalogue")]
 fn catalogue_page(
     lab: &State<Lab>,
-    _learner: BrowserLearner,
+    learner: BrowserLearner,
     base_url: BaseUrl,
     flash: Option<FlashMessage<'_>>,
-) -> Template {
-    render(
-        "catalogue",
-        "Stale answers",
-        flash,
-        page::CataloguePage::of(lab.catalogue(), base_url.0),
-    )
+) -> LearnerPage {
+    let catalogue = match learner.recorded() {
+        Some(name) => lab.catalogues().of(Some(name)),
+        None => lab.catalogues().fresh(),
+    };
+    let credential = learner
+        .offered
+        .clone()
+        .or_else(|| lab.workshop().credential_of(&learner.name))
+        .map(|credential| credential.to_string())
+        .unwrap_or_default();
+    LearnerPage {
+        inner: render(
+            "catalogue",
+            "Stale answers",
+            flash,
+            page::CataloguePage::of(
+                &catalogue,
+                page::Owner {
+                    learner: learner.name.to_string(),
+                    credential,
+                },
+                lab.catalogues().count(),
+                base_url.0,
+            ),
+        ),
+        cache_control: rocket::http::Header::new("Cache-Control", LEARNER_PAGE_CACHE_CONTROL),
+    }
+}
+
+/// The catalogue of the learner `learner` names, or the open one; a
+/// credential that proves nobody is refused (JSON, or a page for a form).
+fn catalogue_of(
+    lab: &Lab,
+    learner: Result<Learner, ApiError>,
+    wants_html: bool,
+) -> Result<(Catalogue, Option<LearnerName>), Refusal> {
+    let learner = learner
+        .map_err(|error| Refusal::for_client(wants_html, error))?
+        .0;
+    Ok((lab.catalogues().of(learner.as_ref()), learner))
 }
 
 fn item(slug: &str, wants_html: bool) -> Result<ItemId, Refusal> {
@@ -102,11 +155,13 @@ async fn read_item(
     learner: Result<Learner, ApiError>,
     wants_html: WantsHtml,
 ) -> Result<ItemAnswer, Refusal> {
-    let learner = learner.map_err(Refusal::Json)?;
+    // The item first: a name that is no item is refused before a
+    // catalogue is made for the learner.
     let item = item(slug, wants_html.0)?;
-    let read = lab.catalogue().read(item).await;
-    let answer = ItemAnswer::new(&read, lab.catalogue().freshness(), started);
-    lab.note_catalogue_read(learner.0.as_ref(), &read, answer.total);
+    let (catalogue, learner) = catalogue_of(lab, learner, false)?;
+    let read = catalogue.read(item).await;
+    let answer = ItemAnswer::new(&read, catalogue.freshness(), learner.is_some(), started);
+    lab.note_catalogue_read(learner.as_ref(), &read, answer.total);
     Ok(answer)
 }
 
@@ -116,10 +171,12 @@ async fn read_item(
 async fn read_truth(
     slug: &str,
     lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
     wants_html: WantsHtml,
 ) -> Result<NotStored<Json<Value>>, Refusal> {
     let item = item(slug, wants_html.0)?;
-    let record = lab.catalogue().read_truth(item).await;
+    let (catalogue, _) = catalogue_of(lab, learner, wants_html.0)?;
+    let record = catalogue.read_truth(item).await;
     Ok(NotStored::new(Json(json!({
         "item": record.item,
         "name": record.item.name(),
@@ -139,8 +196,7 @@ async fn change_price(
     lab: &State<Lab>,
     learner: Result<Learner, ApiError>,
 ) -> Result<Changed, Refusal> {
-    let learner = learner.map_err(Refusal::Json)?;
-    set_price(slug, body, lab, learner.0.as_ref(), false)
+    set_price(slug, body, lab, learner, false)
 }
 
 /// `POST /catalogue/<item>`: the page's form to change a price
@@ -151,25 +207,26 @@ async fn change_price_by_form(
     slug: &str,
     body: Result<ChangeBody, ApiError>,
     lab: &State<Lab>,
-    learner: BrowserLearner,
+    learner: Result<Learner, ApiError>,
     wants_html: WantsHtml,
 ) -> Result<Changed, Refusal> {
-    set_price(slug, body, lab, learner.recorded(), wants_html.0)
+    set_price(slug, body, lab, learner, wants_html.0)
 }
 
 fn set_price(
     slug: &str,
     body: Result<ChangeBody, ApiError>,
     lab: &Lab,
-    learner: Option<&crate::workshop::LearnerName>,
+    learner: Result<Learner, ApiError>,
     wants_html: bool,
 ) -> Result<Changed, Refusal> {
     let item = item(slug, wants_html)?;
+    let (catalogue, learner) = catalogue_of(lab, learner, wants_html)?;
     let refuse = |error: ApiError| Refusal::for_client(wants_html, error);
     let body = body.map_err(refuse)?;
     let price = body.price().map_err(refuse)?;
-    let change = lab.catalogue().set_price(item, price);
-    lab.note_catalogue_price(learner, &change);
+    let change = catalogue.set_price(item, price);
+    lab.note_catalogue_price(learner.as_ref(), &change);
     let effect = match change.cache_effect {
         CacheEffect::Kept => "its cached copy was kept".to_owned(),
         CacheEffect::Deleted { removed } => {
@@ -202,8 +259,10 @@ async fn change_strategy(
     _from: SameOriginChange,
     body: Result<ChangeBody, ApiError>,
     lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
 ) -> Result<Changed, Refusal> {
-    set_strategy(body, lab.catalogue(), false)
+    let (catalogue, _) = catalogue_of(lab, learner, false)?;
+    set_strategy(body, &catalogue, false)
 }
 
 /// `POST /catalogue/strategy`: the page's form for the same.
@@ -212,9 +271,11 @@ async fn change_strategy_by_form(
     _from: SameOriginChange,
     body: Result<ChangeBody, ApiError>,
     lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
     wants_html: WantsHtml,
 ) -> Result<Changed, Refusal> {
-    set_strategy(body, lab.catalogue(), wants_html.0)
+    let (catalogue, _) = catalogue_of(lab, learner, wants_html.0)?;
+    set_strategy(body, &catalogue, wants_html.0)
 }
 
 fn set_strategy(
@@ -261,11 +322,13 @@ async fn switch_market(
     _from: SameOriginChange,
     body: Result<ChangeBody, ApiError>,
     lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
     wants_html: WantsHtml,
 ) -> Result<Changed, Refusal> {
+    let (catalogue, _) = catalogue_of(lab, learner, wants_html.0)?;
     let refuse = |error: ApiError| Refusal::for_client(wants_html.0, error);
     let on = body.map_err(refuse)?.switch("on").map_err(refuse)?;
-    let market = lab.catalogue().set_market(on);
+    let market = catalogue.set_market(on);
     let message = if market.running {
         format!(
             "The market is on: a price changes every {} ms, for {} s.",
@@ -284,11 +347,17 @@ async fn switch_market(
 /// `POST /catalogue/clear`: deletes every cached copy (the blunt fix that
 /// invalidating one key avoids).
 #[post("/catalogue/clear")]
-fn clear_cache(_from: SameOriginChange, lab: &State<Lab>, wants_html: WantsHtml) -> Changed {
-    let removed = lab.catalogue().clear();
-    Changed::to(
+fn clear_cache(
+    _from: SameOriginChange,
+    lab: &State<Lab>,
+    learner: Result<Learner, ApiError>,
+    wants_html: WantsHtml,
+) -> Result<Changed, Refusal> {
+    let (catalogue, _) = catalogue_of(lab, learner, wants_html.0)?;
+    let removed = catalogue.clear();
+    Ok(Changed::to(
         wants_html.0,
         format!("The catalogue cache is empty: {removed} cached copies deleted."),
         json!({ "entries_removed": removed }),
-    )
+    ))
 }

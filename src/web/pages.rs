@@ -165,7 +165,7 @@ async fn memory_page(
                 // The answer is ready here; drawing the page comes after
                 // and is not in the time the page shows.
                 let total = started.0.elapsed();
-                lab.note_factorial(learner.recorded(), &timed.answer, total);
+                lab.note_factorial(learner.recorded(), timed.answer.seen(), total);
                 let answer = &timed.answer;
                 let decimal = answer.step.decimal();
                 result = Some(MemoryResult {

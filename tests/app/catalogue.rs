@@ -1,6 +1,9 @@
 //! The catalogue of changing prices: stale answers within the TTL, and each
 //! fix (a shorter TTL, invalidate on write, write-through,
 //! stale-while-revalidate), the headers that say which, and bad input.
+//! Requests here name no learner, so they use the open catalogue, except
+//! the page's, which a browser sees as its own learner (the learners'
+//! separate catalogues are in `workshop::catalogue`).
 
 use std::time::{Duration, Instant};
 
@@ -143,15 +146,14 @@ fn stale_while_revalidate_answers_stale_at_once_then_fresh_after_the_refresh() {
     );
     let old = price(&app.get("/catalogue/grape"));
     set_price(&app, "grape", old + 50);
-    app.time.advance(Duration::from_secs(12));
+    app.time.advance(Duration::from_millis(12_500));
 
     let stale = app.get("/catalogue/grape");
     assert_eq!((stale.x_cache(), price(&stale)), ("STALE", old));
-    let status = cache_status(&stale);
-    assert!(
-        status.starts_with("cachelab-catalogue;fwd=stale;ttl=-")
-            && status.ends_with("detail=stale-while-revalidate"),
-        "{status}"
+    assert_eq!(
+        cache_status(&stale),
+        "cachelab-catalogue;fwd=stale;ttl=-2;detail=stale-while-revalidate",
+        "2.5 s past the TTL: stale for 2 whole seconds"
     );
     assert!(!stale
         .header("Server-Timing")
@@ -175,7 +177,16 @@ fn stale_while_revalidate_answers_stale_at_once_then_fresh_after_the_refresh() {
 fn item_answers_carry_the_browser_max_age_and_the_truth_is_never_stored() {
     let app = catalogue_app();
     let item = app.get("/catalogue/date");
-    assert_eq!(item.header("Cache-Control"), Some("max-age=7"));
+    assert_eq!(
+        item.header("Cache-Control"),
+        Some("max-age=7"),
+        "the open catalogue's answer, the same for everyone, may be kept by a shared cache"
+    );
+    assert_eq!(
+        item.header("Vary"),
+        Some("Cookie, X-Learner"),
+        "but not handed to a learner, who has a catalogue of their own"
+    );
     use_strategy(&app, r#"{"browser_max_age_secs": 0}"#);
     assert_eq!(
         app.get("/catalogue/date").header("Cache-Control"),
@@ -243,9 +254,23 @@ fn bad_input_is_a_clear_4xx() {
     );
 }
 
+/// The row of `item` on the catalogue page.
+fn row<'p>(page: &'p Answer, item: &str) -> &'p str {
+    let row_start = page
+        .body
+        .find(&format!("id=\"item-{item}\""))
+        .unwrap_or_else(|| panic!("a row for {item}"));
+    let rest = &page.body[row_start..];
+    &rest[..rest.find("</tr>").expect("row end")]
+}
+
 #[test]
 fn the_page_shows_cached_and_true_prices_and_marks_the_stale_one() {
     let app = catalogue_app();
+    // A browser's first visit names it (the client keeps the cookie, as a
+    // browser does); from then on it reads and writes its own catalogue.
+    let first = app.get_page("/catalogue");
+    assert_eq!(first.status, Status::Ok);
     let old = price(&app.get("/catalogue/cherry"));
     let form = Answer::from(
         app.client
@@ -256,18 +281,13 @@ fn the_page_shows_cached_and_true_prices_and_marks_the_stale_one() {
             .dispatch(),
     );
     assert_eq!(form.status, Status::SeeOther);
-    let page = Answer::from(app.client.get("/catalogue").header(Accept::HTML).dispatch());
+    let page = app.get_page("/catalogue");
     assert_eq!(page.status, Status::Ok);
-    let row_start = page
-        .body
-        .find("id=\"item-cherry\"")
-        .expect("a row for cherry");
-    let row =
-        &page.body[row_start..row_start + page.body[row_start..].find("</tr>").expect("row end")];
-    assert!(row.contains("STALE"), "{row}");
+    let cherry = row(&page, "cherry");
+    assert!(cherry.contains("STALE"), "{cherry}");
     assert!(
-        row.contains(&format!("{}.{:02}", old / 100, old % 100)),
-        "{row}"
+        cherry.contains(&format!("{}.{:02}", old / 100, old % 100)),
+        "{cherry}"
     );
     assert_eq!(
         page.body.matches(">STALE<").count(),
@@ -275,6 +295,47 @@ fn the_page_shows_cached_and_true_prices_and_marks_the_stale_one() {
         "only cherry is stale"
     );
     assert!(page.body.contains("Stale answers"));
+    let words = page.body.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("This is your own catalogue, <strong>")
+            && words.contains("changes here reach nobody else in the room"),
+        "the page says whose catalogue it shows"
+    );
+    assert_eq!(
+        page.header("Cache-Control"),
+        Some("private, no-cache"),
+        "one learner's page, with their key in its commands"
+    );
+}
+
+#[test]
+fn the_pages_curl_commands_reach_the_catalogue_the_page_shows() {
+    let app = catalogue_app();
+    app.get_page("/catalogue");
+    let page = app.get_page("/catalogue");
+    let credential = page
+        .body
+        .split("X-Learner: ")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the commands carry a credential")
+        .to_owned();
+    let changed = Answer::from(
+        app.client
+            .put("/catalogue/kiwi")
+            .header(rocket::http::Header::new("X-Learner", credential))
+            .header(ContentType::JSON)
+            .body(r#"{"price_cents": 4242}"#)
+            .dispatch(),
+    );
+    assert_eq!(changed.status, Status::Ok, "{}", changed.body);
+    assert_eq!(changed.json["after"]["version"], 2, "{}", changed.body);
+    let page = app.get_page("/catalogue");
+    assert!(
+        row(&page, "kiwi").contains("42.42"),
+        "{}",
+        row(&page, "kiwi")
+    );
 }
 
 #[test]

@@ -19,10 +19,10 @@ impl DiskCache {
     ) -> StoredValue {
         // A flight that finished just before ours began, here or in another
         // process, has already stored it.
-        if let Ok((body, entry, _)) = self.read_fresh(request.key()) {
+        if let Ok((body, written_at_ms, _)) = self.read_fresh(request.key()) {
             return StoredValue {
                 body,
-                written_at_ms: Some(entry.written_at_ms),
+                written_at_ms: Some(written_at_ms),
                 simulated_delay: Duration::ZERO,
                 computed_here: false,
                 shared: SharedLookup::OFF,

@@ -21,7 +21,7 @@ pub struct CachedJson {
     pub total: Duration,
     /// Shared with the tier that holds the bytes: a hit sends them without
     /// a copy.
-    body: Arc<[u8]>,
+    body: SharedBody,
     hit: bool,
     /// One line for people (`X-Cache-Detail`): why a miss was a miss.
     detail: Option<String>,
@@ -30,6 +30,22 @@ pub struct CachedJson {
     cache_status: Cow<'static, str>,
     key: Option<String>,
     caching: Caching,
+}
+
+/// A body held by a tier, sent without copying it.
+enum SharedBody {
+    Bytes(Arc<[u8]>),
+    /// n!'s answer, through the step the lookup already handed over.
+    Factorial(StepHandle),
+}
+
+impl AsRef<[u8]> for SharedBody {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            SharedBody::Bytes(bytes) => bytes,
+            SharedBody::Factorial(step) => step.as_ref(),
+        }
+    }
 }
 
 /// What other caches may do with an answer.
@@ -45,7 +61,7 @@ impl CachedJson {
     /// Builds the answer, and measures the request's whole time last of
     /// all, so that `total` covers everything the server did for it but
     /// writing that one number and sending the response.
-    pub(super) fn factorial(timed: &Timed<FactorialAnswer>, started: RequestStarted) -> Self {
+    pub(super) fn factorial(timed: Timed<FactorialAnswer>, started: RequestStarted) -> Self {
         let answer = &timed.answer;
         let n = answer.step.n();
         let lookup = answer.lookup;
@@ -107,17 +123,19 @@ impl CachedJson {
             etag: answer.step.etag_field().to_string(),
             not_modified: timed.not_modified,
         };
-        let body = Arc::clone(answer.step.answer_json());
+        let hit = lookup.is_hit() || lookup.from_shared();
+        let cache_status = memory_cache_status(&lookup);
+        let body = SharedBody::Factorial(timed.answer.step);
         let total = started.0.elapsed();
         push_timing_total(&mut timing, total);
         Self {
             total,
             body,
             // An answer from any cache is a hit; `Cache-Status` says which.
-            hit: lookup.is_hit() || lookup.from_shared(),
+            hit,
             detail,
             server_timing: timing,
-            cache_status: memory_cache_status(&lookup),
+            cache_status,
             key: None,
             caching,
         }
@@ -200,7 +218,7 @@ impl CachedJson {
             );
         }
         let key = answer.key.clone();
-        let body = Arc::clone(&answer.body);
+        let body = SharedBody::Bytes(Arc::clone(&answer.body));
         let total = started.0.elapsed();
         push_timing_total(&mut timing, total);
         Self {
@@ -224,7 +242,7 @@ impl CachedJson {
             etag: hit.entity_tag().to_string(),
             not_modified: timed.not_modified,
         };
-        let body = Arc::clone(&hit.body);
+        let body = SharedBody::Bytes(Arc::clone(&hit.body));
         let total = started.0.elapsed();
         push_timing_total(&mut timing, total);
         Self {
@@ -278,7 +296,7 @@ impl<'r> Responder<'r, 'static> for CachedJson {
             let body = self.body;
             response
                 .header(ContentType::JSON)
-                .sized_body(body.len(), Cursor::new(body));
+                .sized_body(body.as_ref().len(), Cursor::new(body));
         }
         response.ok()
     }

@@ -17,6 +17,11 @@ use crate::web::request_start::RequestStarted;
 /// The catalogue cache's name in `Cache-Status`.
 const CACHE_NAME: &str = "cachelab-catalogue";
 
+/// The request headers that choose whose catalogue answers (the
+/// `?learner=` parameter is part of the address, which caches key on
+/// anyway).
+const VARY: &str = "Cookie, X-Learner";
+
 pub struct ItemAnswer {
     body: String,
     x_cache: &'static str,
@@ -28,7 +33,14 @@ pub struct ItemAnswer {
 }
 
 impl ItemAnswer {
-    pub fn new(read: &CatalogueRead, freshness: Freshness, started: RequestStarted) -> Self {
+    /// `for_a_learner`: the answer came from a learner's own catalogue,
+    /// not the open one.
+    pub fn new(
+        read: &CatalogueRead,
+        freshness: Freshness,
+        for_a_learner: bool,
+        started: RequestStarted,
+    ) -> Self {
         let record = read.record;
         let body = json!({
             "item": record.item,
@@ -68,7 +80,11 @@ impl ItemAnswer {
             // The browser's (and the proxy's) own freshness lifetime for
             // this answer (RFC 9111 §4.2.1): the learner sets it apart from
             // the server's TTL, to see each cache's staleness alone.
-            cache_control: format!("max-age={}", freshness.browser_max_age_secs),
+            cache_control: format!(
+                "{}max-age={}",
+                if for_a_learner { "private, " } else { "" },
+                freshness.browser_max_age_secs
+            ),
             total,
         }
     }
@@ -90,7 +106,9 @@ fn describe(outcome: ReadOutcome) -> &'static str {
 /// background request went forward.
 fn cache_status(read: &CatalogueRead) -> String {
     let name = CacheName::token(CACHE_NAME).expect("the catalogue's cache name is a token");
-    let ttl_secs = read.ttl_left_ms.div_euclid(1000);
+    // Whole seconds, cut toward zero as `Age` is (RFC 9111 §5.1): a copy
+    // 1.2 s past its TTL went stale 1 second ago, `ttl=-1`.
+    let ttl_secs = read.ttl_left_ms / 1000;
     let entry = match read.outcome {
         ReadOutcome::Hit => CacheStatusEntry::hit(name),
         ReadOutcome::Miss => {
@@ -125,6 +143,7 @@ impl<'r> Responder<'r, 'static> for ItemAnswer {
             .header(Header::new("Cache-Status", self.cache_status))
             .header(Header::new("Server-Timing", self.server_timing))
             .header(Header::new("Cache-Control", self.cache_control))
+            .header(Header::new("Vary", VARY))
             .sized_body(self.body.len(), Cursor::new(self.body))
             .ok()
     }

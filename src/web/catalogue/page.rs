@@ -4,12 +4,25 @@
 use serde::Serialize;
 
 use crate::catalogue::{
-    CatalogueStats, Freshness, ItemId, MarketStatus, Strategy, MAX_FRESHNESS_SECS, MAX_PRICE_CENTS,
+    CatalogueStats, CataloguesCount, Freshness, ItemId, MarketStatus, Strategy, MAX_FRESHNESS_SECS,
+    MAX_PRICE_CENTS,
 };
+
+/// Whose catalogue the page shows, and the credential its curl commands
+/// carry so that they reach the same one.
+#[derive(Serialize)]
+pub struct Owner {
+    pub learner: String,
+    pub credential: String,
+}
 
 #[derive(Serialize)]
 pub struct CataloguePage {
     base_url: String,
+    owner: Owner,
+    /// How many learners' catalogues this instance keeps, of how many.
+    kept: CataloguesCount,
+    learner_header: &'static str,
     items: Vec<ItemRow>,
     freshness: Freshness,
     strategies: Vec<StrategyOption>,
@@ -49,7 +62,12 @@ struct StrategyOption {
 }
 
 impl CataloguePage {
-    pub fn of(catalogue: &crate::catalogue::Catalogue, base_url: String) -> Self {
+    pub fn of(
+        catalogue: &crate::catalogue::Catalogue,
+        owner: Owner,
+        kept: CataloguesCount,
+        base_url: String,
+    ) -> Self {
         let freshness = catalogue.freshness();
         let now_ms = catalogue.now_ms();
         let items = ItemId::all()
@@ -77,6 +95,9 @@ impl CataloguePage {
             .collect();
         Self {
             base_url,
+            owner,
+            kept,
+            learner_header: crate::web::guards::LEARNER_HEADER,
             items,
             strategies: Strategy::ALL
                 .into_iter()

@@ -1,0 +1,233 @@
+//! Where the memory tier keeps its steps, laid out so that a hit writes
+//! nothing that another core's hit writes (see [`crate::striped`] for why
+//! that matters).
+//!
+//! The same entries are held twice:
+//!
+//! - `readable`, papaya's concurrent map: a hit finds its n here without
+//!   taking any lock, and a reader never waits for a writer;
+//! - `lru`, cached's `LruCache` behind a mutex: the store of record, which
+//!   keeps the recency order and decides what is evicted. Its eviction
+//!   callback removes the entry from `readable` too, and every change to
+//!   either happens under this one lock, so the two never disagree for
+//!   longer than a writer's critical section.
+//!
+//! A hit must still tell the LRU order that its entry was used, and moving
+//! an entry to the front of a shared list is exactly the write two cores
+//! must not share. So a hit only notes its key in its own thread's read
+//! buffer; the notes are applied to the order later, in a batch, under the
+//! lock: by the next write (before it changes anything, so the order a
+//! single client produces is exact, and the eviction lessons hold), or by
+//! a hit that finds its buffer full and the lock free (`try_lock`: it
+//! never waits). If the buffer is full and the lock busy, the note is
+//! dropped: that entry's recency is not refreshed this once, and the
+//! answer is sent all the same. This is the trade Caffeine and moka make
+//! (Ben Manes, "Design of a Modern Cache", 2015; Ding et al., "BP-Wrapper",
+//! ICDE 2009): an order that is exact for one client and very nearly exact
+//! under load, for hits that scale with cores.
+
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use cached::stores::LruCache;
+use cached::{Cached, CachedIter, CachedPeek};
+
+use super::{FactorialStep, StepHandle};
+use crate::striped::{this_threads_stripe, Striped, StripedCounter, STRIPES};
+
+/// How many hits a thread notes before the notes are applied. Small
+/// enough that applying them is a short critical section, large enough
+/// that the lock is taken once per many hits.
+const NOTES_PER_THREAD: usize = 32;
+
+type Readable = papaya::HashMap<u64, ReadableStep>;
+
+/// A step as hits find it.
+///
+/// A hit hands the response a counted reference to the step, and a
+/// reference count is a word every clone writes: shared by all cores, it
+/// would be the one line their hits still fight over. So each thread's
+/// stripe gets its own handle to the step, with its own count on its own
+/// line, made the first time that thread hits this entry.
+struct ReadableStep {
+    step: Arc<FactorialStep>,
+    handles: OnceLock<Box<[OnceLock<StepHandle>; STRIPES]>>,
+}
+
+impl ReadableStep {
+    fn new(step: Arc<FactorialStep>) -> Self {
+        Self {
+            step,
+            handles: OnceLock::new(),
+        }
+    }
+
+    /// The calling thread's handle to the step.
+    fn handle(&self) -> StepHandle {
+        let handles = self
+            .handles
+            .get_or_init(|| Box::new(std::array::from_fn(|_| OnceLock::new())));
+        handles[this_threads_stripe()]
+            .get_or_init(|| StepHandle::new(Arc::clone(&self.step)))
+            .clone()
+    }
+}
+
+pub(super) struct StepStore {
+    readable: Arc<Readable>,
+    lru: Mutex<LruCache<u64, Arc<FactorialStep>>>,
+    /// Keys hit since their recency was last applied, per thread.
+    notes: Striped<Mutex<Vec<u64>>>,
+    /// Notes dropped because a thread's buffer was full and the lock busy.
+    notes_dropped: StripedCounter,
+}
+
+impl StepStore {
+    /// `capacity` must be at least 1 (the config checks it).
+    pub(super) fn new(capacity: usize) -> Self {
+        let readable = Arc::new(Readable::new());
+        let evicted_from = Arc::clone(&readable);
+        let lru = LruCache::builder()
+            .max_size(capacity)
+            .on_evict(move |n: &u64, _: &Arc<FactorialStep>| {
+                evicted_from.pin().remove(n);
+            })
+            .build()
+            .expect("a capacity of at least 1 builds an LRU store");
+        Self {
+            readable,
+            lru: Mutex::new(lru),
+            notes: Striped::new(|| Vec::with_capacity(NOTES_PER_THREAD).into()),
+            notes_dropped: StripedCounter::default(),
+        }
+    }
+
+    /// n!'s step if it is held: a hit. Takes no lock another hit waits for.
+    pub(super) fn get(&self, n: u64) -> Option<StepHandle> {
+        let step = self.readable.pin().get(&n).map(ReadableStep::handle)?;
+        self.note_used(n);
+        Some(step)
+    }
+
+    fn note_used(&self, n: u64) {
+        // Only a batch being applied holds another thread's buffer, and
+        // only for a moment: rather than wait, this note is dropped.
+        let full = match self.notes.mine().try_lock() {
+            Ok(mut notes) if notes.len() < NOTES_PER_THREAD => {
+                notes.push(n);
+                notes.len() == NOTES_PER_THREAD
+            }
+            _ => {
+                self.notes_dropped.increment();
+                true
+            }
+        };
+        if full {
+            if let Ok(mut lru) = self.lru.try_lock() {
+                self.apply_notes(&mut lru);
+            }
+        }
+    }
+
+    /// Moves every noted entry to the front of the order, oldest note
+    /// first within each thread.
+    fn apply_notes(&self, lru: &mut LruCache<u64, Arc<FactorialStep>>) {
+        for notes in self.notes.iter() {
+            let mut notes = notes.lock().expect("read notes lock poisoned");
+            for n in notes.drain(..) {
+                // A get is the store's own way to mark an entry used (its
+                // hit counter moves too; the tier counts hits itself). An
+                // entry evicted since the note is simply not found.
+                lru.cache_get(&n);
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LruCache<u64, Arc<FactorialStep>>> {
+        self.lru.lock().expect("memory tier lock poisoned")
+    }
+
+    /// The store with every noted hit applied: what a change or a listing
+    /// of the order must start from.
+    fn lock_in_order(&self) -> MutexGuard<'_, LruCache<u64, Arc<FactorialStep>>> {
+        let mut lru = self.lock();
+        self.apply_notes(&mut lru);
+        lru
+    }
+
+    /// Stores n!'s step as the most recently used, evicting the least
+    /// recently used entry past the capacity.
+    pub(super) fn insert(&self, n: u64, step: Arc<FactorialStep>) {
+        let mut lru = self.lock_in_order();
+        Self::insert_locked(&self.readable, &mut lru, n, step);
+    }
+
+    /// As [`StepStore::insert`], for the next step of a run whose first
+    /// step went through `insert`: the hits noted in between are applied
+    /// at the next change, so a long run does not apply them per step.
+    pub(super) fn insert_next_step(&self, n: u64, step: Arc<FactorialStep>) {
+        let mut lru = self.lock();
+        Self::insert_locked(&self.readable, &mut lru, n, step);
+    }
+
+    fn insert_locked(
+        readable: &Readable,
+        lru: &mut LruCache<u64, Arc<FactorialStep>>,
+        n: u64,
+        step: Arc<FactorialStep>,
+    ) {
+        // The store first: it may evict (and its callback then removes the
+        // evicted entry from `readable`); then the new entry becomes
+        // readable.
+        lru.cache_set(n, Arc::clone(&step));
+        readable.pin().insert(n, ReadableStep::new(step));
+    }
+
+    /// Forgets n! alone; returns whether it was held. Counted as an
+    /// eviction by the store, as before.
+    pub(super) fn remove(&self, n: u64) -> bool {
+        // The store's callback removes it from `readable`.
+        self.lock().cache_remove(&n).is_some()
+    }
+
+    /// Empties the tier and returns how many entries it held.
+    pub(super) fn clear(&self) -> usize {
+        let mut lru = self.lock();
+        let removed = lru.cache_size();
+        lru.cache_clear();
+        self.readable.pin().clear();
+        removed
+    }
+
+    /// The step of the largest k ≤ n held, without marking it used: a
+    /// search must not make entries look used.
+    pub(super) fn largest_at_most(&self, n: u64) -> Option<Arc<FactorialStep>> {
+        let lru = self.lock();
+        let k = lru.keys().copied().filter(|k| *k <= n).max()?;
+        lru.cache_peek(&k).cloned()
+    }
+
+    /// Entries from most to least recently used, every noted hit applied.
+    pub(super) fn in_order<T>(&self, each: impl Fn(u64, &FactorialStep) -> T) -> Vec<T> {
+        self.lock_in_order()
+            .iter()
+            .map(|(n, step)| each(*n, step))
+            .collect()
+    }
+
+    pub(super) fn counts(&self) -> StoreCounts {
+        let lru = self.lock();
+        StoreCounts {
+            entries: lru.cache_size(),
+            capacity: lru.capacity(),
+            evictions: lru.cache_evictions().unwrap_or(0),
+            notes_dropped: self.notes_dropped.total(),
+        }
+    }
+}
+
+pub(super) struct StoreCounts {
+    pub entries: usize,
+    pub capacity: usize,
+    pub evictions: u64,
+    pub notes_dropped: u64,
+}
