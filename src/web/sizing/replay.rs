@@ -252,7 +252,15 @@ pub async fn replay(
         }
         return Err(refuse(setting_refusal(&refused)));
     }
-    let live = sizing::replay_through_memory_tier(&requests, capacity).await;
+    let live = sizing::replay_through_memory_tier(requests, capacity)
+        .await
+        .map_err(|failure| {
+            log::error!("sizing replay failed: {failure}");
+            refuse(ApiError::new(
+                Status::InternalServerError,
+                "the replay stopped before it finished",
+            ))
+        })?;
     let live_hit_ratio = live.hits as f64 / live.requests.max(1) as f64;
     let target_reached = live.hits * 100 >= u64::from(settings.target_percent) * live.requests;
     if let Some(learner) = &learner {
