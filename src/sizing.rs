@@ -1,32 +1,53 @@
 //! "How big a cache must be": replay one skewed workload through three
-//! eviction policies at a series of cache sizes, and find the size that
-//! reaches a target hit ratio.
+//! eviction policies at a series of cache sizes, and through the memory
+//! tier's own storage rule, and find the sizes that reach a target hit ratio.
 //!
 //! The workload is in [`workload`] (a seeded Zipf trace of factorial
 //! inputs), the policies in [`policies`] (LRU through the memory tier's own
-//! store, FIFO, Bélády). This module picks the sizes, runs everything and
-//! gathers the numbers the page and `/sizing.json` show. Nothing here knows
-//! about HTTP.
+//! store, FIFO, Bélády, and the memory tier's rule of keeping every step),
+//! and the live check of a size, through a real memory tier, in [`replay`].
+//! This module picks the sizes, runs everything and gathers the numbers the
+//! page and `/sizing.json` show. Nothing here knows about HTTP.
 
 mod policies;
+mod replay;
 mod workload;
 
-pub use policies::{belady_hits, fifo_hits, lru_hits, lru_hits_by_bytes, next_uses};
+pub use policies::{
+    belady_hits, fifo_hits, lru_hits, lru_hits_by_bytes, memory_tier_replay, next_uses,
+    MemoryTierReplay,
+};
+pub use replay::{replay_through_memory_tier, LiveReplay, ReplayGate};
 pub use workload::{factorial_digits_table, SplitMix64, Workload, Zipf, TRACE_SEED};
 
 use serde::Serialize;
 
 /// The most keys a learner may ask for (fewer when `max_factorial` is
 /// lower: every key is a factorial input). With [`MAX_TRACE_LENGTH`] this
-/// keeps one experiment to about a tenth of a second in a debug build,
-/// where one request through the LRU store costs about 1.5 µs and an
-/// experiment replays the trace some 80 times (measured on a shared
-/// two-core machine).
+/// keeps one experiment under about 0.65 s in a debug build (the page at
+/// the largest settings took 0.44 to 0.63 s, most of it the memory tier's
+/// curve and the search for its smallest size, which replays the trace a
+/// few dozen times; measured on a shared two-core machine), and under
+/// 0.2 s at the defaults.
 pub const MAX_KEYS: usize = 500;
 /// The longest trace a learner may ask for.
 pub const MAX_TRACE_LENGTH: usize = 2_000;
 /// Fewer requests than this say little about a hit ratio.
 pub const MIN_TRACE_LENGTH: usize = 100;
+/// The most multiplications one replay through a live memory tier may do.
+/// A tier far too small for the trace forgets its steps and multiplies them
+/// again and again (up to about 300,000 at the largest settings), and in a
+/// debug build each step costs some 20 µs (measured on a shared two-core
+/// machine): this bound keeps a replay's computing under a second there.
+/// The simulation says how many a replay will do before it starts.
+///
+/// A replay also waits about a millisecond per miss: the tier sleeps for
+/// its simulated delay even when that is zero, and a timer fires on the
+/// next millisecond at the soonest. So 1,000 misses (a 50 % target on
+/// 2,000 requests) add about a second of waiting, not of computing: the
+/// slowest replay measured in a debug build took 1.9 s.
+pub const MAX_REPLAY_STEPS: u64 = 40_000;
+
 /// Past a skew of about 2 nearly every request is for the top few keys.
 pub const MAX_SKEW: f64 = 2.0;
 
@@ -179,6 +200,26 @@ impl SizingSettings {
     }
 }
 
+/// The memory tier's capacity for a replay, in entries: from 1 to the most
+/// keys (a tier that big already holds every step the trace can make).
+pub fn parse_capacity(text: Option<&str>, limits: SettingLimits) -> Result<usize, SettingError> {
+    let accepted = format!("a whole number of entries from 1 to {}", limits.max_keys);
+    let text = text.ok_or_else(|| SettingError {
+        parameter: "capacity",
+        message: "the capacity is missing: say how many entries the memory tier may hold"
+            .to_owned(),
+        accepted: accepted.clone(),
+    })?;
+    whole_number_in(text, 1, limits.max_keys).ok_or_else(|| SettingError {
+        parameter: "capacity",
+        message: format!(
+            "the capacity {text:?} is not a whole number of entries from 1 to {}",
+            limits.max_keys
+        ),
+        accepted,
+    })
+}
+
 fn whole_number_in(text: &str, lowest: usize, highest: usize) -> Option<usize> {
     text.trim()
         .parse::<usize>()
@@ -198,6 +239,11 @@ pub struct CurvePoint {
     pub lru_hit_ratio: f64,
     pub fifo_hit_ratio: f64,
     pub belady_hit_ratio: f64,
+    /// Hits of the memory tier's own rule, which keeps every step k! it
+    /// multiplies (see [`memory_tier_replay`]): on the curve counted in
+    /// entries only, since that tier counts entries.
+    pub memory_tier_hits: Option<u64>,
+    pub memory_tier_hit_ratio: Option<f64>,
 }
 
 /// The smallest LRU cache that reaches the target, if any does.
@@ -219,6 +265,15 @@ pub struct Suggestion {
     /// surely it; but this size itself was run and does reach the target.
     pub bytes: Option<u64>,
     pub bytes_hit_ratio: Option<f64>,
+    /// The fewest entries found for which the memory tier itself, keeping
+    /// every step, reaches the target; `None` when even a tier that holds
+    /// every step falls short. Found by trying every size up from just above the last size on the
+    /// curve that falls short (`memory_tier_searched_from`): its curve
+    /// can dip, so halving the range could step over the answer.
+    pub memory_tier_entries: Option<u64>,
+    pub memory_tier_hit_ratio: Option<f64>,
+    /// The smallest size the search tried, when it searched.
+    pub memory_tier_searched_from: Option<u64>,
 }
 
 /// Everything one experiment found.
@@ -243,6 +298,8 @@ pub struct SizingReport {
     /// LRU cache of that many entries gets on this trace.
     pub current_capacity: u64,
     pub current_capacity_hit_ratio: f64,
+    /// The hit ratio the memory tier itself gets at `current_capacity`.
+    pub current_capacity_memory_tier_hit_ratio: f64,
 }
 
 /// Sizes at 1, 2, 5, 10, 20, 50, ... from `first` (rounded down to such a
@@ -299,6 +356,9 @@ pub fn run(settings: SizingSettings, current_capacity: usize) -> SizingReport {
     let sizes = &workload.answer_bytes;
     let distinct = workload.distinct_keys_requested() as u64;
     let ratio = |hits: u64| hits as f64 / requests.max(1) as f64;
+    let requested_inputs = workload.requested_inputs();
+    let memory_tier_hits =
+        |capacity: u64| memory_tier_replay(&requested_inputs, capacity as usize).hits;
     let point = |capacity: u64, lru: u64, fifo: u64, belady: u64| CurvePoint {
         capacity,
         lru_hits: lru,
@@ -307,17 +367,24 @@ pub fn run(settings: SizingSettings, current_capacity: usize) -> SizingReport {
         lru_hit_ratio: ratio(lru),
         fifo_hit_ratio: ratio(fifo),
         belady_hit_ratio: ratio(belady),
+        memory_tier_hits: None,
+        memory_tier_hit_ratio: None,
     };
 
     let by_entries: Vec<CurvePoint> = one_two_five_series(1, settings.keys as u64)
         .into_iter()
         .map(|capacity| {
-            point(
-                capacity,
-                lru_hits(trace, capacity as usize),
-                fifo_hits(trace, &one_each, capacity),
-                belady_hits(trace, &next_use, &one_each, capacity),
-            )
+            let memory_tier = memory_tier_hits(capacity);
+            CurvePoint {
+                memory_tier_hits: Some(memory_tier),
+                memory_tier_hit_ratio: Some(ratio(memory_tier)),
+                ..point(
+                    capacity,
+                    lru_hits(trace, capacity as usize),
+                    fifo_hits(trace, &one_each, capacity),
+                    belady_hits(trace, &next_use, &one_each, capacity),
+                )
+            }
         })
         .collect();
 
@@ -341,6 +408,19 @@ pub fn run(settings: SizingSettings, current_capacity: usize) -> SizingReport {
 
     let reaches = |hits: u64| hits * 100 >= u64::from(settings.target_percent) * requests;
     let best_hits = requests - distinct;
+    let memory_tier_curve: Vec<(u64, u64)> = by_entries
+        .iter()
+        .filter_map(|point| Some((point.capacity, point.memory_tier_hits?)))
+        .collect();
+    let memory_tier_search = smallest_memory_tier(&memory_tier_curve, reaches, memory_tier_hits);
+    let memory_tier_suggestion = |mut suggestion: Suggestion| {
+        if let Some((searched_from, entries, hits)) = memory_tier_search {
+            suggestion.memory_tier_entries = Some(entries);
+            suggestion.memory_tier_hit_ratio = Some(ratio(hits));
+            suggestion.memory_tier_searched_from = Some(searched_from);
+        }
+        suggestion
+    };
     let suggestion = if reaches(best_hits) {
         // The curve brackets the answer: search only between the last point
         // that falls short and the first that reaches the target.
@@ -359,6 +439,9 @@ pub fn run(settings: SizingSettings, current_capacity: usize) -> SizingReport {
             entries_hit_ratio: Some(ratio(lru_hits(trace, entries as usize))),
             bytes: Some(bytes),
             bytes_hit_ratio: Some(ratio(lru_hits_by_bytes(trace, sizes, bytes))),
+            memory_tier_entries: None,
+            memory_tier_hit_ratio: None,
+            memory_tier_searched_from: None,
         }
     } else {
         Suggestion {
@@ -368,8 +451,12 @@ pub fn run(settings: SizingSettings, current_capacity: usize) -> SizingReport {
             entries_hit_ratio: None,
             bytes: None,
             bytes_hit_ratio: None,
+            memory_tier_entries: None,
+            memory_tier_hit_ratio: None,
+            memory_tier_searched_from: None,
         }
     };
+    let suggestion = memory_tier_suggestion(suggestion);
 
     SizingReport {
         settings,
@@ -384,6 +471,91 @@ pub fn run(settings: SizingSettings, current_capacity: usize) -> SizingReport {
         suggestion,
         current_capacity: current_capacity as u64,
         current_capacity_hit_ratio: ratio(lru_hits(trace, current_capacity.max(1))),
+        current_capacity_memory_tier_hit_ratio: ratio(memory_tier_hits(
+            current_capacity.max(1) as u64
+        )),
+    }
+}
+
+/// The smallest memory tier found to reach a target.
+///
+/// The memory tier's hit ratio need not rise with its size: one entry more
+/// can keep a step that later pushes out an answer. So a binary search
+/// could step over the answer. Instead every size is tried, one by one,
+/// from just above the last size on the curve that falls short up to the
+/// first size on the curve that reaches the target, and the first that
+/// reaches it is the suggestion. Sizes below that bracket are not tried
+/// (a smaller size reaching a target that a larger one on the curve
+/// misses is not ruled out), so this is the smallest from there up, and
+/// the page says where the search began.
+///
+/// `(searched from, smallest size found, its hits)`, from the memory
+/// tier's `(size, hits)` on the curve (smallest size first) and
+/// `hits_at`, which replays the trace at one size; `None` when no point
+/// of the curve reaches the target.
+fn smallest_memory_tier(
+    curve: &[(u64, u64)],
+    reaches: impl Fn(u64) -> bool,
+    hits_at: impl Fn(u64) -> u64,
+) -> Option<(u64, u64, u64)> {
+    let first = curve.iter().position(|(_, hits)| reaches(*hits))?;
+    let searched_from = match first {
+        0 => 1,
+        index => curve[index - 1].0 + 1,
+    };
+    let (top, top_hits) = curve[first];
+    let (entries, hits) = (searched_from..top)
+        .map(|capacity| (capacity, hits_at(capacity)))
+        .find(|(_, hits)| reaches(*hits))
+        .unwrap_or((top, top_hits));
+    Some((searched_from, entries, hits))
+}
+
+/// What [`run`]'s simulations predict for one size, for a replay through
+/// the live memory tier to be compared with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub capacity: u64,
+    /// The memory tier's own rule (every step kept).
+    pub memory_tier_hits: u64,
+    pub memory_tier_hit_ratio: f64,
+    pub memory_tier_entries_held: u64,
+    pub memory_tier_entries_asked_for: u64,
+    /// Multiplications the memory tier's misses will do.
+    pub memory_tier_steps_multiplied: u64,
+    /// An LRU cache of one entry per answer, as the first curve counts.
+    pub one_entry_per_answer_hits: u64,
+    pub one_entry_per_answer_hit_ratio: f64,
+    /// The smallest memory tier found to reach the settings' target (as
+    /// [`Suggestion::memory_tier_entries`]), `None` when none does.
+    pub smallest_memory_tier_for_target: Option<u64>,
+}
+
+/// The predictions for `settings`' trace at `capacity` entries (≥ 1).
+pub fn predict(settings: SizingSettings, capacity: usize) -> Prediction {
+    let workload = Workload::generate(settings.keys, settings.skew, settings.trace_length);
+    let requests = workload.requested_inputs();
+    let ratio = |hits: u64| hits as f64 / requests.len().max(1) as f64;
+    let memory_tier = memory_tier_replay(&requests, capacity);
+    let one_entry_per_answer = lru_hits(&workload.trace, capacity);
+    let hits_at = |capacity: u64| memory_tier_replay(&requests, capacity as usize).hits;
+    let curve: Vec<(u64, u64)> = one_two_five_series(1, settings.keys as u64)
+        .into_iter()
+        .map(|size| (size, hits_at(size)))
+        .collect();
+    let reaches =
+        |hits: u64| hits * 100 >= u64::from(settings.target_percent) * requests.len() as u64;
+    let smallest = smallest_memory_tier(&curve, reaches, hits_at);
+    Prediction {
+        smallest_memory_tier_for_target: smallest.map(|(_, entries, _)| entries),
+        capacity: capacity as u64,
+        memory_tier_hits: memory_tier.hits,
+        memory_tier_hit_ratio: ratio(memory_tier.hits),
+        memory_tier_entries_held: memory_tier.held.len() as u64,
+        memory_tier_steps_multiplied: memory_tier.steps_multiplied,
+        memory_tier_entries_asked_for: memory_tier.held_asked_for.len() as u64,
+        one_entry_per_answer_hits: one_entry_per_answer,
+        one_entry_per_answer_hit_ratio: ratio(one_entry_per_answer),
     }
 }
 
@@ -516,6 +688,39 @@ mod tests {
         assert!(
             lru_hits_by_bytes(&workload.trace, &workload.answer_bytes, bytes) * 100 >= 60 * 5_000
         );
+    }
+
+    /// How long one experiment takes in this build, at the defaults and at
+    /// the largest settings:
+    /// `cargo test --lib sizing::tests::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn timing() {
+        for (skew, keys, target) in [
+            (1.0, 200, 80),
+            (1.0, 500, 80),
+            (0.0, 500, 50),
+            (2.0, 500, 95),
+        ] {
+            let settings = SizingSettings {
+                skew,
+                keys,
+                trace_length: MAX_TRACE_LENGTH,
+                target_percent: target,
+            };
+            let started = std::time::Instant::now();
+            let report = run(settings, 100);
+            let run_time = started.elapsed();
+            let started = std::time::Instant::now();
+            let prediction = predict(settings, 100);
+            println!(
+                "skew {skew}, {keys} keys: run {run_time:?} (memory tier {:?} from {:?}), predict {:?} ({:?})",
+                report.suggestion.memory_tier_entries,
+                report.suggestion.memory_tier_searched_from,
+                started.elapsed(),
+                prediction.smallest_memory_tier_for_target,
+            );
+        }
     }
 
     #[test]

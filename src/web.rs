@@ -72,7 +72,7 @@ pub fn stage(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount(assets::MOUNT_POINT, assets::routes())
         .mount("/", http_lab::routes())
         .mount("/", catalogue::routes())
-        .mount("/", sizing::routes())
+        .attach(sizing::stage())
         .manage(crate::http_lab::HttpLab::new(crate::clock::Clock::system()))
         .attach(proxy_witness::stage())
         .attach(metrics::stage())

@@ -40,10 +40,11 @@ mod reading;
 mod records;
 mod shared_log;
 
+pub use checks::sizing::{sized_from_the_curve, LOWEST_TARGET_PERCENT, MOST_OVER_SMALLEST};
 pub use checks::{check, check_at, check_report, reports_used_up, short, Evidence};
 pub use event::{
     CataloguePriceEvent, CatalogueReadEvent, ClearedTier, DataEvent, Event, FactorialEvent,
-    HttpResourceEvent, SharedStep, What,
+    HttpResourceEvent, SharedStep, SizingReplayEvent, What,
 };
 pub use exercise::Exercise;
 pub use identity::{room_secret_path, Credential, CredentialRefusal, InstructorKey, RoomSecret};

@@ -157,6 +157,15 @@ impl Workload {
         }
     }
 
+    /// The factorial input of each request, in order: the trace as the
+    /// memory tier sees it.
+    pub fn requested_inputs(&self) -> Vec<u64> {
+        self.trace
+            .iter()
+            .map(|&key| self.factorial_input[key as usize])
+            .collect()
+    }
+
     /// How many different keys the trace asks for: each one's first request
     /// is a miss whatever the cache (a "compulsory" miss).
     pub fn distinct_keys_requested(&self) -> usize {

@@ -1,11 +1,14 @@
 //! `GET /sizing` and `GET /sizing.json`: the cache-sizing experiment of
-//! [`crate::sizing`], as a page with two charts and as JSON for curl.
+//! [`crate::sizing`], as a page with two charts and as JSON for curl; and
+//! `POST /sizing/replay` (in [`replay`]), which checks a size on a live
+//! memory tier.
 //!
 //! The settings come from the query string, are checked by
 //! [`SizingSettings::parse`] and refused with a 400 that names the setting;
 //! the experiment itself runs on a blocking thread, since it keeps a CPU busy
-//! for up to about a tenth of a second.
+//! for up to a few tenths of a second in a debug build.
 
+use rocket::fairing::AdHoc;
 use rocket::form::FromForm;
 use rocket::http::{Header, Status};
 use rocket::request::FlashMessage;
@@ -16,15 +19,27 @@ use serde::Serialize;
 
 use crate::lab::Lab;
 use crate::sizing::{
-    self, CurvePoint, RawSettings, SettingError, SettingLimits, SizingReport, SizingSettings,
+    self, CurvePoint, RawSettings, ReplayGate, SettingError, SettingLimits, SizingReport,
+    SizingSettings,
 };
 use crate::view::human_bytes;
 use crate::web::errors::{ApiError, Refusal};
 use crate::web::guards::BrowserLearner;
 use crate::web::render::{render, BaseUrl};
+use crate::workshop::{sized_from_the_curve, LOWEST_TARGET_PERCENT, MOST_OVER_SMALLEST};
 
-pub fn routes() -> Vec<Route> {
-    routes![sizing_page, sizing_json]
+mod replay;
+
+/// Mounts the routes, and manages the gate that lets one replay run at a
+/// time in this process.
+pub fn stage() -> AdHoc {
+    AdHoc::on_ignite("cache sizing", |rocket| async {
+        rocket.manage(ReplayGate::default()).mount("/", routes())
+    })
+}
+
+fn routes() -> Vec<Route> {
+    routes![sizing_page, sizing_json, replay::replay]
 }
 
 /// The query string of both routes. Every field is text, so that a value
@@ -126,6 +141,29 @@ struct SizingPage {
     /// Where the browser reached the app, for the curl command.
     base_url: String,
     result: Option<ResultView>,
+    /// The capacity box of the replay form: what was typed, else the
+    /// memory tier's suggestion.
+    replay_capacity: String,
+    replay: Option<ReplayView>,
+    replay_error: Option<String>,
+    replay_accepted: Option<String>,
+    /// The exercise's bounds, for the page to state.
+    exercise_lowest_target: u32,
+    exercise_most_over_percent: u64,
+}
+
+/// A replay's result, put into words.
+#[derive(Serialize)]
+struct ReplayView {
+    report: replay::ReplayReport,
+    live_percent: String,
+    memory_tier_percent: String,
+    one_entry_percent: String,
+    /// Whether the capacity is within the exercise's bound over the
+    /// smallest memory tier that reaches the target (`None`: none does).
+    sized_from_curve: Option<bool>,
+    /// Whether the replay's target is one the exercise accepts.
+    target_counts: bool,
 }
 
 /// The report, put into words and drawn.
@@ -140,6 +178,14 @@ struct ResultView {
     suggested_entries_percent: Option<String>,
     suggested_bytes: Option<String>,
     suggested_bytes_percent: Option<String>,
+    suggested_memory_tier_percent: Option<String>,
+    current_capacity_memory_tier_percent: String,
+    /// The size on the curve where the memory tier falls furthest below
+    /// one entry per answer (steps pushing answers out), if it does.
+    pollution: Option<Gap>,
+    /// And where it rises furthest above it (steps kept as answers in
+    /// advance), if it does.
+    prefetch: Option<Gap>,
     /// At how many of the sizes FIFO got fewer hits than LRU, and of how many.
     fifo_behind_lru: usize,
     sizes_compared: usize,
@@ -155,6 +201,74 @@ async fn sizing_page(
     _learner: BrowserLearner,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<(Status, Template), Refusal> {
+    let (status, page) = experiment_page(&query, lab, base_url)
+        .await
+        .map_err(Refusal::Page)?;
+    Ok((status, render_page(flash, page)))
+}
+
+fn render_page(flash: Option<FlashMessage<'_>>, page: SizingPage) -> Template {
+    render("sizing", "How big a cache must be", flash, page)
+}
+
+/// The page after a replay: the experiment for the replay's settings, and
+/// the replay's result under it.
+async fn replayed_page(
+    lab: &Lab,
+    base_url: BaseUrl,
+    report: replay::ReplayReport,
+) -> Result<Template, ApiError> {
+    let settings = report.settings;
+    let query = SizingQuery {
+        skew: Some(settings.skew.to_string()),
+        keys: Some(settings.keys.to_string()),
+        requests: Some(settings.trace_length.to_string()),
+        target: Some(settings.target_percent.to_string()),
+    };
+    let (_, mut page) = experiment_page(&query, lab, base_url).await?;
+    let percent_of = |hits: u64| percent(hits as f64 / report.live.requests.max(1) as f64);
+    page.replay_capacity = report.capacity.to_string();
+    page.replay = Some(ReplayView {
+        live_percent: percent(report.live_hit_ratio),
+        memory_tier_percent: percent_of(report.predicted.memory_tier_hits),
+        one_entry_percent: percent_of(report.predicted.one_entry_per_answer_hits),
+        sized_from_curve: report
+            .predicted
+            .smallest_memory_tier_for_target
+            .map(|smallest| sized_from_the_curve(report.capacity, smallest)),
+        target_counts: settings.target_percent >= LOWEST_TARGET_PERCENT,
+        report,
+    });
+    Ok(render_page(None, page))
+}
+
+/// The page after a refused replay: the settings as typed, and why.
+async fn refused_replay_page(
+    lab: &Lab,
+    base_url: BaseUrl,
+    body: &replay::ReplayBody,
+    refused: &SettingError,
+) -> Result<Template, ApiError> {
+    let query = SizingQuery {
+        skew: body.typed("skew"),
+        keys: body.typed("keys"),
+        requests: body.typed("requests"),
+        target: body.typed("target"),
+    };
+    let (_, mut page) = experiment_page(&query, lab, base_url).await?;
+    page.replay_capacity = body.typed("capacity").unwrap_or_default();
+    page.replay_error = Some(refused.message.clone());
+    page.replay_accepted = Some(refused.accepted.clone());
+    Ok(render_page(None, page))
+}
+
+/// The experiment for `query`'s settings as a page, with 400 when a
+/// setting is refused (the page then says which, and runs nothing).
+async fn experiment_page(
+    query: &SizingQuery,
+    lab: &Lab,
+    base_url: BaseUrl,
+) -> Result<(Status, SizingPage), ApiError> {
     let config = lab.config();
     let limits = SettingLimits::for_max_factorial(config.max_factorial);
     let parsed = SizingSettings::parse(query.raw(), limits);
@@ -184,12 +298,21 @@ async fn sizing_page(
         memory_capacity: config.memory_capacity,
         base_url: base_url.0,
         result: None,
+        replay_capacity: String::new(),
+        replay: None,
+        replay_error: None,
+        replay_accepted: None,
+        exercise_lowest_target: LOWEST_TARGET_PERCENT,
+        exercise_most_over_percent: MOST_OVER_SMALLEST.0 * 100 / MOST_OVER_SMALLEST.1 - 100,
     };
     let status = match parsed {
         Ok(settings) => {
-            let report = run(settings, config.memory_capacity)
-                .await
-                .map_err(Refusal::Page)?;
+            let report = run(settings, config.memory_capacity).await?;
+            page.replay_capacity = report
+                .suggestion
+                .memory_tier_entries
+                .unwrap_or(report.current_capacity)
+                .to_string();
             page.result = Some(result_view(report));
             Status::Ok
         }
@@ -200,14 +323,37 @@ async fn sizing_page(
             Status::BadRequest
         }
     };
-    Ok((
-        status,
-        render("sizing", "How big a cache must be", flash, page),
-    ))
+    Ok((status, page))
 }
 
 fn percent(ratio: f64) -> String {
     format!("{:.1} %", ratio * 100.0)
+}
+
+/// One size where the memory tier and one entry per answer differ.
+#[derive(Serialize)]
+struct Gap {
+    capacity: u64,
+    memory_tier_percent: String,
+    one_entry_percent: String,
+}
+
+/// The point where `memory tier − LRU` (signed by `sign`) is largest, if
+/// it is above zero.
+fn widest_gap(curve: &[CurvePoint], sign: f64) -> Option<Gap> {
+    curve
+        .iter()
+        .filter_map(|point| {
+            let memory_tier = point.memory_tier_hit_ratio?;
+            let gap = sign * (memory_tier - point.lru_hit_ratio);
+            (gap > 0.0).then_some((gap, point, memory_tier))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, point, memory_tier)| Gap {
+            capacity: point.capacity,
+            memory_tier_percent: percent(memory_tier),
+            one_entry_percent: percent(point.lru_hit_ratio),
+        })
 }
 
 fn result_view(report: SizingReport) -> ResultView {
@@ -228,6 +374,12 @@ fn result_view(report: SizingReport) -> ResultView {
         suggested_entries_percent: suggestion.entries_hit_ratio.map(percent),
         suggested_bytes: suggestion.bytes.map(human_bytes),
         suggested_bytes_percent: suggestion.bytes_hit_ratio.map(percent),
+        suggested_memory_tier_percent: suggestion.memory_tier_hit_ratio.map(percent),
+        current_capacity_memory_tier_percent: percent(
+            report.current_capacity_memory_tier_hit_ratio,
+        ),
+        pollution: widest_gap(&report.by_entries, -1.0),
+        prefetch: widest_gap(&report.by_entries, 1.0),
         fifo_behind_lru,
         sizes_compared,
         by_entries: SizingChart::draw(&report.by_entries, Unit::Entries),
@@ -259,16 +411,31 @@ impl Unit {
     }
 }
 
-/// Reads one policy's hit ratio from a point.
-type RatioOf = fn(&CurvePoint) -> f64;
+/// Reads one policy's hit ratio from a point (`None`: not on this curve).
+type RatioOf = fn(&CurvePoint) -> Option<f64>;
+
+/// How tall a phone draws the axis labels, in the chart's units (the
+/// `.chart .tick` font size in style.css's narrow-screen rules): the chart
+/// is scaled down to the screen, so its labels are drawn larger there, and
+/// they must not run into each other at that size.
+const PHONE_TICK_FONT: f64 = 26.0;
+/// A digit or letter of the tick font is at most about this wide, in ems.
+const TICK_CHAR_EM: f64 = 0.6;
+/// Room left between two labels.
+const TICK_GAP: f64 = 10.0;
+/// The percentages end this far left of the size axis.
+const PERCENT_GAP: f64 = 6.0;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 340.0;
-/// Room for the percentages, which a phone draws larger (see style.css).
-const LEFT: f64 = 80.0;
+/// Room for the percentages, which a phone draws larger (see style.css):
+/// "100 %" is about 80 units wide there.
+const LEFT: f64 = 88.0;
 const RIGHT: f64 = WIDTH - 40.0;
 const TOP: f64 = 16.0;
-const BOTTOM: f64 = HEIGHT - 50.0;
+/// Room below the plot for the sizes and, under them, the axis title: at a
+/// phone's font size each line of text is about 30 units tall.
+const BOTTOM: f64 = HEIGHT - 60.0;
 
 /// One chart of hit ratio against capacity: capacity on a logarithmic axis
 /// (1, 10, 100 entries sit evenly apart, as the curve's steps do), hit ratio
@@ -293,6 +460,10 @@ pub struct AxisTick {
     /// Where on its axis, in the chart's units.
     pub at: f64,
     pub label: String,
+    /// Where the label sits against its tick (SVG `text-anchor`): centred
+    /// below it, or, at the ends of the size axis, starting or ending
+    /// there, so it stays clear of the percentages and inside the chart.
+    pub anchor: &'static str,
 }
 
 /// One policy's line: its class (`lru`, `fifo` or `belady`, which sets
@@ -319,6 +490,8 @@ pub struct TableRow {
     pub lru: String,
     pub fifo: String,
     pub belady: String,
+    /// On the curve counted in entries only.
+    pub memory_tier: Option<String>,
 }
 
 impl SizingChart {
@@ -335,24 +508,35 @@ impl SizingChart {
             }
         };
         let y_of = |ratio: f64| BOTTOM - (BOTTOM - TOP) * ratio.clamp(0.0, 1.0);
-        let policies: [(&'static str, &'static str, RatioOf); 3] = [
-            ("lru", "LRU", |point| point.lru_hit_ratio),
-            ("fifo", "FIFO", |point| point.fifo_hit_ratio),
-            ("belady", "Bélády", |point| point.belady_hit_ratio),
+        let policies: [(&'static str, &'static str, RatioOf); 4] = [
+            ("lru", "LRU", |point| Some(point.lru_hit_ratio)),
+            ("fifo", "FIFO", |point| Some(point.fifo_hit_ratio)),
+            ("belady", "Bélády", |point| Some(point.belady_hit_ratio)),
+            (
+                "memory-tier",
+                "The memory tier (keeps every step)",
+                |point| point.memory_tier_hit_ratio,
+            ),
         ];
         let lines = policies
             .iter()
+            .filter(|(_, _, ratio_of)| {
+                !curve.is_empty() && curve.iter().all(|p| ratio_of(p).is_some())
+            })
             .map(|&(policy, name, ratio_of)| {
                 let marks: Vec<Mark> = curve
                     .iter()
-                    .map(|point| Mark {
-                        x: round1(x_of(point.capacity)),
-                        y: round1(y_of(ratio_of(point))),
-                        label: format!(
-                            "{name}, {}: {} of requests were hits",
-                            unit.label(point.capacity),
-                            percent(ratio_of(point))
-                        ),
+                    .map(|point| {
+                        let ratio = ratio_of(point).unwrap_or_default();
+                        Mark {
+                            x: round1(x_of(point.capacity)),
+                            y: round1(y_of(ratio)),
+                            label: format!(
+                                "{name}, {}: {} of requests were hits",
+                                unit.label(point.capacity),
+                                percent(ratio)
+                            ),
+                        }
                     })
                     .collect();
                 PolicyLine {
@@ -366,30 +550,27 @@ impl SizingChart {
                 }
             })
             .collect();
-        // Label the first and last sizes and the powers of ten between:
-        // every size would crowd a phone's screen.
-        let x_ticks = curve
+        // Label the first and last sizes and the powers of ten between
+        // (every size would crowd a phone's screen), leaving out any label
+        // that would run into its neighbour at a phone's font size.
+        let candidates: Vec<AxisTick> = curve
             .iter()
             .enumerate()
             .filter(|(index, point)| {
                 *index == 0 || *index + 1 == curve.len() || is_power_of_ten(point.capacity)
             })
-            .filter(|(index, point)| {
-                // The last size may sit right beside a power of ten.
-                *index + 1 == curve.len()
-                    || curve.last().is_none_or(|last| {
-                        x_of(last.capacity) - x_of(point.capacity) > (RIGHT - LEFT) / 12.0
-                    })
-            })
             .map(|(_, point)| AxisTick {
                 at: round1(x_of(point.capacity)),
                 label: unit.short_label(point.capacity),
+                anchor: "middle",
             })
             .collect();
+        let x_ticks = without_collisions(candidates);
         let y_ticks = (0..=4)
             .map(|quarter| AxisTick {
                 at: round1(y_of(f64::from(quarter) / 4.0)),
                 label: format!("{} %", quarter * 25),
+                anchor: "end",
             })
             .collect();
         let rows = curve
@@ -399,6 +580,7 @@ impl SizingChart {
                 lru: percent(point.lru_hit_ratio),
                 fifo: percent(point.fifo_hit_ratio),
                 belady: percent(point.belady_hit_ratio),
+                memory_tier: point.memory_tier_hit_ratio.map(percent),
             })
             .collect();
         Self {
@@ -414,6 +596,60 @@ impl SizingChart {
             rows,
         }
     }
+}
+
+/// How wide a tick's label is drawn on a phone, in the chart's units.
+fn label_width(tick: &AxisTick) -> f64 {
+    tick.label.chars().count() as f64 * PHONE_TICK_FONT * TICK_CHAR_EM
+}
+
+/// Where a size label starts and ends, along the size axis.
+fn extent(tick: &AxisTick) -> (f64, f64) {
+    let width = label_width(tick);
+    match tick.anchor {
+        "start" => (tick.at, tick.at + width),
+        "end" => (tick.at - width, tick.at),
+        _ => (tick.at - width / 2.0, tick.at + width / 2.0),
+    }
+}
+
+/// Whether two size labels, `left` before `right`, would touch.
+fn collide(left: &AxisTick, right: &AxisTick) -> bool {
+    extent(right).0 - extent(left).1 < TICK_GAP
+}
+
+/// `ticks` (left to right) less the ones that would touch a neighbour: the
+/// last (where everything fits) always stays, the first stays unless it
+/// touches the last, and each one between stays if it clears the one kept
+/// before it and the last.
+///
+/// Centred under its tick, the first label would reach back under the
+/// percentages (which end just left of the axis) and the last past the
+/// chart's right edge, so those two start and end at their ticks instead
+/// when they would.
+fn without_collisions(ticks: Vec<AxisTick>) -> Vec<AxisTick> {
+    let mut ticks = ticks.into_iter();
+    let Some(mut last) = ticks.next_back() else {
+        return Vec::new();
+    };
+    if extent(&last).1 > WIDTH {
+        last.anchor = "end";
+    }
+    let ticks = ticks.enumerate().map(|(index, mut tick)| {
+        if index == 0 && extent(&tick).0 < LEFT - PERCENT_GAP + TICK_GAP {
+            tick.anchor = "start";
+        }
+        tick
+    });
+    let mut kept: Vec<AxisTick> = Vec::new();
+    for tick in ticks {
+        let clears_previous = kept.last().is_none_or(|previous| !collide(previous, &tick));
+        if clears_previous && !collide(&tick, &last) {
+            kept.push(tick);
+        }
+    }
+    kept.push(last);
+    kept
 }
 
 fn is_power_of_ten(mut value: u64) -> bool {
@@ -440,6 +676,8 @@ mod tests {
             lru_hit_ratio: lru,
             fifo_hit_ratio: lru / 2.0,
             belady_hit_ratio: 1.0,
+            memory_tier_hits: None,
+            memory_tier_hit_ratio: None,
         }
     }
 
@@ -460,6 +698,58 @@ mod tests {
         );
         assert_eq!(chart.rows[1].lru, "30.0 %");
         assert_eq!(chart.rows[0].capacity, "1 entry");
+    }
+
+    #[test]
+    fn no_two_size_labels_touch_at_a_phones_font_and_the_last_size_stays() {
+        // The bytes chart of the defaults: 100 bytes … 70 KiB, whose first
+        // labels ran into each other on a phone.
+        let report = sizing::run(SizingSettings::default(), 100);
+        for (curve, unit) in [
+            (&report.by_bytes, Unit::Bytes),
+            (&report.by_entries, Unit::Entries),
+        ] {
+            let chart = SizingChart::draw(curve, unit);
+            let ticks = &chart.x_ticks;
+            assert!(ticks.len() >= 2, "{ticks:?}");
+            for pair in ticks.windows(2) {
+                assert!(!collide(&pair[0], &pair[1]), "{pair:?}");
+            }
+            let (first_starts, _) = extent(&ticks[0]);
+            let (_, last_ends) = extent(&ticks[ticks.len() - 1]);
+            assert!(first_starts >= LEFT - PERCENT_GAP, "{ticks:?}");
+            assert!(last_ends <= WIDTH, "{ticks:?}");
+            let last = curve.last().expect("a curve");
+            assert_eq!(
+                ticks.last().map(|tick| tick.label.clone()),
+                Some(unit.short_label(last.capacity))
+            );
+        }
+    }
+
+    #[test]
+    fn labels_that_would_touch_are_thinned_keeping_the_last() {
+        let tick = |at: f64, label: &str| AxisTick {
+            at,
+            label: label.to_owned(),
+            anchor: "middle",
+        };
+        // "100 bytes" is 9 characters, drawn about 140 units wide on a phone.
+        let kept = without_collisions(vec![
+            tick(80.0, "100 bytes"),
+            tick(150.0, "1000 bytes"),
+            tick(400.0, "9.8 KiB"),
+            tick(650.0, "70 KiB"),
+            tick(680.0, "71 KiB"),
+        ]);
+        let labels: Vec<&str> = kept.iter().map(|tick| tick.label.as_str()).collect();
+        assert_eq!(labels, ["100 bytes", "9.8 KiB", "71 KiB"]);
+        let anchors: Vec<&str> = kept.iter().map(|tick| tick.anchor).collect();
+        assert_eq!(
+            anchors,
+            ["start", "middle", "end"],
+            "clear of the percentages, and inside the chart"
+        );
     }
 
     #[test]

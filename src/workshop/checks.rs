@@ -11,6 +11,7 @@ use super::*;
 
 mod catalogue;
 mod instances;
+pub(super) mod sizing;
 
 /// The requests that earned a tick, in the order the exercise asks for them.
 /// Facts only: how they are worded is the pages' business, so a wording
@@ -96,6 +97,7 @@ pub fn check_at(
             Exercise::InvalidateOnWrite => catalogue::invalidate_on_write(events),
             Exercise::WriteThrough => catalogue::write_through(events),
             Exercise::StaleWhileRevalidate => catalogue::stale_while_revalidate(events),
+            Exercise::SizeTheMemoryTier => sizing::size_the_memory_tier(events),
         }?;
         Some(Evidence::of(events, &steps))
     })

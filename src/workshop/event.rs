@@ -155,6 +155,29 @@ pub struct CataloguePriceEvent {
     pub cache_effect: CacheEffect,
 }
 
+/// A replay of the sizing page's trace through a private memory tier
+/// (`POST /sizing/replay`), with what the simulation said about its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SizingReplayEvent {
+    pub skew: f64,
+    pub keys: u64,
+    pub requests: u64,
+    pub target_percent: u32,
+    /// The memory tier's capacity the learner chose, in entries.
+    pub capacity: u64,
+    pub hits: u64,
+    /// The smallest capacity the simulation found for which the memory
+    /// tier reaches the target with these settings (`None`: none does).
+    pub smallest_reaching: Option<u64>,
+}
+
+impl SizingReplayEvent {
+    /// Whether the replay's hits reached its target hit ratio.
+    pub fn reached_target(&self) -> bool {
+        self.hits * 100 >= u64::from(self.target_percent) * self.requests
+    }
+}
+
 /// One thing a learner did, as the app saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -210,6 +233,8 @@ pub enum What {
     CatalogueRead(CatalogueReadEvent),
     /// A catalogue price the learner changed.
     CataloguePriceChanged(CataloguePriceEvent),
+    /// The sizing trace replayed through a memory tier of the learner's size.
+    SizingReplay(SizingReplayEvent),
 }
 
 /// One thing a learner did, when, and which run of which instance saw it.

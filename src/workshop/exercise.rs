@@ -29,10 +29,11 @@ pub enum Exercise {
     InvalidateOnWrite,
     WriteThrough,
     StaleWhileRevalidate,
+    SizeTheMemoryTier,
 }
 
 impl Exercise {
-    pub const ALL: [Exercise; 22] = [
+    pub const ALL: [Exercise; 23] = [
         Self::FirstHit,
         Self::MemoizedSteps,
         Self::LruEviction,
@@ -55,6 +56,7 @@ impl Exercise {
         Self::InvalidateOnWrite,
         Self::WriteThrough,
         Self::StaleWhileRevalidate,
+        Self::SizeTheMemoryTier,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -81,6 +83,7 @@ impl Exercise {
             Self::InvalidateOnWrite => "invalidate-on-write",
             Self::WriteThrough => "write-through",
             Self::StaleWhileRevalidate => "stale-while-revalidate",
+            Self::SizeTheMemoryTier => "size-the-memory-tier",
         }
     }
 
@@ -108,6 +111,7 @@ impl Exercise {
             Self::InvalidateOnWrite => "Fixed by invalidating on write",
             Self::WriteThrough => "Fixed by writing through",
             Self::StaleWhileRevalidate => "Stale while revalidating",
+            Self::SizeTheMemoryTier => "Size the memory tier for a target",
         }
     }
 

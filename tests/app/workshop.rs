@@ -6,6 +6,7 @@ mod http;
 mod identity;
 mod instances;
 mod shared;
+mod sizing;
 mod ticks;
 
 use std::time::Duration;
@@ -287,7 +288,7 @@ fn the_instructor_sees_every_learner() {
     get_as(&app, "linus", &format!("/factorial/{}", n + 1));
 
     let json = progress_document(&app);
-    assert_eq!(json["exercises"].as_array().map(Vec::len), Some(22));
+    assert_eq!(json["exercises"].as_array().map(Vec::len), Some(23));
     let names: Vec<&str> = json["learners"]
         .as_array()
         .expect("learners")
@@ -339,12 +340,13 @@ fn the_exercise_page_has_every_exercise_with_both_ways_to_do_it() {
         "invalidate-on-write",
         "write-through",
         "stale-while-revalidate",
+        "size-the-memory-tier",
     ] {
         assert!(page.contains(&format!("<section id=\"{slug}\"")), "{slug}");
     }
-    assert!(page.matches("<h3>With curl</h3>").count() >= 17);
-    assert!(page.matches("<h3>Why</h3>").count() == 22);
-    assert_eq!(page.matches("Not done yet.").count(), 22);
+    assert!(page.matches("<h3>With curl</h3>").count() >= 18);
+    assert!(page.matches("<h3>Why</h3>").count() == 23);
+    assert_eq!(page.matches("Not done yet.").count(), 23);
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Stale answers on `/catalogue`, the sizing chart on `/sizing` and the
+//! Stale answers on `/catalogue`, the sizing chart on `/sizing` (and a
+//! replay through a live memory tier) and the
 //! speed table on `/speed`, each used in real Chromium at desktop and at
 //! phone width.
 
@@ -264,6 +265,39 @@ async fn policy_lines(browser: &Client) -> Vec<String> {
     lines
 }
 
+/// The axis labels of every sizing chart that touch another label or
+/// stick out of the chart, as the browser laid them out (at a phone's
+/// width the chart is scaled down and its labels drawn larger).
+async fn touching_size_labels(browser: &Client) -> Vec<Value> {
+    let found = browser
+        .execute(
+            r#"
+            const touching = [];
+            for (const svg of document.querySelectorAll('figure.sizing-chart svg')) {
+              const chart = svg.getBoundingClientRect();
+              const labels = [...svg.querySelectorAll('text.tick')]
+                .map(text => ({ text: text.textContent, box: text.getBoundingClientRect() }));
+              for (const [i, a] of labels.entries()) {
+                if (a.box.left < chart.left || a.box.right > chart.right) {
+                  touching.push([a.text, 'outside the chart']);
+                }
+                for (const b of labels.slice(i + 1)) {
+                  const apart = a.box.right <= b.box.left || b.box.right <= a.box.left
+                    || a.box.bottom <= b.box.top || b.box.bottom <= a.box.top;
+                  if (!apart) { touching.push([a.text, b.text]); }
+                }
+              }
+              if (labels.length < 8) { touching.push(['too few labels', labels.length]); }
+            }
+            return touching;
+            "#,
+            vec![],
+        )
+        .await
+        .expect("measure the axis labels");
+    found.as_array().cloned().unwrap_or_default()
+}
+
 /// Chromium's console, drained, with every error but a 400 for `page`.
 async fn console_errors_but_400(browser: &Client, page: &str) -> Vec<Value> {
     let log = browser
@@ -299,6 +333,17 @@ async fn sizing(browser: &Client, base: &str, shots: &Screenshots, at: (&str, u3
     let default_lines = policy_lines(browser).await;
     assert_console_clean(browser, "/sizing").await;
     assert_no_sideways_scroll(browser, "/sizing", width).await;
+    let touching = touching_size_labels(browser).await;
+    assert!(touching.is_empty(), "at {width} px: {touching:?}");
+    assert_eq!(
+        count(
+            browser,
+            "figure.sizing-chart svg polyline.curve.memory-tier"
+        )
+        .await,
+        1,
+        "the memory tier's line, on the entries chart"
+    );
     shots
         .take_at(browser, "sizing-form", size, width, height)
         .await;
@@ -327,6 +372,8 @@ async fn sizing(browser: &Client, base: &str, shots: &Screenshots, at: (&str, u3
     );
     assert_console_clean(browser, "/sizing?skew=0.8").await;
     assert_no_sideways_scroll(browser, "/sizing (skew 0.8)", width).await;
+    let touching = touching_size_labels(browser).await;
+    assert!(touching.is_empty(), "skew 0.8 at {width} px: {touching:?}");
     browser
         .execute(
             "document.querySelector('figure.sizing-chart').scrollIntoView();",
@@ -335,6 +382,45 @@ async fn sizing(browser: &Client, base: &str, shots: &Screenshots, at: (&str, u3
         .await
         .expect("scroll to the chart");
     shots.take_at(browser, "sizing", size, width, height).await;
+
+    // The memory tier's own suggestion, checked on a live memory tier.
+    let suggested = text_of(browser, "#suggested-memory-tier").await;
+    let entries = suggested
+        .trim_end_matches(" entries")
+        .parse::<u64>()
+        .unwrap_or_else(|_| panic!("a number of entries: {suggested:?}"));
+    fill(
+        browser,
+        "#replay-form input[name=capacity]",
+        &entries.to_string(),
+    )
+    .await;
+    submit(browser, "#replay-form").await;
+    let heading = text_of(browser, "#replay-result h3").await;
+    assert_eq!(heading, format!("The replay at {entries} entries"));
+    let verdict = text_of(browser, "#replay-verdict").await;
+    assert!(
+        verdict.starts_with("Exactly the hits the memory tier's line predicted")
+            && verdict.contains("It reached the target"),
+        "{verdict}"
+    );
+    let page = text_of(browser, "main").await;
+    assert!(
+        page.contains("requests for 100 different keys") && page.contains("with skew 0.8"),
+        "the replay kept the settings it replayed"
+    );
+    assert_console_clean(browser, "/sizing/replay").await;
+    assert_no_sideways_scroll(browser, "/sizing/replay", width).await;
+    browser
+        .execute(
+            "document.querySelector('#replay-result').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("scroll to the replay");
+    shots
+        .take_at(browser, "sizing-replay", size, width, height)
+        .await;
 
     fill(browser, "input[name=skew]", "abc").await;
     submit(browser, "form.experiment").await;

@@ -17,5 +17,6 @@ mod shared_cache;
 mod shared_dir;
 mod shared_tier;
 mod shutdown;
+mod sizing;
 mod validators;
 mod wire;

@@ -8,7 +8,7 @@ use crate::catalogue::{CacheEffect, ReadOutcome};
 use crate::view::{clock_utc, count_of, server_ms, speedup};
 use crate::workshop::{
     short, CataloguePriceEvent, CatalogueReadEvent, ClearedTier, Event, Evidence, Exercise,
-    FactorialEvent, SharedStep, What,
+    FactorialEvent, SharedStep, SizingReplayEvent, What,
 };
 
 /// One request as the learner would recognise it, with its outcome (and,
@@ -151,7 +151,24 @@ fn describe_other(what: &What) -> String {
         ),
         What::CatalogueRead(seen) => catalogue_read(seen),
         What::CataloguePriceChanged(seen) => catalogue_price_changed(seen),
+        What::SizingReplay(seen) => sizing_replay(seen),
     }
+}
+
+fn sizing_replay(seen: &SizingReplayEvent) -> String {
+    let smallest = match seen.smallest_reaching {
+        Some(entries) => format!("the smallest that reaches it: {entries}"),
+        None => "no size reaches it with these settings".to_owned(),
+    };
+    format!(
+        "replayed {} requests (skew {}, {} keys) at {}: {:.1}% hits for a target of {}% ({smallest})",
+        seen.requests,
+        seen.skew,
+        seen.keys,
+        count_of(seen.capacity as usize, "entry", "entries"),
+        seen.hits as f64 * 100.0 / seen.requests.max(1) as f64,
+        seen.target_percent,
+    )
 }
 
 fn catalogue_read(seen: &CatalogueReadEvent) -> String {

@@ -796,7 +796,7 @@ fn a_curl_learner_reads_their_own_progress_in_exercise_order() {
         "a terminal's prompt starts on its own line"
     );
     let exercises = mine.json["exercises"].as_array().expect("exercises");
-    assert_eq!(exercises.len(), 22);
+    assert_eq!(exercises.len(), 23);
     assert_eq!(exercises[0]["slug"], "first-hit");
     assert_eq!(exercises[0]["done"], true);
     let said = exercises[0]["evidence"].as_str().unwrap_or_default();
