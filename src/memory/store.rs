@@ -16,15 +16,24 @@
 //! an entry to the front of a shared list is exactly the write two cores
 //! must not share. So a hit only notes its key in its own thread's read
 //! buffer; the notes are applied to the order later, in a batch, under the
-//! lock: by the next write (before it changes anything, so the order a
-//! single client produces is exact, and the eviction lessons hold), or by
-//! a hit that finds its buffer full and the lock free (`try_lock`: it
-//! never waits). If the buffer is full and the lock busy, the note is
-//! dropped: that entry's recency is not refreshed this once, and the
-//! answer is sent all the same. This is the trade Caffeine and moka make
-//! (Ben Manes, "Design of a Modern Cache", 2015; Ding et al., "BP-Wrapper",
-//! ICDE 2009): an order that is exact for one client and very nearly exact
-//! under load, for hits that scale with cores.
+//! lock: every thread's notes by the next write, before it changes
+//! anything; or one thread's own notes by a hit of that thread that fills
+//! them while the lock is free (`try_lock`: it never waits, and it leaves
+//! the other threads' buffers, other cores' lines, alone). If the buffer
+//! is full and the lock busy, the note is dropped: that entry's recency is
+//! not refreshed this once, and the answer is sent all the same
+//! (`recency_notes_dropped` counts them).
+//!
+//! What this costs in exactness: notes are applied thread by thread, so
+//! hits served by different worker threads between two writes may reach
+//! the order in another sequence than they arrived, and an entry may
+//! stand a few places off where strict LRU would put it. A single hit
+//! between two writes (the eviction lesson's steps) is always exact, and
+//! so is any run of hits on one thread (the sizing replay runs its trace
+//! on a thread of its own for that reason). This is the trade Caffeine and
+//! moka make (Ben Manes, "Design of a Modern Cache", 2015; Ding et al.,
+//! "BP-Wrapper", ICDE 2009): an order very nearly LRU, for hits that scale
+//! with cores.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
