@@ -7,6 +7,7 @@
 
 mod http_cache;
 mod new_pages;
+mod progress;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -263,6 +264,13 @@ struct Session {
 impl Session {
     /// `None` (with a note) where Chromium or chromedriver is missing.
     async fn start() -> Option<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// As [`Session::start`], with `prepare` run on the workspace before
+    /// the app starts: its cache directory will be `cache` in it, and its
+    /// progress file `cache-progress.jsonl`.
+    async fn start_with(prepare: impl FnOnce(&Path)) -> Option<Self> {
         let Some(chromedriver) = find_chromedriver() else {
             browser_missing("chromedriver was not found");
             return None;
@@ -272,6 +280,7 @@ impl Session {
             return None;
         }
         let workspace = tempfile::tempdir().expect("temp dir");
+        prepare(workspace.path());
         let (app, base) = start_app(&workspace.path().join("cache"));
         let driver_port = free_port();
         let driver = Running(

@@ -55,7 +55,7 @@ async fn wait_for_text(
 
 /// The sideways check every page passes at each size, with the width the
 /// page really had (a window can refuse to be as narrow as asked).
-async fn assert_no_sideways_scroll(browser: &Client, page: &str, width: u32) {
+pub(super) async fn assert_no_sideways_scroll(browser: &Client, page: &str, width: u32) {
     let measured = browser
         .execute(
             "return [document.documentElement.scrollWidth, window.innerWidth];",
