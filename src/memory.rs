@@ -573,7 +573,12 @@ fn multiply_up_to(
     computation: u64,
 ) -> Arc<FactorialStep> {
     let (mut k, mut value) = match base {
-        Some(step) if step.n == n => return step,
+        Some(step) if step.n == n => {
+            // Held but perhaps not readable yet: another run stored it and
+            // has not finished.
+            steps.publish(n..=n);
+            return step;
+        }
         Some(step) => (step.n, step.value().clone()),
         // 0! = 1, the empty product: the starting point, not a step.
         None => (0, BigUint::from(1u8)),
@@ -590,11 +595,10 @@ fn multiply_up_to(
         latest = Arc::new(FactorialStep::new(k, value.clone(), computation));
         // One short lock per step, never across an await (hits take no
         // lock at all, but other misses do).
-        if k == first {
-            steps.insert(k, Arc::clone(&latest));
-        } else {
-            steps.insert_next_step(k, Arc::clone(&latest));
-        }
+        steps.insert_unpublished(k, Arc::clone(&latest), k == first);
+    }
+    if first <= n {
+        steps.publish(first..=n);
     }
     latest
 }
