@@ -185,7 +185,11 @@ impl StepStore {
     /// Meanwhile a step not yet readable is a miss for a hit, never a wrong
     /// answer. `first` applies the hits noted before the run, once.
     pub(super) fn insert_unpublished(&self, n: u64, step: Arc<FactorialStep>, first: bool) {
-        let mut lru = if first { self.lock_in_order() } else { self.lock() };
+        let mut lru = if first {
+            self.lock_in_order()
+        } else {
+            self.lock()
+        };
         lru.cache_set(n, step);
     }
 
