@@ -16,6 +16,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use crossbeam_utils::CachePadded;
 
@@ -96,6 +97,79 @@ impl StripedCounter {
     }
 }
 
+/// The keys hits used, noted by each thread in a buffer of its own, to be
+/// applied to a shared recency order in batches (see `memory::store` for
+/// the design and what it costs in exactness).
+pub struct UseNotes<K> {
+    notes: Striped<Mutex<Vec<K>>>,
+    dropped: StripedCounter,
+}
+
+impl<K> Default for UseNotes<K> {
+    fn default() -> Self {
+        Self {
+            notes: Striped::new(|| Mutex::new(Vec::with_capacity(Self::PER_THREAD))),
+            dropped: StripedCounter::default(),
+        }
+    }
+}
+
+impl<K> UseNotes<K> {
+    /// How many uses a thread notes before they are applied. Small enough
+    /// that applying them is a short critical section, large enough that
+    /// the order's lock is taken once per many hits.
+    const PER_THREAD: usize = 32;
+
+    /// Notes that a hit used `key`. When this thread's notes are full,
+    /// `try_order` is asked for the order without waiting (a `try_lock`),
+    /// and if it gives it, `apply` applies this thread's notes to it, and
+    /// only this thread's: taking the others' buffers would write other
+    /// cores' lines, which is what the notes avoid. A note that cannot be
+    /// kept is dropped and counted.
+    pub fn note<O>(
+        &self,
+        key: K,
+        try_order: impl FnOnce() -> Option<O>,
+        mut apply: impl FnMut(&mut O, K),
+    ) {
+        // Only `apply_all` holds this thread's buffer, and only for a
+        // moment: rather than wait, the note is dropped.
+        let Ok(mut notes) = self.notes.mine().try_lock() else {
+            self.dropped.increment();
+            return;
+        };
+        if notes.len() < Self::PER_THREAD {
+            notes.push(key);
+            if notes.len() < Self::PER_THREAD {
+                return;
+            }
+        } else {
+            self.dropped.increment();
+        }
+        if let Some(mut order) = try_order() {
+            for key in notes.drain(..) {
+                apply(&mut order, key);
+            }
+        }
+    }
+
+    /// Hands every thread's notes to `apply`, oldest first within each
+    /// thread: what a change to the order starts with.
+    pub fn apply_all(&self, mut apply: impl FnMut(K)) {
+        for notes in self.notes.iter() {
+            let mut notes = notes.lock().expect("use notes lock poisoned");
+            for key in notes.drain(..) {
+                apply(key);
+            }
+        }
+    }
+
+    /// Notes dropped since start-up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.total()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +200,28 @@ mod tests {
         let mine = this_threads_stripe();
         assert!(mine < STRIPES);
         assert_eq!(this_threads_stripe(), mine);
+    }
+
+    #[test]
+    fn notes_are_applied_in_order_when_full_or_when_asked_and_kept_when_the_order_is_busy() {
+        let notes = UseNotes::default();
+        let mut order = Vec::new();
+        for key in 0..31 {
+            notes.note(key, || Some(&mut order), |order, key| order.push(key));
+        }
+        assert!(order.is_empty(), "nothing is applied before the notes fill");
+        notes.note(31, || Some(&mut order), |order, key| order.push(key));
+        assert_eq!(order, (0..32).collect::<Vec<_>>());
+
+        // Full while the order is busy: the notes stay, the next is dropped.
+        for key in 100..132 {
+            notes.note(key, || None::<&mut Vec<i32>>, |_, _| {});
+        }
+        notes.note(999, || None::<&mut Vec<i32>>, |_, _| {});
+        assert_eq!(notes.dropped(), 1);
+        let mut applied = Vec::new();
+        notes.apply_all(|key| applied.push(key));
+        assert_eq!(applied, (100..132).collect::<Vec<_>>());
     }
 
     #[test]

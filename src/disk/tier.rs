@@ -21,15 +21,11 @@ use crate::canonical::CanonicalJson;
 use crate::clock::{duration_ms, Clock};
 use crate::redis_tier::{RedisTier, SharedLookup};
 use crate::single_flight::{Flight, SingleFlight};
-use crate::striped::{Striped, StripedCounter};
+use crate::striped::{StripedCounter, UseNotes};
 
 /// A key as a hit notes it: the tier's keys are 64 hex digits, kept
 /// inline so that noting one allocates nothing.
 type NotedKey = [u8; 64];
-
-/// How many hits a thread notes before the notes are applied to the
-/// view's order.
-const USES_NOTED_PER_THREAD: usize = 32;
 
 mod clear;
 mod compute;
@@ -108,7 +104,7 @@ pub struct DiskTier {
     pub(super) readable: Arc<ReadableIndex>,
     /// Keys hit since their recency was last applied to the view, per
     /// thread (see [`DiskTier::note_used`]).
-    pub(super) used: Striped<Mutex<Vec<NotedKey>>>,
+    pub(super) used: UseNotes<NotedKey>,
     pub(super) index_loading: AtomicBool,
     /// Keys removed while the background read of the index runs, so that it
     /// does not bring back entries that no longer exist.
@@ -158,7 +154,7 @@ impl DiskCache {
             shared,
             index: Mutex::new(Index::new(Arc::clone(&readable))),
             readable,
-            used: Striped::new(|| Mutex::new(Vec::with_capacity(USES_NOTED_PER_THREAD))),
+            used: UseNotes::default(),
             index_loading: AtomicBool::new(true),
             removed_while_loading: Mutex::new(HashSet::new()),
             seen_generation: AtomicU64::new(generation),
@@ -658,34 +654,15 @@ impl DiskTier {
             // to order.
             return;
         };
-        let Ok(mut used) = self.used.mine().try_lock() else {
-            return;
-        };
-        if used.len() < USES_NOTED_PER_THREAD {
-            used.push(noted);
-            if used.len() < USES_NOTED_PER_THREAD {
-                return;
-            }
-        }
-        // Full: this thread's notes go to the order now, if the view is
-        // free (only its own: the others' are other cores' lines).
-        if let Ok(mut index) = self.index.try_lock() {
-            for key in used.drain(..) {
-                if let Ok(key) = std::str::from_utf8(&key) {
-                    index.touch(key);
-                }
-            }
-        }
+        self.used.note(
+            noted,
+            || self.index.try_lock().ok(),
+            |index, key| touch(index, &key),
+        );
     }
 
     fn apply_uses(&self, index: &mut Index) {
-        for used in self.used.iter() {
-            for key in lock(used).drain(..) {
-                if let Ok(key) = std::str::from_utf8(&key) {
-                    index.touch(key);
-                }
-            }
-        }
+        self.used.apply_all(|key| touch(index, &key));
     }
 
     /// Notes that `key` was removed, if the background read of the index
@@ -701,6 +678,13 @@ impl DiskTier {
 
     pub(super) fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// Marks a noted key used in the view's order.
+fn touch(index: &mut Index, key: &NotedKey) {
+    if let Ok(key) = std::str::from_utf8(key) {
+        index.touch(key);
     }
 }
 

@@ -41,12 +41,7 @@ use cached::stores::LruCache;
 use cached::{Cached, CachedIter, CachedPeek};
 
 use super::{FactorialStep, StepHandle};
-use crate::striped::{this_threads_stripe, Striped, StripedCounter, STRIPES};
-
-/// How many hits a thread notes before the notes are applied. Small
-/// enough that applying them is a short critical section, large enough
-/// that the lock is taken once per many hits.
-const NOTES_PER_THREAD: usize = 32;
+use crate::striped::{this_threads_stripe, UseNotes, STRIPES};
 
 type Readable = papaya::HashMap<u64, ReadableStep>;
 
@@ -85,9 +80,7 @@ pub(super) struct StepStore {
     readable: Arc<Readable>,
     lru: Mutex<LruCache<u64, Arc<FactorialStep>>>,
     /// Keys hit since their recency was last applied, per thread.
-    notes: Striped<Mutex<Vec<u64>>>,
-    /// Notes dropped because a thread's buffer was full and the lock busy.
-    notes_dropped: StripedCounter,
+    notes: UseNotes<u64>,
 }
 
 impl StepStore {
@@ -105,8 +98,7 @@ impl StepStore {
         Self {
             readable,
             lru: Mutex::new(lru),
-            notes: Striped::new(|| Vec::with_capacity(NOTES_PER_THREAD).into()),
-            notes_dropped: StripedCounter::default(),
+            notes: UseNotes::default(),
         }
     }
 
@@ -118,43 +110,23 @@ impl StepStore {
     }
 
     fn note_used(&self, n: u64) {
-        // Only a change applying every thread's notes holds this thread's
-        // buffer, and only for a moment: rather than wait, the note is
-        // dropped.
-        let Ok(mut notes) = self.notes.mine().try_lock() else {
-            self.notes_dropped.increment();
-            return;
-        };
-        if notes.len() < NOTES_PER_THREAD {
-            notes.push(n);
-            if notes.len() < NOTES_PER_THREAD {
-                return;
-            }
-        } else {
-            self.notes_dropped.increment();
-        }
-        // Full: this thread's notes go to the order now, if the store is
-        // free. Only its own: taking every thread's buffer here would
-        // write the other cores' lines, which is what the notes avoid.
-        if let Ok(mut lru) = self.lru.try_lock() {
-            for n in notes.drain(..) {
+        // A get is the store's own way to mark an entry used (its hit
+        // counter moves too; the tier counts hits itself). An entry evicted
+        // since the note is simply not found.
+        self.notes.note(
+            n,
+            || self.lru.try_lock().ok(),
+            |lru, n| {
                 lru.cache_get(&n);
-            }
-        }
+            },
+        );
     }
 
-    /// Moves every noted entry to the front of the order, oldest note
-    /// first within each thread.
+    /// Moves every noted entry to the front of the order.
     fn apply_notes(&self, lru: &mut LruCache<u64, Arc<FactorialStep>>) {
-        for notes in self.notes.iter() {
-            let mut notes = notes.lock().expect("read notes lock poisoned");
-            for n in notes.drain(..) {
-                // A get is the store's own way to mark an entry used (its
-                // hit counter moves too; the tier counts hits itself). An
-                // entry evicted since the note is simply not found.
-                lru.cache_get(&n);
-            }
-        }
+        self.notes.apply_all(|n| {
+            lru.cache_get(&n);
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, LruCache<u64, Arc<FactorialStep>>> {
@@ -257,7 +229,7 @@ impl StepStore {
             entries: lru.cache_size(),
             capacity: lru.capacity(),
             evictions: lru.cache_evictions().unwrap_or(0),
-            notes_dropped: self.notes_dropped.total(),
+            notes_dropped: self.notes.dropped(),
         }
     }
 }
