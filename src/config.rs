@@ -31,6 +31,34 @@ pub const MIN_DISK_MAX_BYTES: u64 = 64 * 1024;
 pub const MAX_CATALOGUE_LEARNERS: usize = 2_000;
 
 /// Settings for both cache tiers. Field names are the keys in `Rocket.toml`.
+/// The address of the shared tier's Redis, which may carry a password
+/// (`redis://:secret@host:6379/`). Its `Debug` shows only the scheme, so a
+/// `Config` printed in a log line or a panic message never shows it; the
+/// address itself is read with [`RedisUrl::as_str`] where a connection is
+/// made.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.0.split_once("://").map_or("?", |(scheme, _)| scheme);
+        write!(f, "RedisUrl({scheme}://…)")
+    }
+}
+
+impl From<&str> for RedisUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Config {
@@ -84,7 +112,7 @@ pub struct Config {
     /// `redis://127.0.0.1:6379/` (`scripts/redis.sh` starts one). Unset,
     /// there is no shared tier and each instance keeps only its own memory
     /// and its machine's disk.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
     /// How long one call to Redis may take before it counts as a miss (and
     /// the tier as unavailable). Short: a cache that is slower than the
     /// work it saves is worse than none.
@@ -235,10 +263,11 @@ impl Config {
                      redis://127.0.0.1:6379/ or redis://:password@host:port/db"
                 ))
             };
+            let url = url.as_str();
             if !url.starts_with("redis://") && !url.starts_with("unix://") {
                 return Err(refused("it must start with redis:// or unix://"));
             }
-            redis::IntoConnectionInfo::into_connection_info(url.as_str())
+            redis::IntoConnectionInfo::into_connection_info(url)
                 .map_err(|_| refused("it does not parse"))?;
         }
         if !(1..=10_000).contains(&self.redis_timeout_ms) {
@@ -436,6 +465,22 @@ mod tests {
             cache_dir: dir.to_path_buf(),
             ..Config::default()
         }
+    }
+
+    #[test]
+    fn a_printed_config_never_shows_the_redis_password() {
+        let config = Config {
+            redis_url: Some("redis://:hunter2@10.0.0.7:6379/0".into()),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("10.0.0.7"), "{printed}");
+        assert!(printed.contains("RedisUrl(redis://…)"), "{printed}");
+        assert_eq!(
+            config.redis_url.as_ref().map(RedisUrl::as_str),
+            Some("redis://:hunter2@10.0.0.7:6379/0")
+        );
     }
 
     #[test]

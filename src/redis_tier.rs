@@ -19,6 +19,7 @@
 //! Leases, invalidation messages and the health check use the `redis`
 //! client directly, since the store offers none of them.
 
+use crate::config::RedisUrl;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -48,7 +49,7 @@ const NAMESPACE: &str = "cachelab";
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
     /// `None`: there is no shared tier.
-    pub url: Option<String>,
+    pub url: Option<RedisUrl>,
     pub timeout: Duration,
     pub lease: Duration,
     /// How long a `/data` answer lives in Redis (the disk tier's TTL).

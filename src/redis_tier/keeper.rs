@@ -7,6 +7,7 @@
 //! when no request asks, and it listens for other instances'
 //! invalidations.
 
+use crate::config::RedisUrl;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,7 +138,11 @@ async fn ping(tier: &RedisTier, connected: &Connected) -> Result<(), String> {
 /// each step.
 async fn connect(tier: &RedisTier) -> Result<(Connected, JoinHandle<()>), String> {
     let settings = &tier.0.settings;
-    let url = settings.url.as_deref().ok_or("no redis_url")?;
+    let url = settings
+        .url
+        .as_ref()
+        .map(RedisUrl::as_str)
+        .ok_or("no redis_url")?;
     let timeout = settings.timeout;
     let within = |what: &'static str| {
         move |elapsed: tokio::time::error::Elapsed| format!("{what}: {elapsed}")

@@ -5,6 +5,7 @@
 //! counters and the workshop's evidence stay untouched by a measurement, and
 //! the timing is the round trip itself, not the tier's checks around it.
 
+use crate::config::RedisUrl;
 use std::time::{Duration, Instant};
 
 use super::places::Timings;
@@ -12,7 +13,7 @@ use super::places::Timings;
 /// Where and how to reach Redis for one measurement.
 #[derive(Debug, Clone)]
 pub struct RedisTarget {
-    pub url: String,
+    pub url: RedisUrl,
     /// The key written, read and deleted.
     pub key: String,
     /// How long any one call may take (the shared tier's `redis_timeout_ms`).

@@ -24,6 +24,7 @@
 //! `.secret` file beside the progress file to each machine); lines from
 //! another room are ignored, with one warning.
 
+use crate::config::RedisUrl;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -69,7 +70,7 @@ const RETRY_LONGEST: Duration = Duration::from_secs(1);
 pub struct SharedRoom {
     /// This instance's name, recorded with each of its events.
     pub instance: InstanceName,
-    pub redis_url: String,
+    pub redis_url: RedisUrl,
     /// How long any one call to Redis may take.
     pub redis_timeout: Duration,
 }
