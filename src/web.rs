@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod chart;
 pub mod errors;
 pub mod exercises;
+pub mod fields_body;
 pub mod guards;
 pub mod http_lab;
 pub mod instance;

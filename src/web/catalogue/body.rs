@@ -1,13 +1,14 @@
 //! The body of a change: JSON from curl, or a form from the page, read into
 //! one shape so each route parses its fields once.
 
-use rocket::data::{self, Data, FromData, ToByteUnit};
-use rocket::http::{ContentType, RawStr, Status};
+use rocket::data::{self, Data, FromData};
+use rocket::http::Status;
 use rocket::request::Request;
 use serde_json::{Map, Value};
 
 use crate::catalogue::{PriceCents, MAX_PRICE_CENTS};
 use crate::web::errors::ApiError;
+use crate::web::fields_body::read_fields;
 
 /// A change's fields are a few short values: anything longer is a mistake.
 const MAX_BODY_BYTES: u64 = 4 * 1024;
@@ -22,50 +23,19 @@ impl<'r> FromData<'r> for ChangeBody {
     type Error = ApiError;
 
     async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
-        let refuse = |status: Status, message: String| {
-            let error = ApiError::new(status, message).accepting(
-                "a JSON object such as {\"price_cents\": 150} with Content-Type: \
+        match read_fields(
+            request,
+            data,
+            MAX_BODY_BYTES,
+            "a JSON object such as {\"price_cents\": 150} with Content-Type: \
                  application/json, or a form",
-            );
-            data::Outcome::Error((status, error))
-        };
-        let bytes = match data.open(MAX_BODY_BYTES.bytes()).into_bytes().await {
-            Ok(read) if read.is_complete() => read.into_inner(),
-            Ok(_) => {
-                return refuse(
-                    Status::PayloadTooLarge,
-                    format!("the body is longer than {MAX_BODY_BYTES} bytes"),
-                )
-            }
-            Err(error) => return refuse(Status::BadRequest, format!("unreadable body: {error}")),
-        };
-        let is_form = request.content_type() == Some(&ContentType::Form);
-        let fields = if is_form {
-            form_fields(&bytes)
-        } else {
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(fields)) => fields,
-                Ok(_) => {
-                    return refuse(Status::BadRequest, "the body must be a JSON object".into())
-                }
-                Err(error) => {
-                    return refuse(Status::BadRequest, format!("the body is not JSON: {error}"))
-                }
-            }
-        };
-        data::Outcome::Success(ChangeBody { fields })
+        )
+        .await
+        {
+            Ok(fields) => data::Outcome::Success(ChangeBody { fields }),
+            Err(refused) => data::Outcome::Error(refused),
+        }
     }
-}
-
-fn form_fields(bytes: &[u8]) -> Map<String, Value> {
-    let text = String::from_utf8_lossy(bytes).replace('+', " ");
-    text.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(name, value)| {
-            let decode = |raw: &str| RawStr::new(raw).url_decode_lossy().into_owned();
-            (decode(name), Value::String(decode(value)))
-        })
-        .collect()
 }
 
 impl ChangeBody {

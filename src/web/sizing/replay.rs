@@ -3,8 +3,8 @@
 //! simulations predicted for it. A form from the page gets the page back,
 //! with the result; curl's JSON gets JSON.
 
-use rocket::data::{self, Data, FromData, ToByteUnit};
-use rocket::http::{ContentType, Header, RawStr, Status};
+use rocket::data::{self, Data, FromData};
+use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::serde::json::Json;
 use rocket::{post, Responder, State};
@@ -18,6 +18,7 @@ use crate::sizing::{
     SizingSettings, Workload, MAX_REPLAY_STEPS,
 };
 use crate::web::errors::{ApiError, Refusal};
+use crate::web::fields_body::read_fields;
 use crate::web::guards::{Learner, SameOriginChange, WantsHtml};
 use crate::web::render::BaseUrl;
 use crate::web::NotStored;
@@ -37,50 +38,20 @@ impl<'r> FromData<'r> for ReplayBody {
     type Error = ApiError;
 
     async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
-        let refuse = |status: Status, message: String| {
-            let error = ApiError::new(status, message).accepting(
-                "a JSON object such as {\"skew\": 1, \"keys\": 200, \"requests\": 2000, \
+        match read_fields(
+            request,
+            data,
+            MAX_BODY_BYTES,
+            "a JSON object such as {\"skew\": 1, \"keys\": 200, \"requests\": 2000, \
                  \"target\": 80, \"capacity\": 120} with Content-Type: application/json, \
                  or the form on /sizing",
-            );
-            data::Outcome::Error((status, error))
-        };
-        let bytes = match data.open(MAX_BODY_BYTES.bytes()).into_bytes().await {
-            Ok(read) if read.is_complete() => read.into_inner(),
-            Ok(_) => {
-                return refuse(
-                    Status::PayloadTooLarge,
-                    format!("the body is longer than {MAX_BODY_BYTES} bytes"),
-                )
-            }
-            Err(error) => return refuse(Status::BadRequest, format!("unreadable body: {error}")),
-        };
-        let fields = if request.content_type() == Some(&ContentType::Form) {
-            form_fields(&bytes)
-        } else {
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(fields)) => fields,
-                Ok(_) => {
-                    return refuse(Status::BadRequest, "the body must be a JSON object".into())
-                }
-                Err(error) => {
-                    return refuse(Status::BadRequest, format!("the body is not JSON: {error}"))
-                }
-            }
-        };
-        data::Outcome::Success(ReplayBody { fields })
+        )
+        .await
+        {
+            Ok(fields) => data::Outcome::Success(ReplayBody { fields }),
+            Err(refused) => data::Outcome::Error(refused),
+        }
     }
-}
-
-fn form_fields(bytes: &[u8]) -> Map<String, Value> {
-    let text = String::from_utf8_lossy(bytes).replace('+', " ");
-    text.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(name, value)| {
-            let decode = |raw: &str| RawStr::new(raw).url_decode_lossy().into_owned();
-            (decode(name), Value::String(decode(value)))
-        })
-        .collect()
 }
 
 impl ReplayBody {
