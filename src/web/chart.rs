@@ -23,14 +23,23 @@ const RIGHT: f64 = WIDTH - 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = HEIGHT - 40.0;
 
-#[derive(Debug, Serialize)]
-pub struct TimingChart {
+/// Where a chart's plot sits in its SVG: the drawing's size, and the
+/// plot's edges inside it (the rest is room for the axes' labels). Shared
+/// by every chart the pages draw; the templates read the fields by name.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ChartFrame {
     pub width: f64,
     pub height: f64,
     pub left: f64,
     pub right: f64,
     pub top: f64,
     pub bottom: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TimingChart {
+    #[serde(flatten)]
+    pub frame: ChartFrame,
     pub ticks: Vec<Tick>,
     pub points: Vec<ChartPoint>,
     /// How many points of each kind, for the legend.
@@ -126,12 +135,14 @@ impl TimingChart {
             }
         }
         Self {
-            width: WIDTH,
-            height: HEIGHT,
-            left: LEFT,
-            right: RIGHT,
-            top: TOP,
-            bottom: BOTTOM,
+            frame: ChartFrame {
+                width: WIDTH,
+                height: HEIGHT,
+                left: LEFT,
+                right: RIGHT,
+                top: TOP,
+                bottom: BOTTOM,
+            },
             ticks,
             points,
             counts,

@@ -23,6 +23,7 @@ use crate::sizing::{
     SizingSettings,
 };
 use crate::view::human_bytes;
+use crate::web::chart::ChartFrame;
 use crate::web::errors::{ApiError, Refusal};
 use crate::web::guards::BrowserLearner;
 use crate::web::render::{render, BaseUrl};
@@ -442,12 +443,8 @@ const BOTTOM: f64 = HEIGHT - 60.0;
 /// from 0 to 100 %, one line per policy.
 #[derive(Debug, Serialize)]
 pub struct SizingChart {
-    pub width: f64,
-    pub height: f64,
-    pub left: f64,
-    pub right: f64,
-    pub top: f64,
-    pub bottom: f64,
+    #[serde(flatten)]
+    pub frame: ChartFrame,
     pub x_ticks: Vec<AxisTick>,
     pub y_ticks: Vec<AxisTick>,
     pub lines: Vec<PolicyLine>,
@@ -584,12 +581,14 @@ impl SizingChart {
             })
             .collect();
         Self {
-            width: WIDTH,
-            height: HEIGHT,
-            left: LEFT,
-            right: RIGHT,
-            top: TOP,
-            bottom: BOTTOM,
+            frame: ChartFrame {
+                width: WIDTH,
+                height: HEIGHT,
+                left: LEFT,
+                right: RIGHT,
+                top: TOP,
+                bottom: BOTTOM,
+            },
             x_ticks,
             y_ticks,
             lines,
