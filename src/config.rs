@@ -30,12 +30,12 @@ pub const MIN_DISK_MAX_BYTES: u64 = 64 * 1024;
 /// many as the workshop remembers learners, each a few kilobytes.
 pub const MAX_CATALOGUE_LEARNERS: usize = 2_000;
 
-/// Settings for both cache tiers. Field names are the keys in `Rocket.toml`.
 /// The address of the shared tier's Redis, which may carry a password
 /// (`redis://:secret@host:6379/`). Its `Debug` shows only the scheme, so a
 /// `Config` printed in a log line or a panic message never shows it; the
 /// address itself is read with [`RedisUrl::as_str`] where a connection is
-/// made.
+/// made. (Serializing a `Config` still writes the whole address: that is
+/// how the settings are handed to Rocket's figment.)
 #[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(transparent)]
 pub struct RedisUrl(String);
@@ -59,6 +59,7 @@ impl From<&str> for RedisUrl {
     }
 }
 
+/// Settings for both cache tiers. Field names are the keys in `Rocket.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Config {

@@ -97,8 +97,11 @@ pub struct RequestRecord {
 
 /// The most recent requests, oldest first.
 pub struct RequestHistory {
-    /// Per thread, each at most `capacity` long: the most recent
-    /// `capacity` requests overall are always among them.
+    /// Per thread, each keeping the last `capacity` requests that thread
+    /// recorded. Merged, they are ordered by when each lookup began; a
+    /// slow lookup recorded late can push out of its ring one that began
+    /// after it, so the merge is the recent requests, not always exactly
+    /// the last `capacity` by start.
     rings: Striped<Mutex<VecDeque<(Instant, RequestRecord)>>>,
     capacity: usize,
 }

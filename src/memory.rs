@@ -357,9 +357,10 @@ pub struct MemoryStats {
     /// Answers sent as 304 Not Modified: the client's stored copy was this
     /// very answer, so no body was sent (each is also a hit or a miss).
     pub not_modified: u64,
-    /// Hits whose use was not recorded in the LRU order, because their
-    /// thread's buffer of uses was full while another thread held the
-    /// store (see [`store`]): 0 unless many hits arrive at once.
+    /// Hits whose use was not recorded in the LRU order: their thread's
+    /// buffer of uses was full while another thread held the store, or
+    /// was being emptied that moment (see [`store`]): 0 unless many hits
+    /// arrive at once.
     pub recency_notes_dropped: u64,
 }
 
@@ -595,7 +596,8 @@ fn multiply_up_to(
         latest = Arc::new(FactorialStep::new(k, value.clone(), computation));
         // One short lock per step, never across an await (hits take no
         // lock at all, but other misses do).
-        steps.insert_unpublished(k, Arc::clone(&latest), k == first);
+        let apply_notes = (k - first) % store::STEPS_BETWEEN_NOTES == 0;
+        steps.insert_unpublished(k, Arc::clone(&latest), apply_notes);
     }
     if first <= n {
         steps.publish(first..=n);
@@ -729,6 +731,27 @@ mod tests {
         let order: Vec<u64> = cache.entries().iter().map(|entry| entry.n).collect();
         assert_eq!(order, vec![4, 2, 1]);
         assert_eq!(cache.stats().recency_notes_dropped, 0);
+    }
+
+    /// A hit served on another thread is noted in that thread's buffer;
+    /// the next change must apply it before it evicts anything.
+    #[test]
+    fn a_hit_on_another_thread_reaches_the_order_before_the_next_eviction() {
+        let cache = Arc::new(cache(3));
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(cache.factorial(3)); // 3!, 2!, 1!: 1! is the next to go
+        let elsewhere = Arc::clone(&cache);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a runtime");
+            assert!(runtime.block_on(elsewhere.factorial(1)).lookup.is_hit());
+        })
+        .join()
+        .expect("the other thread does not panic");
+        runtime.block_on(cache.factorial(4)); // evicts 2!, not 1!
+        let order: Vec<u64> = cache.entries().iter().map(|entry| entry.n).collect();
+        assert_eq!(order, vec![4, 1, 3]);
     }
 
     #[test]

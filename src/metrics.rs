@@ -241,6 +241,15 @@ impl Metrics {
         if series.is_empty() {
             return Vec::new();
         }
+        // One series per thread's map, in no fixed order: sorted by their
+        // labels, a scrape reads the same from one run to the next.
+        series.sort_by_cached_key(|metric| {
+            metric
+                .get_label()
+                .iter()
+                .map(|pair| format!("{}={}", pair.name(), pair.value()))
+                .collect::<Vec<_>>()
+        });
         family.set_metric(series);
         vec![family]
     }

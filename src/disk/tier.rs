@@ -278,8 +278,8 @@ impl DiskCache {
 }
 
 impl DiskTier {
-    /// A fresh, verified entry for `key`, or why there is none.
-    /// A fresh entry's content, when was it written, and how it was read.
+    /// A fresh, verified entry's content for `key`, when it was written
+    /// and how it was read; or why there is none.
     fn read_fresh(&self, key: &str) -> Result<(Arc<[u8]>, u64, HitRead), MissReason> {
         let readable = self.readable.pin();
         let viewed = readable.get(key);

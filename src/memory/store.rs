@@ -9,31 +9,35 @@
 //! - `lru`, cached's `LruCache` behind a mutex: the store of record, which
 //!   keeps the recency order and decides what is evicted. Its eviction
 //!   callback removes the entry from `readable` too, and every change to
-//!   either happens under this one lock, so the two never disagree for
-//!   longer than a writer's critical section.
+//!   either happens under this one lock. So `readable` never holds what
+//!   the store has dropped; the store may hold steps not yet readable,
+//!   those a run of multiplications has stored and not yet made readable
+//!   (see [`StepStore::insert_unpublished`]): a hit on one is a miss.
 //!
 //! A hit must still tell the LRU order that its entry was used, and moving
 //! an entry to the front of a shared list is exactly the write two cores
 //! must not share. So a hit only notes its key in its own thread's read
 //! buffer; the notes are applied to the order later, in a batch, under the
-//! lock: every thread's notes by the next write, before it changes
-//! anything; or one thread's own notes by a hit of that thread that fills
-//! them while the lock is free (`try_lock`: it never waits, and it leaves
-//! the other threads' buffers, other cores' lines, alone). If the buffer
-//! is full and the lock busy, the note is dropped: that entry's recency is
-//! not refreshed this once, and the answer is sent all the same
+//! lock: every thread's notes before a change (a single insert, a run's
+//! first step and every [`STEPS_BETWEEN_NOTES`] steps of it, a listing of
+//! the order); or one thread's own notes by a hit of that thread that
+//! fills them while the lock is free (`try_lock`: it never waits, and it
+//! leaves the other threads' buffers, other cores' lines, alone). If the
+//! buffer is full and the lock busy, the note is dropped: that entry's
+//! recency is not refreshed this once, and the answer is sent all the same
 //! (`recency_notes_dropped` counts them).
 //!
 //! What this costs in exactness: notes are applied thread by thread, so
-//! hits served by different worker threads between two writes may reach
-//! the order in another sequence than they arrived, and an entry may
-//! stand a few places off where strict LRU would put it. A single hit
-//! between two writes (the eviction lesson's steps) is always exact, and
-//! so is any run of hits on one thread (the sizing replay runs its trace
-//! on a thread of its own for that reason). This is the trade Caffeine and
-//! moka make (Ben Manes, "Design of a Modern Cache", 2015; Ding et al.,
-//! "BP-Wrapper", ICDE 2009): an order very nearly LRU, for hits that scale
-//! with cores.
+//! hits served by different worker threads between two changes may reach
+//! the order in another sequence than they arrived, and a hit during a
+//! long run of multiplications reaches the order up to
+//! [`STEPS_BETWEEN_NOTES`] steps late; an entry may stand a few places off
+//! where strict LRU would put it. Requests one at a time, as the eviction
+//! lesson's steps are, see an exact LRU, and so does any run of hits on
+//! one thread (the sizing replay runs its trace on a thread of its own for
+//! that reason). This is the trade Caffeine and moka make (Ben Manes,
+//! "Design of a Modern Cache", 2015; Ding et al., "BP-Wrapper", ICDE
+//! 2009): an order very nearly LRU, for hits that scale with cores.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -44,6 +48,16 @@ use super::{FactorialStep, StepHandle};
 use crate::striped::{this_threads_stripe, UseNotes, STRIPES};
 
 type Readable = papaya::HashMap<u64, ReadableStep>;
+
+/// How many steps a run of multiplications stores between two applications
+/// of the hits noted meanwhile.
+pub(super) const STEPS_BETWEEN_NOTES: u64 = 64;
+
+/// How many removed entries a thread lets pile up before they are freed.
+/// papaya frees removed entries in batches (its collector's default is
+/// 32); an evicted step may hold a large number and its digits, so they
+/// are freed a few at a time here.
+const REMOVED_BEFORE_FREEING: usize = 4;
 
 /// A step as hits find it.
 ///
@@ -86,7 +100,11 @@ pub(super) struct StepStore {
 impl StepStore {
     /// `capacity` must be at least 1 (the config checks it).
     pub(super) fn new(capacity: usize) -> Self {
-        let readable = Arc::new(Readable::new());
+        let readable = Arc::new(
+            Readable::builder()
+                .collector(seize::Collector::new().batch_size(REMOVED_BEFORE_FREEING))
+                .build(),
+        );
         let evicted_from = Arc::clone(&readable);
         let lru = LruCache::builder()
             .max_size(capacity)
@@ -110,23 +128,28 @@ impl StepStore {
     }
 
     fn note_used(&self, n: u64) {
-        // A get is the store's own way to mark an entry used (its hit
-        // counter moves too; the tier counts hits itself). An entry evicted
-        // since the note is simply not found.
         self.notes.note(
             n,
             || self.lru.try_lock().ok(),
-            |lru, n| {
-                lru.cache_get(&n);
-            },
+            |lru, n| Self::mark_used(&self.readable, lru, n),
         );
+    }
+
+    /// Applies one noted use. Only an entry that is readable now counts:
+    /// one evicted since the note is gone, and one stored again meanwhile
+    /// by a run that has not made it readable yet is not the entry the hit
+    /// used. A get is the store's own way to mark an entry used (its hit
+    /// counter moves too; the tier counts hits itself).
+    fn mark_used(readable: &Readable, lru: &mut LruCache<u64, Arc<FactorialStep>>, n: u64) {
+        if readable.pin().contains_key(&n) {
+            lru.cache_get(&n);
+        }
     }
 
     /// Moves every noted entry to the front of the order.
     fn apply_notes(&self, lru: &mut LruCache<u64, Arc<FactorialStep>>) {
-        self.notes.apply_all(|n| {
-            lru.cache_get(&n);
-        });
+        self.notes
+            .apply_all(|n| Self::mark_used(&self.readable, lru, n));
     }
 
     fn lock(&self) -> MutexGuard<'_, LruCache<u64, Arc<FactorialStep>>> {
@@ -155,25 +178,37 @@ impl StepStore {
     /// node for it) made such a miss half again as slow. The run ends with
     /// [`StepStore::publish`], which makes readable the steps still held.
     /// Meanwhile a step not yet readable is a miss for a hit, never a wrong
-    /// answer. `first` applies the hits noted before the run, once.
-    pub(super) fn insert_unpublished(&self, n: u64, step: Arc<FactorialStep>, first: bool) {
-        let mut lru = if first {
+    /// answer. A step already held keeps its copy (the same value), only
+    /// marked used, so that what hits read and what the store holds stay
+    /// one and the same. `apply_notes` applies every thread's noted hits
+    /// first: the caller asks for it at a run's first step and every
+    /// [`STEPS_BETWEEN_NOTES`] steps after, so a long run neither waits on
+    /// every thread's buffer per step nor leaves hits unapplied for long.
+    pub(super) fn insert_unpublished(&self, n: u64, step: Arc<FactorialStep>, apply_notes: bool) {
+        let mut lru = if apply_notes {
             self.lock_in_order()
         } else {
             self.lock()
         };
-        lru.cache_set(n, step);
+        if lru.cache_peek(&n).is_some() {
+            lru.cache_get(&n);
+        } else {
+            lru.cache_set(n, step);
+        }
     }
 
-    /// Makes readable every step in `run` that the store still holds.
+    /// Makes readable every step of `run` the store still holds (those
+    /// already readable as the same step are left as they are, handles
+    /// and all).
     pub(super) fn publish(&self, run: std::ops::RangeInclusive<u64>) {
         let lru = self.lock();
-        // Only the last `capacity` numbers of a run can still be held.
-        let from = (*run.start()).max(run.end().saturating_sub(lru.capacity() as u64 - 1));
         let readable = self.readable.pin();
-        for n in from..=*run.end() {
-            if let Some(step) = lru.cache_peek(&n) {
-                readable.insert(n, ReadableStep::new(Arc::clone(step)));
+        // The store holds at most `capacity` entries: looking at each is
+        // cheaper than looking up every number of a long run.
+        for (n, step) in lru.iter().filter(|(n, _)| run.contains(*n)) {
+            let current = readable.get(n).map(|readable| &readable.step);
+            if !current.is_some_and(|current| Arc::ptr_eq(current, step)) {
+                readable.insert(*n, ReadableStep::new(Arc::clone(step)));
             }
         }
     }
