@@ -23,12 +23,11 @@ use crate::redis_tier::{RedisTier, SharedLookup};
 use crate::single_flight::{Flight, SingleFlight};
 use crate::striped::{StripedCounter, UseNotes};
 
-/// A key as a hit notes it: the tier's keys are 64 hex digits, kept
-/// inline so that noting one allocates nothing.
-type NotedKey = [u8; 64];
-
 mod clear;
 mod compute;
+mod recency;
+
+use recency::NotedKey;
 
 /// How many swept-away expired keys are remembered (see `swept_expired`).
 const SWEPT_EXPIRED_KEPT: usize = 10_000;
@@ -634,37 +633,6 @@ impl DiskTier {
             >= duration_ms(self.settings.ttl)
     }
 
-    /// The view, with every hit noted since the last change applied to
-    /// its order first.
-    pub(super) fn lock_index(&self) -> MutexGuard<'_, Index> {
-        let mut index = lock(&self.index);
-        self.apply_uses(&mut index);
-        index
-    }
-
-    /// Notes that a hit used `key`, without the index's lock (as the
-    /// memory tier does, see `memory::store`): the note is applied to the
-    /// order by the next change, or by a hit that fills its thread's
-    /// notes while the lock is free. With the notes full and the lock
-    /// busy, the note is dropped and that entry's recency not refreshed
-    /// this once.
-    fn note_used(&self, key: &str) {
-        let Ok(noted) = NotedKey::try_from(key.as_bytes()) else {
-            // Not a key this tier makes (they are 64 hex digits): nothing
-            // to order.
-            return;
-        };
-        self.used.note(
-            noted,
-            || self.index.try_lock().ok(),
-            |index, key| touch(index, &key),
-        );
-    }
-
-    fn apply_uses(&self, index: &mut Index) {
-        self.used.apply_all(|key| touch(index, &key));
-    }
-
     /// Notes that `key` was removed, if the background read of the index
     /// might still bring it back.
     pub(super) fn note_removed(&self, key: &str) {
@@ -678,13 +646,6 @@ impl DiskTier {
 
     pub(super) fn dir(&self) -> &Path {
         &self.dir
-    }
-}
-
-/// Marks a noted key used in the view's order.
-fn touch(index: &mut Index, key: &NotedKey) {
-    if let Ok(key) = std::str::from_utf8(key) {
-        index.touch(key);
     }
 }
 
